@@ -1,0 +1,95 @@
+// Command openclaw-run runs AI-agent tool calls in fresh kernel jails.
+//
+//	openclaw-run [flags] -- CMD ARGS...   run one jailed command
+//	openclaw-run profiles list|show NAME  the built-in tool tiers
+//	openclaw-run seccomp dump TIER        a tier's system call rules
+//
+// This file only parses flags into structs and dispatches; the work is in
+// the runner, profiles and seccomp packages.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Exit codes of the CLI besides the jailed command's own, documented in
+// docs/cli.md (the same conventions as timeout(1) and env(1)).
+const (
+	exitTimeout  = 124 // the call hit its timeout and was killed
+	exitSetup    = 125 // the jail could not be set up, or bad usage / policy refusal
+	exitNotExec  = 126 // the command exists but could not be executed
+	exitNotFound = 127 // the command does not exist inside the jail
+)
+
+type command struct {
+	name  string
+	usage string
+	run   func(args []string, stdout, stderr io.Writer) int
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"profiles", "profiles list | profiles show NAME [--json]", cmdProfiles},
+		{"seccomp", "seccomp dump TIER [--bpf]", cmdSeccomp},
+	}
+}
+
+func main() {
+	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		for _, c := range commands {
+			if c.name == args[0] {
+				return c.run(args[1:], stdout, stderr)
+			}
+		}
+		if args[0] == "help" {
+			usage(stdout)
+			return 0
+		}
+		fmt.Fprintf(stderr, "openclaw-run: unknown command %q (to run a program in a jail, put it after --: openclaw-run -- %s)\n", args[0], strings.Join(args, " "))
+		return exitSetup
+	}
+	return cmdRun(args, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, `openclaw-run runs AI-agent tool calls in fresh kernel jails.
+
+Usage:
+  openclaw-run [flags] -- CMD [ARGS...]   run CMD in a fresh jail (see --help)
+`)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  openclaw-run %s\n", c.usage)
+	}
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	return fs
+}
+
+// parseFlags parses args, printing usage on --help. ok is false when the
+// caller should return code.
+func parseFlags(fs *pflag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0, false
+		}
+		return exitSetup, false
+	}
+	return 0, true
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/openclaw-run/openclaw-run/jail"
+	"github.com/openclaw-run/openclaw-run/profiles"
+	"github.com/openclaw-run/openclaw-run/runner"
+)
+
+// runFlags is the CLI's view of one jailed command.
+type runFlags struct {
+	profile   string
+	workspace string
+	timeout   time.Duration
+	env       []string
+	limits    profiles.Limits
+	uid, gid  int
+	stats     bool
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	var f runFlags
+	fs := newFlags("openclaw-run", stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: openclaw-run [flags] -- CMD [ARGS...]\n\n"+
+			"Runs CMD in a fresh jail: new user, mount, pid, net, ipc, uts and cgroup\n"+
+			"namespaces, the workspace read-write at /workspace, system directories\n"+
+			"read-only, a synthesized /etc, no network, no capabilities, a seccomp\n"+
+			"filter of the profile's tier and cgroup limits. The exit code is CMD's\n"+
+			"(128+N when killed by signal N; 124 timeout, 125 setup failure or\n"+
+			"refusal, 126 not executable, 127 not found).\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&f.profile, "profile", "coding", "tool profile: minimal, coding or full (see 'openclaw-run profiles list')")
+	fs.StringVarP(&f.workspace, "workspace", "w", ".", "host directory mounted read-write at /workspace (the working directory)")
+	fs.DurationVar(&f.timeout, "timeout", 0, "kill the whole jail after this long (default: the profile's)")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "set K=V inside the jail (repeatable); nothing else of this environment goes in")
+	fs.Var(&f.limits.Memory, "memory", "memory limit, e.g. 512M (default: the profile's); swap is off")
+	fs.Float64Var(&f.limits.CPUs, "cpus", 0, "CPU limit in cores, e.g. 1.5 (default: the profile's)")
+	fs.IntVar(&f.limits.Pids, "pids", 0, "limit on processes and threads (default: the profile's)")
+	fs.Var(&f.limits.TmpSize, "tmp-size", "size of the tmpfs /tmp and /dev/shm (default: the profile's)")
+	fs.IntVar(&f.uid, "uid", 0, "host uid that root in the jail maps to (default: the workspace owner, or 65534 when that is root)")
+	fs.IntVar(&f.gid, "gid", 0, "host gid that root in the jail maps to (default: with --uid, the same number)")
+	fs.BoolVar(&f.stats, "stats", false, "print a one-line resource summary on stderr when the command ends")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	argv := fs.Args()
+	if len(argv) == 0 {
+		fmt.Fprintln(stderr, "openclaw-run: no command given (usage: openclaw-run [flags] -- CMD [ARGS...])")
+		return exitSetup
+	}
+	for _, kv := range f.env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			fmt.Fprintf(stderr, "openclaw-run: --env %q: want K=V\n", kv)
+			return exitSetup
+		}
+	}
+	f.limits.Timeout = profiles.Duration(f.timeout)
+
+	builtin, err := profiles.Builtin()
+	if err != nil {
+		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
+		return exitSetup
+	}
+	prof, ok := builtin[f.profile]
+	if !ok {
+		fmt.Fprintf(stderr, "openclaw-run: unknown profile %q (have %v)\n", f.profile, profiles.Names(builtin))
+		return exitSetup
+	}
+	r, err := runner.New(runner.Options{
+		Profile: prof, Workspace: f.workspace, UID: f.uid, GID: f.gid,
+		Limits: f.limits, Term: os.Getenv("TERM"),
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
+		return exitSetup
+	}
+
+	// Ctrl-C, SIGTERM and SIGHUP kill the jail; the jail itself is in its
+	// own session and never sees the terminal's signals.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	res, err := r.Exec(ctx, runner.Command{
+		Argv: argv, Env: f.env,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
+		var ce *jail.ChildError
+		switch {
+		case errors.Is(err, jail.ErrNotFound):
+			return exitNotFound
+		case errors.As(err, &ce) && (ce.Errno == syscall.EACCES || ce.Errno == syscall.ENOEXEC):
+			return exitNotExec
+		}
+		return exitSetup
+	}
+	if f.stats {
+		fmt.Fprintf(stderr, "openclaw-run: exit=%d signal=%s timedOut=%t oomKilled=%t duration=%dms cpu=%dms+%dms maxMemory=%s\n",
+			res.ExitCode, orDash(res.Signal), res.TimedOut, res.OOMKilled, res.DurationMs,
+			res.CPUUserMs, res.CPUSystemMs, profiles.Size(res.MaxMemoryBytes))
+	}
+	switch {
+	case res.TimedOut:
+		fmt.Fprintf(stderr, "openclaw-run: timed out after %s; the jail was killed\n", r.Limits().Override(f.limits).Timeout)
+		return exitTimeout
+	case res.OOMKilled && res.Signal != "":
+		fmt.Fprintf(stderr, "openclaw-run: killed by the memory limit (%s)\n", r.Limits().Memory)
+	}
+	return res.ExitCode
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

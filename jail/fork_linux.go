@@ -1,0 +1,115 @@
+package jail
+
+import (
+	"syscall"
+	"unsafe"
+	_ "unsafe" // go:linkname
+
+	"golang.org/x/sys/unix"
+)
+
+// The runtime's fork hooks, the same ones syscall.forkExec uses: block
+// signals and poison the stack guard before clone, restore after. They are
+// linknamed by other sandboxes too (gVisor, go-sandbox) and the runtime keeps
+// them for that reason (go.dev/issue/67401).
+//
+//go:linkname beforeFork syscall.runtime_BeforeFork
+func beforeFork()
+
+//go:linkname afterFork syscall.runtime_AfterFork
+func afterFork()
+
+//go:linkname afterForkInChild syscall.runtime_AfterForkInChild
+func afterForkInChild()
+
+// cloneArgs is struct clone_args (linux/sched.h), version 2 (88 bytes).
+type cloneArgs struct {
+	flags      uint64
+	pidfd      uint64
+	childTID   uint64
+	parentTID  uint64
+	exitSignal uint64
+	stack      uint64
+	stackSize  uint64
+	tls        uint64
+	setTID     uint64
+	setTIDSize uint64
+	cgroup     uint64
+}
+
+// childReport is what a failing child writes on the error pipe: the index
+// of the op that failed and its errno. len(ops) means every execve
+// candidate returned ENOENT.
+type childReport struct {
+	index uint32
+	errno uint32
+}
+
+// forkExec clones the child and, in the child, runs p.ops. It returns the
+// child's pid in the parent. The child never returns: it execs or exits.
+//
+// Between clone and execve the child is a copy of this process with one
+// thread and a poisoned stack guard: it may only make raw system calls on
+// memory that already exists (Go's syscall/exec_linux.go has the same
+// rule). Everything below the clone therefore uses locals and
+// syscall.RawSyscall6 only, and this function must stay norace and small.
+//
+//go:norace
+//go:noinline
+func forkExec(p *program, args *cloneArgs, errFD uintptr) (pid uintptr, err syscall.Errno) {
+	var (
+		r1   uintptr
+		e    syscall.Errno
+		i    int
+		regs [4]uintptr
+		rep  childReport
+		ops  = p.ops
+	)
+
+	beforeFork()
+	r1, _, e = syscall.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(args)), unsafe.Sizeof(*args), 0)
+	if e != 0 || r1 != 0 {
+		afterFork()
+		return r1, e
+	}
+
+	// Child.
+	afterForkInChild()
+	for i = 0; i < len(ops); i++ {
+		o := &ops[i]
+		a0, a1, a2, a3 := o.args[0], o.args[1], o.args[2], o.args[3]
+		if o.regArgs&1 != 0 {
+			a0 = regs[a0&3]
+		}
+		if o.regArgs&2 != 0 {
+			a1 = regs[a1&3]
+		}
+		if o.regArgs&4 != 0 {
+			a2 = regs[a2&3]
+		}
+		r1, _, e = syscall.RawSyscall6(o.nr, a0, a1, a2, a3, o.args[4], o.args[5])
+		if e != 0 {
+			if e == o.okErrno {
+				continue
+			}
+			goto fail
+		}
+		if o.want >= 0 && r1 != uintptr(o.want) {
+			e = syscall.EPROTO
+			goto fail
+		}
+		if o.save != 0 {
+			regs[o.save&3] = r1
+		}
+	}
+	// Every execve candidate returned ENOENT.
+	e = syscall.ENOENT
+
+fail:
+	rep.index = uint32(i)
+	rep.errno = uint32(e)
+	syscall.RawSyscall(unix.SYS_WRITE, errFD, uintptr(unsafe.Pointer(&rep)), unsafe.Sizeof(rep))
+	for {
+		syscall.RawSyscall(unix.SYS_EXIT_GROUP, 125, 0, 0)
+	}
+}

@@ -1,0 +1,318 @@
+package jail
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Namespaces every jail gets at clone. The cgroup namespace is added by the
+// child after it was placed in its cgroup (see compile).
+const cloneFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
+	unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
+
+// ChildError is a failed setup step in the child: which call, on what, and
+// the errno the kernel returned.
+type ChildError struct {
+	Step  string
+	Errno syscall.Errno
+}
+
+func (e *ChildError) Error() string {
+	return fmt.Sprintf("jail setup: %s: %v", e.Step, e.Errno)
+}
+
+func (e *ChildError) Unwrap() error { return e.Errno }
+
+// ErrNotFound is wrapped by the start error when the command does not exist
+// inside the jail.
+var ErrNotFound = errors.New("command not found in the jail")
+
+// Process is a started jail. Its pid is pid 1 of the jail's pid namespace,
+// so killing it kills every process of the jail (pid_namespaces(7)).
+type Process struct {
+	Pid   int
+	pidfd int
+
+	mu     sync.Mutex
+	reaped bool
+}
+
+// ExitStatus is how the jailed process ended.
+type ExitStatus struct {
+	// Code is the exit code, or -1 when killed by a signal.
+	Code int
+	// Signal is the terminating signal, 0 when the process exited.
+	Signal syscall.Signal
+	Rusage unix.Rusage
+}
+
+// Start validates s and starts its command in a fresh jail. When it returns
+// nil error the command is running (execve succeeded); every setup step
+// succeeded or nothing runs.
+func Start(s *Spec) (*Process, error) {
+	if err := s.validate(); err != nil {
+		return nil, fmt.Errorf("invalid jail spec: %w", err)
+	}
+	rootful := os.Geteuid() == 0
+	if !rootful && (s.HostUID != os.Geteuid() || s.HostGID != os.Getegid()) {
+		return nil, fmt.Errorf("an unprivileged runner can map jail root only to its own ids %d:%d, not %d:%d",
+			os.Geteuid(), os.Getegid(), s.HostUID, s.HostGID)
+	}
+
+	var closers []int
+	defer func() {
+		for _, fd := range closers {
+			unix.Close(fd)
+		}
+	}()
+	pipe := func() (r, w int, err error) {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			return 0, 0, fmt.Errorf("pipe: %w", err)
+		}
+		closers = append(closers, p[0], p[1])
+		return p[0], p[1], nil
+	}
+	syncR, syncW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	fds := childFDs{syncR: syncR, syncW: syncW, errW: errW}
+	for i, f := range []*os.File{s.Stdin, s.Stdout, s.Stderr} {
+		var src int
+		if f == nil {
+			null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return nil, fmt.Errorf("open /dev/null: %w", err)
+			}
+			closers = append(closers, null)
+			src = null
+		} else {
+			src = int(f.Fd())
+		}
+		// A copy above 2 so that dup3 onto 0..2 in the child never
+		// overwrites a source it still needs.
+		fd, err := unix.FcntlInt(uintptr(src), unix.F_DUPFD_CLOEXEC, 3)
+		if err != nil {
+			return nil, fmt.Errorf("dup stdio %d: %w", i, err)
+		}
+		closers = append(closers, fd)
+		fds.stdio[i] = fd
+	}
+	for _, f := range []*os.File{s.Stdin, s.Stdout, s.Stderr} {
+		runtime.KeepAlive(f)
+	}
+	for _, b := range s.Binds {
+		attr := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
+		if !b.Writable {
+			attr |= unix.MOUNT_ATTR_RDONLY
+		}
+		fd, err := prepareTree(b.Source, attr)
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, fd)
+		fds.trees = append(fds.trees, fd)
+	}
+	for _, d := range devices {
+		// Device binds keep their device nodes usable: no nodev.
+		fd, err := prepareTree("/dev/"+d, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, fd)
+		fds.devs = append(fds.devs, fd)
+	}
+
+	prog, err := compile(s, fds, rootful)
+	if err != nil {
+		return nil, err
+	}
+
+	pidfd := new(int32)
+	args := &cloneArgs{
+		flags:      cloneFlags | unix.CLONE_PIDFD,
+		pidfd:      uint64(uintptr(unsafe.Pointer(pidfd))),
+		exitSignal: uint64(unix.SIGCHLD),
+	}
+	if s.CgroupFD > 0 {
+		args.flags |= unix.CLONE_INTO_CGROUP
+		args.cgroup = uint64(s.CgroupFD)
+	}
+
+	// ForkLock keeps other goroutines of os/exec from forking while fds
+	// are being created; close_range in the child is the real guarantee.
+	syscall.ForkLock.Lock()
+	pid, errno := forkExec(prog, args, uintptr(errW))
+	syscall.ForkLock.Unlock()
+	runtime.KeepAlive(prog)
+	runtime.KeepAlive(args)
+	if errno != 0 {
+		return nil, fmt.Errorf("clone3: %w", errno)
+	}
+	proc := &Process{Pid: int(pid), pidfd: int(*pidfd)}
+
+	// The child holds its own copies now.
+	unix.Close(syncR)
+	unix.Close(errW)
+	for _, fd := range fds.stdio {
+		unix.Close(fd)
+	}
+	// The trees stay open until the child has attached them.
+	closers = append([]int{syncW, errR}, append(fds.trees, fds.devs...)...)
+
+	fail := func(err error) (*Process, error) {
+		proc.Kill()
+		proc.Wait()
+		return nil, err
+	}
+	if err := writeIDMaps(proc.Pid, s.HostUID, s.HostGID, rootful); err != nil {
+		return fail(err)
+	}
+	if s.BeforeExec != nil {
+		if err := s.BeforeExec(proc.Pid); err != nil {
+			return fail(err)
+		}
+	}
+	if _, err := unix.Write(syncW, []byte{0}); err != nil {
+		return fail(fmt.Errorf("release the jail: %w", err))
+	}
+	// EOF on the error pipe means execve succeeded (the pipe is
+	// close-on-exec); a report means a step failed.
+	var rep childReport
+	buf := (*[unsafe.Sizeof(rep)]byte)(unsafe.Pointer(&rep))[:]
+	n, err := readFull(errR, buf)
+	switch {
+	case n == 0 && err == nil:
+		return proc, nil
+	case err != nil || n != len(buf):
+		return fail(fmt.Errorf("read the jail's setup status: %d bytes, %v", n, err))
+	}
+	ce := &ChildError{Errno: syscall.Errno(rep.errno)}
+	if int(rep.index) < len(prog.steps) {
+		ce.Step = prog.steps[rep.index]
+	} else {
+		ce.Step = fmt.Sprintf("execve %s", s.Args[0])
+		proc.Wait()
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, s.Args[0])
+	}
+	proc.Wait()
+	return nil, ce
+}
+
+// prepareTree clones the mount tree at host path src as a detached mount
+// (open_tree(2) with OPEN_TREE_CLONE) and seals it with attr, recursively
+// (mount_setattr(2)). It runs in the runner, with the runner's privileges
+// and in the host's mount namespace, so the jail user needs no access to
+// the path's parents; the child only attaches the result (move_mount(2)
+// accepts a detached tree from any namespace).
+//
+// src must be free of symlinks: openat2 with RESOLVE_NO_SYMLINKS refuses a
+// component that was swapped for a symlink after the caller resolved it,
+// rather than binding whatever it now points to (the class of
+// CVE-2021-30465).
+func prepareTree(src string, attr uint64) (int, error) {
+	fd, err := unix.Openat2(unix.AT_FDCWD, src, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return -1, fmt.Errorf("bind source %s: openat2(RESOLVE_NO_SYMLINKS): %w", src, err)
+	}
+	defer unix.Close(fd)
+	tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE)
+	if err != nil {
+		return -1, fmt.Errorf("bind source %s: open_tree(OPEN_TREE_CLONE): %w", src, err)
+	}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr}); err != nil {
+		unix.Close(tree)
+		return -1, fmt.Errorf("bind source %s: mount_setattr(%s): %w", src, mountAttrs(attr), err)
+	}
+	return tree, nil
+}
+
+// readFull reads until buf is full or EOF.
+func readFull(fd int, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// writeIDMaps maps root of the jail's user namespace to uid:gid on the host.
+// An unprivileged runner must deny setgroups first (user_namespaces(7)).
+func writeIDMaps(pid, uid, gid int, rootful bool) error {
+	dir := fmt.Sprintf("/proc/%d/", pid)
+	if !rootful {
+		if err := os.WriteFile(dir+"setgroups", []byte("deny"), 0); err != nil {
+			return fmt.Errorf("write setgroups: %w", err)
+		}
+	}
+	if err := os.WriteFile(dir+"uid_map", fmt.Appendf(nil, "0 %d 1\n", uid), 0); err != nil {
+		return fmt.Errorf("write uid_map (0 -> %d): %w", uid, err)
+	}
+	if err := os.WriteFile(dir+"gid_map", fmt.Appendf(nil, "0 %d 1\n", gid), 0); err != nil {
+		return fmt.Errorf("write gid_map (0 -> %d): %w", gid, err)
+	}
+	return nil
+}
+
+// Kill sends SIGKILL to the jail's init, which takes every process of the
+// jail with it. It is safe to call at any time, also after Wait.
+func (p *Process) Kill() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped {
+		return nil
+	}
+	return unix.PidfdSendSignal(p.pidfd, unix.SIGKILL, nil, 0)
+}
+
+// Wait waits for the jail's init to exit and reaps it.
+func (p *Process) Wait() (ExitStatus, error) {
+	var ws unix.WaitStatus
+	var st ExitStatus
+	for {
+		_, err := unix.Wait4(p.Pid, &ws, 0, &st.Rusage)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return st, fmt.Errorf("wait4: %w", err)
+		}
+		break
+	}
+	p.mu.Lock()
+	p.reaped = true
+	unix.Close(p.pidfd)
+	p.mu.Unlock()
+	switch {
+	case ws.Exited():
+		st.Code = ws.ExitStatus()
+	case ws.Signaled():
+		st.Code, st.Signal = -1, ws.Signal()
+	}
+	return st, nil
+}

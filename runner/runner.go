@@ -1,0 +1,239 @@
+// Package runner runs one tool call end to end: policy, plan, cgroup,
+// seccomp and jail, wait, kill, report. It is the only package that wires
+// the mechanisms together; each of them (jail, seccomp, cgroups) knows
+// nothing of the others, and the profile decides what they apply.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/openclaw-run/openclaw-run/cgroups"
+	"github.com/openclaw-run/openclaw-run/jail"
+	"github.com/openclaw-run/openclaw-run/profiles"
+	"github.com/openclaw-run/openclaw-run/seccomp"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultJailID is the host uid and gid that root of a jail maps to when
+// the workspace belongs to root and nothing else is configured: nobody and
+// nogroup exist on every Linux host and by convention own no files, so a
+// jail running as them can touch only what is world-accessible or what the
+// runner gave it (its workspace).
+const DefaultJailID = 65534
+
+// Hostname of every jail (its UTS namespace).
+const Hostname = "openclaw"
+
+// Options configure a Runner.
+type Options struct {
+	Profile *profiles.Profile
+	// Workspace is the host directory bound read-write at /workspace.
+	Workspace string
+	// UID and GID are the host ids jail root maps to; 0 means: the owner
+	// of the workspace when that is not root, else DefaultJailID. An
+	// unprivileged runner always maps to itself.
+	UID, GID int
+	// Limits override the profile's limits field by field.
+	Limits profiles.Limits
+	// Term is the TERM value passed into the jail (the CLI passes its own).
+	Term string
+	// ExtraBinds are further host paths (config allowedPaths).
+	ExtraBinds []jail.Bind
+}
+
+// Runner runs calls in fresh jails. It is safe for concurrent use.
+type Runner struct {
+	opts     Options
+	limits   profiles.Limits
+	uid, gid int
+	rootfs   *RootFS
+}
+
+// New checks the options and prepares what every call shares (the root
+// filesystem layout). Nothing is created on the host.
+func New(o Options) (*Runner, error) {
+	if o.Profile == nil {
+		return nil, errors.New("runner: no profile")
+	}
+	r := &Runner{opts: o, limits: o.Profile.Limits.Override(o.Limits)}
+	if err := r.limits.Validate(); err != nil {
+		return nil, fmt.Errorf("runner: limits: %w", err)
+	}
+	ws, err := os.Stat(o.Workspace)
+	if err != nil {
+		return nil, fmt.Errorf("runner: workspace: %w", err)
+	}
+	r.uid, r.gid = ChooseIDs(ws, o.UID, o.GID)
+	r.rootfs, err = BuildRootFS(o.Workspace, Hostname, o.ExtraBinds)
+	if err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	return r, nil
+}
+
+// ChooseIDs applies the documented rule for the host ids of jail root.
+func ChooseIDs(ws os.FileInfo, uid, gid int) (int, int) {
+	if os.Geteuid() != 0 {
+		return os.Geteuid(), os.Getegid()
+	}
+	if uid > 0 {
+		if gid <= 0 {
+			gid = uid
+		}
+		return uid, gid
+	}
+	if st, ok := ws.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
+		return int(st.Uid), int(st.Gid)
+	}
+	return DefaultJailID, DefaultJailID
+}
+
+// IDs returns the host uid and gid that jail root maps to.
+func (r *Runner) IDs() (int, int) { return r.uid, r.gid }
+
+// Limits returns the effective limits of a call.
+func (r *Runner) Limits() profiles.Limits { return r.limits }
+
+// Command is one program to run in a jail.
+type Command struct {
+	Argv []string
+	// Dir is the working directory inside the jail; default /workspace.
+	Dir string
+	// Env are extra variables (K=V) on top of the fixed base.
+	Env []string
+	// Stdin, Stdout, Stderr; nil means /dev/null.
+	Stdin, Stdout, Stderr *os.File
+	// Timeout overrides the profile's; 0 keeps it.
+	Timeout time.Duration
+}
+
+// Result is how a call ended and what it used: the status taxonomy of the
+// product (a timeout or an OOM kill is an outcome, not a Go error).
+type Result struct {
+	ExitCode       int    `json:"exitCode"`
+	Signal         string `json:"signal,omitempty"`
+	TimedOut       bool   `json:"timedOut"`
+	OOMKilled      bool   `json:"oomKilled"`
+	Canceled       bool   `json:"canceled,omitempty"`
+	DurationMs     int64  `json:"durationMs"`
+	CPUUserMs      uint64 `json:"cpuUserMs"`
+	CPUSystemMs    uint64 `json:"cpuSystemMs"`
+	MaxMemoryBytes uint64 `json:"maxMemoryBytes"`
+	// SetupMs is the time from the call to the jailed process running.
+	SetupMs float64 `json:"setupMs"`
+}
+
+// ErrPolicy is wrapped by refusals of the profile (not of the kernel).
+var ErrPolicy = errors.New("denied by policy")
+
+// Exec runs cmd with the exec tier of the profile. It returns an error
+// only when the call could not run as asked (policy, setup); how the
+// program ended is in the Result.
+func (r *Runner) Exec(ctx context.Context, cmd Command) (*Result, error) {
+	p := r.opts.Profile
+	if !p.Allows("exec") || p.ExecTier == "" {
+		return nil, fmt.Errorf("%w: profile %q does not allow exec", ErrPolicy, p.Name)
+	}
+	if len(cmd.Argv) == 0 {
+		return nil, errors.New("no command")
+	}
+	return r.run(ctx, p.ExecTier, cmd)
+}
+
+func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, error) {
+	start := time.Now()
+	prog, err := seccomp.Compile(tier)
+	if err != nil {
+		return nil, err
+	}
+	lim := r.limits
+	timeout := lim.Timeout.D()
+	if cmd.Timeout > 0 {
+		timeout = cmd.Timeout
+	}
+	dir := cmd.Dir
+	if dir == "" {
+		dir = WorkspaceDir
+	}
+
+	cg, err := cgroups.New(cgroups.Limits{MemoryBytes: int64(lim.Memory), CPUs: lim.CPUs, Pids: int64(lim.Pids)})
+	if err != nil {
+		return nil, err
+	}
+	defer cg.Delete()
+
+	spec := &jail.Spec{
+		Args:     cmd.Argv,
+		Env:      Env(r.opts.Term, cmd.Env),
+		Dir:      dir,
+		Hostname: Hostname,
+		HostUID:  r.uid,
+		HostGID:  r.gid,
+		Binds:    r.rootfs.Binds,
+		Files:    r.rootfs.Files,
+		Symlinks: r.rootfs.Symlinks,
+		TmpSize:  int64(lim.TmpSize),
+		Rlimits: []jail.Rlimit{
+			{Resource: unix.RLIMIT_CORE, Cur: 0, Max: 0},
+			{Resource: unix.RLIMIT_NOFILE, Cur: uint64(lim.OpenFiles), Max: uint64(lim.OpenFiles)},
+			{Resource: unix.RLIMIT_FSIZE, Cur: uint64(lim.FileSize), Max: uint64(lim.FileSize)},
+		},
+		Seccomp:    prog.Filter,
+		Stdin:      cmd.Stdin,
+		Stdout:     cmd.Stdout,
+		Stderr:     cmd.Stderr,
+		CgroupFD:   cg.FD(),
+		BeforeExec: cg.Place,
+	}
+	proc, err := jail.Start(spec)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{SetupMs: float64(time.Since(start).Microseconds()) / 1000}
+
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	done := make(chan struct{})
+	why := make(chan string, 1)
+	go func() {
+		select {
+		case <-timer.C:
+			why <- "timeout"
+		case <-ctx.Done():
+			why <- "canceled"
+		case <-done:
+			return
+		}
+		proc.Kill()
+		cg.Kill()
+	}()
+	st, werr := proc.Wait()
+	close(done)
+	select {
+	case w := <-why:
+		res.TimedOut, res.Canceled = w == "timeout", w == "canceled"
+	default:
+	}
+	// Whatever the jail's init left (it cannot: its pid namespace dies
+	// with it) is killed before the stats are read and the cgroup removed.
+	cg.Kill()
+	res.DurationMs = time.Since(start).Milliseconds()
+	if werr != nil {
+		return nil, werr
+	}
+	res.ExitCode = st.Code
+	if st.Signal != 0 {
+		res.Signal = unix.SignalName(st.Signal)
+		res.ExitCode = 128 + int(st.Signal)
+	}
+	if s, err := cg.Stats(); err == nil {
+		res.CPUUserMs, res.CPUSystemMs, res.MaxMemoryBytes = s.CPUUserMs, s.CPUSystemMs, s.MaxMemoryBytes
+		res.OOMKilled = s.OOMKills > 0
+	}
+	return res, nil
+}
