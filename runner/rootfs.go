@@ -21,40 +21,40 @@ var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "
 // etcFromHost are the only host /etc entries a jail sees, read-only. None of
 // them holds a secret; each is there because common programs need it:
 var etcFromHost = []string{
-	"/etc/ld.so.cache",      // the dynamic loader's library index
-	"/etc/ld.so.conf",       // read by ldconfig -p and some loaders
-	"/etc/ld.so.conf.d",     // (same)
-	"/etc/alternatives",     // Debian's symlink farm behind /usr/bin/editor, java, ...
-	"/etc/ssl/certs",        // CA bundle for TLS clients (only public certificates)
-	"/etc/ca-certificates",  // (same, Debian's update-ca-certificates input)
-	"/etc/localtime",        // the host's time zone
-	"/etc/timezone",         // (same, Debian's name for it)
-	"/etc/protocols",        // getprotobyname(3)
-	"/etc/services",         // getservbyname(3)
-	"/etc/mime.types",       // content types for python's mimetypes and others
-	"/etc/os-release",       // distribution identity, read by build tools
-	"/etc/debian_version",   // (same)
-	"/etc/python3",          // Debian's python3 site configuration
-	"/etc/python3.11",       // (same)
-	"/etc/python3.12",       // (same, newer releases)
-	"/etc/perl",             // Debian's perl configuration
-	"/etc/gitconfig",        // system git defaults (no credentials: those live in $HOME)
-	"/etc/bash.bashrc",      // interactive bash defaults
-	"/etc/inputrc",          // readline defaults
-	"/etc/profile",          // login shell defaults
-	"/etc/environment.d",    // nothing secret by convention; read by few
-	"/etc/java-17-openjdk",  // the JDK's configuration (security policy, jvm.cfg)
-	"/etc/java-21-openjdk",  // (same)
-	"/etc/gai.conf",         // getaddrinfo(3) ordering
-	"/etc/host.conf",        // resolver order
-	"/etc/magic",            // file(1)
-	"/etc/magic.mime",       // (same)
-	"/etc/pip.conf",         // pip's index settings (no credentials expected there)
-	"/etc/npmrc",            // npm's settings
-	"/etc/manpath.config",   // man(1)
-	"/etc/locale.alias",     // locale names
-	"/etc/ethertypes",       // iproute2 and friends
-	"/etc/networks",         // getnetbyname(3)
+	"/etc/ld.so.cache",     // the dynamic loader's library index
+	"/etc/ld.so.conf",      // read by ldconfig -p and some loaders
+	"/etc/ld.so.conf.d",    // (same)
+	"/etc/alternatives",    // Debian's symlink farm behind /usr/bin/editor, java, ...
+	"/etc/ssl/certs",       // CA bundle for TLS clients (only public certificates)
+	"/etc/ca-certificates", // (same, Debian's update-ca-certificates input)
+	"/etc/localtime",       // the host's time zone
+	"/etc/timezone",        // (same, Debian's name for it)
+	"/etc/protocols",       // getprotobyname(3)
+	"/etc/services",        // getservbyname(3)
+	"/etc/mime.types",      // content types for python's mimetypes and others
+	"/etc/os-release",      // distribution identity, read by build tools
+	"/etc/debian_version",  // (same)
+	"/etc/python3",         // Debian's python3 site configuration
+	"/etc/python3.11",      // (same)
+	"/etc/python3.12",      // (same, newer releases)
+	"/etc/perl",            // Debian's perl configuration
+	"/etc/gitconfig",       // system git defaults (no credentials: those live in $HOME)
+	"/etc/bash.bashrc",     // interactive bash defaults
+	"/etc/inputrc",         // readline defaults
+	"/etc/profile",         // login shell defaults
+	"/etc/environment.d",   // nothing secret by convention; read by few
+	"/etc/java-17-openjdk", // the JDK's configuration (security policy, jvm.cfg)
+	"/etc/java-21-openjdk", // (same)
+	"/etc/gai.conf",        // getaddrinfo(3) ordering
+	"/etc/host.conf",       // resolver order
+	"/etc/magic",           // file(1)
+	"/etc/magic.mime",      // (same)
+	"/etc/pip.conf",        // pip's index settings (no credentials expected there)
+	"/etc/npmrc",           // npm's settings
+	"/etc/manpath.config",  // man(1)
+	"/etc/locale.alias",    // locale names
+	"/etc/ethertypes",      // iproute2 and friends
+	"/etc/networks",        // getnetbyname(3)
 }
 
 // RootFS describes the filesystem of one jail: what the runner decided, in
