@@ -1,0 +1,125 @@
+//go:build integration
+
+// Package integration runs the openclaw-run binary end to end, as root, and
+// reads the truth from inside the jail: /proc/self/status, the id maps,
+// what is reachable and what the kernel refuses. Run it with
+// `make test` (or go test -tags integration ./integration/).
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openclaw-run/openclaw-run/internal/testutil"
+)
+
+// jailUID owns the test workspaces; root in the jail maps to it.
+const jailUID = 4242
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "openclaw-it-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "openclaw-run")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/openclaw-run")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build openclaw-run:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// workspace returns a fresh workspace owned by jailUID.
+func workspace(t *testing.T) string {
+	t.Helper()
+	testutil.RequireRoot(t)
+	ws := filepath.Join(t.TempDir(), "ws")
+	if err := os.Mkdir(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(ws, jailUID, jailUID); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+type run struct {
+	stdout, stderr string
+	code           int
+}
+
+// jailed runs `openclaw-run [flags] -- sh -c script` in ws.
+func jailed(t *testing.T, ws string, flags []string, script string) run {
+	t.Helper()
+	args := append([]string{"--workspace", ws}, flags...)
+	args = append(args, "--", "sh", "-c", script)
+	return runCLI(t, nil, args...)
+}
+
+func runCLI(t *testing.T, setup func(*exec.Cmd), args ...string) run {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if setup != nil {
+		setup(cmd)
+	}
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return run{out.String(), errb.String(), code}
+}
+
+// field returns the value of "Key:\tvalue" in a /proc status dump.
+func field(status, key string) string {
+	for _, line := range strings.Split(status, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && k == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// eventually polls cond for up to d.
+func eventually(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return cond()
+}
+
+// hostProcs returns host pids whose command line contains marker.
+func hostProcs(marker string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), marker) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}

@@ -1,0 +1,72 @@
+// Package deptest holds the import boundaries of DESIGN.md section 3: each
+// package owns one mechanism, and the data flow (call -> policy -> cgroup +
+// seccomp + jail -> stream -> audit) shows in the imports. A forbidden
+// import, even an indirect one, fails this test with the reason.
+package deptest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/openclaw-run/openclaw-run/"
+
+// forbidden maps a package to the packages it must not depend on, with why.
+var forbidden = map[string]map[string]string{
+	"profiles": {
+		"golang.org/x/sys/unix": "profiles decide; they do no kernel I/O",
+		mod + "jail":            "policy must not depend on mechanism",
+		mod + "seccomp":         "policy must not depend on mechanism",
+		mod + "cgroups":         "policy must not depend on mechanism",
+		"net/http":              "profiles know nothing of transports",
+	},
+	"seccomp": {
+		mod + "jail":    "filters are data for the jail, not the other way round",
+		mod + "runner":  "mechanism below the runner",
+		mod + "gateway": "mechanism below the gateway",
+	},
+	"cgroups": {
+		mod + "jail":    "one owner per kernel object: cgroups does not know the jail",
+		mod + "seccomp": "independent mechanism",
+		mod + "runner":  "mechanism below the runner",
+		mod + "gateway": "mechanism below the gateway",
+	},
+	"jail": {
+		mod + "profiles": "the jail applies a resolved spec and decides nothing",
+		mod + "runner":   "mechanism below the runner",
+		mod + "gateway":  "mechanism below the gateway",
+		"github.com/seccomp/libseccomp-golang": "the jail gets BPF bytes; the forked child must need no cgo",
+	},
+	"runner": {
+		mod + "gateway": "the runner is transport-agnostic",
+		"net/http":      "the runner is transport-agnostic",
+	},
+	"gateway": {
+		mod + "jail":            "the gateway reaches jails only through the runner",
+		mod + "seccomp":         "the gateway reaches jails only through the runner",
+		mod + "cgroups":         "the gateway reaches jails only through the runner",
+		"golang.org/x/sys/unix": "no raw kernel calls at the edge",
+	},
+}
+
+func TestImportBoundaries(t *testing.T) {
+	for pkg, rules := range forbidden {
+		out, err := exec.Command("go", "list", "-deps", "../../"+pkg).CombinedOutput()
+		if err != nil {
+			if strings.Contains(string(out), "no Go files") {
+				continue // not written yet
+			}
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		deps := map[string]bool{}
+		for _, d := range strings.Fields(string(out)) {
+			deps[d] = true
+		}
+		for dep, why := range rules {
+			if deps[dep] {
+				t.Errorf("%s depends on %s: %s", pkg, dep, why)
+			}
+		}
+	}
+}
