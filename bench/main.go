@@ -70,7 +70,9 @@ func main() {
 				return []*os.File{r}, func() { r.Close() }
 			}},
 		{name: "openclaw-run", note: "CLI cold: --profile coding -- /bin/true (user+6 namespaces, seccomp, cgroup limits)",
-			cmd: func() *exec.Cmd { return exec.Command(*bin, "--workspace", ws, "--profile", "coding", "--", "/bin/true") }},
+			cmd: func() *exec.Cmd {
+				return exec.Command(*bin, "--workspace", ws, "--profile", "coding", "--", "/bin/true")
+			}},
 	}
 	if _, err := exec.LookPath("bwrap"); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: bwrap not installed (make bench installs bubblewrap)")

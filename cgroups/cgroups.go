@@ -1,29 +1,36 @@
 // Package cgroups owns one call's cgroup from creation to deletion, on
-// cgroup v1 (memory, cpu and pids controllers) and on cgroup v2, through
-// github.com/containerd/cgroups/v3: limits, placement of the jail before it
-// runs anything, resource statistics, kill of every member, deletion, and
-// the sweep of cgroups a crashed runner left behind.
+// cgroup v1 (memory, cpu, cpuacct and pids hierarchies) and on cgroup v2:
+// limits, placement of the jail before it runs anything, resource
+// statistics, kill of every member, deletion, and the sweep of cgroups a
+// crashed runner left behind.
 //
-// Every call's cgroup is nested below the runner's own cgroup (v1: per
-// controller; v2: in the runner's delegated subtree), under a directory
-// named "openclaw-run". Nothing outside that directory is ever written.
+// Every call's cgroup is nested below the runner's own cgroup (v1: in each
+// controller's hierarchy; v2: in the runner's delegated subtree), under a
+// directory named "openclaw-run". Nothing outside that directory is written,
+// except, on v2, enabling controllers for the runner's own subtree.
+//
+// The kernel interface is a handful of files, written directly. The
+// containerd/cgroups library does the same writes, but linking it costs
+// every start of the binary about 5 ms of package initialisation (protobuf,
+// dbus, logrus) and every call about 3 ms more in its create, stat and
+// delete (measured; see BENCHMARKS.md), which is most of a jail's budget.
+// It serves as the independent oracle in this package's tests instead.
 package cgroups
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	cg "github.com/containerd/cgroups/v3"
-	"github.com/containerd/cgroups/v3/cgroup1"
-	"github.com/containerd/cgroups/v3/cgroup2"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,25 +52,32 @@ type Stats struct {
 // Dir is the directory below the runner's own cgroup that holds the calls.
 const Dir = "openclaw-run"
 
-// cpuPeriod is the CFS period; quota = cpus * period.
+// Root is where cgroup filesystems are mounted.
+var Root = "/sys/fs/cgroup"
+
+// cpuPeriod is the CFS period in microseconds; quota = cpus * period.
 const cpuPeriod = 100000
 
 // Cgroup is one call's cgroup.
 type Cgroup struct {
 	name string
-	v1   cgroup1.Cgroup
-	v2   *cgroup2.Manager
-	v2fd int
-	// v1paths are the per-controller directories, for kill and placement.
-	v1paths []string
+	// dirs: v1, one per distinct hierarchy directory (co-mounted
+	// controllers share one); v2, the single leaf.
+	dirs []string
+	v2   bool
+	fd   int
+	// per-file locations, resolved once at creation
+	procsForKill string
 }
 
 var seq atomic.Uint64
 
-// Mode reports the host's cgroup mode: "v1" (legacy or hybrid: the
-// controllers are on v1 hierarchies) or "v2" (unified).
+// Mode reports the host's cgroup mode: "v2" when /sys/fs/cgroup is the
+// unified hierarchy, otherwise "v1" (legacy or hybrid: the controllers are
+// on v1 hierarchies, as on this project's CI host).
 func Mode() string {
-	if cg.Mode() == cg.Unified {
+	var st unix.Statfs_t
+	if unix.Statfs(Root, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
 		return "v2"
 	}
 	return "v1"
@@ -75,56 +89,115 @@ func New(l Limits) (*Cgroup, error) {
 	if l.MemoryBytes <= 0 || l.CPUs <= 0 || l.Pids <= 0 {
 		return nil, fmt.Errorf("cgroup: every limit must be set (memory %d, cpus %g, pids %d)", l.MemoryBytes, l.CPUs, l.Pids)
 	}
-	name := fmt.Sprintf("%d-%d-%d", os.Getpid(), time.Now().UnixNano()%1e9, seq.Add(1))
+	// The owner pid first (Sweep reads it), then a timestamp so that a
+	// recycled pid never meets a leftover of the same name.
+	name := fmt.Sprintf("%d-%x-%d", os.Getpid(), time.Now().UnixNano(), seq.Add(1))
+	var c *Cgroup
+	var err error
 	if Mode() == "v2" {
-		return newV2(name, l)
+		c, err = newV2(name, l)
+	} else {
+		c, err = newV1(name, l)
 	}
-	return newV1(name, l)
+	if err != nil && c != nil {
+		c.Delete()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
-// v1Controllers are the only v1 hierarchies a call uses.
-// cpuacct limits nothing; it is there for the user/system CPU split.
-var v1Controllers = []cgroup1.Name{cgroup1.Memory, cgroup1.Cpu, cgroup1.Cpuacct, cgroup1.Pids}
+// v1Controllers are the only v1 hierarchies a call uses. cpuacct limits
+// nothing; it gives the user/system CPU split.
+var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids"}
 
-func v1Hierarchy() ([]cgroup1.Subsystem, error) {
-	root := "/sys/fs/cgroup"
-	return []cgroup1.Subsystem{cgroup1.NewMemory(root), cgroup1.NewCpu(root), cgroup1.NewCpuacct(root), cgroup1.NewPids(root)}, nil
+// v1Bases returns, per controller, this process's cgroup directory joined
+// with Dir (read once: the runner does not move between v1 cgroups).
+var v1Bases = sync.OnceValues(func() (map[string]string, error) {
+	own, err := parseProcCgroup("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, c := range v1Controllers {
+		p, ok := own[c]
+		if !ok {
+			return nil, fmt.Errorf("cgroup v1: controller %s is not mounted (see /proc/self/cgroup)", c)
+		}
+		// Co-mounted controllers (cpu,cpuacct) resolve to one directory.
+		mnt, err := filepath.EvalSymlinks(filepath.Join(Root, c))
+		if err != nil {
+			return nil, fmt.Errorf("cgroup v1: controller %s: %w", c, err)
+		}
+		base := filepath.Join(mnt, p, Dir)
+		if err := os.MkdirAll(base, 0o755); err != nil {
+			return nil, fmt.Errorf("cgroup v1: %w", err)
+		}
+		out[c] = base
+	}
+	return out, nil
+})
+
+// parseProcCgroup maps each v1 controller (and "" for v2) to its path.
+func parseProcCgroup(file string) (map[string]string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			out[strings.TrimPrefix(c, "name=")] = parts[2]
+		}
+	}
+	return out, nil
 }
 
 func newV1(name string, l Limits) (*Cgroup, error) {
-	quota := int64(l.CPUs * cpuPeriod)
-	period := uint64(cpuPeriod)
-	swap := l.MemoryBytes // memory+swap == memory: no swap
-	res := &specs.LinuxResources{
-		Memory: &specs.LinuxMemory{Limit: &l.MemoryBytes, Swap: &swap},
-		CPU:    &specs.LinuxCPU{Quota: &quota, Period: &period},
-		Pids:   &specs.LinuxPids{Limit: &l.Pids},
-	}
-	path := cgroup1.NestedPath(filepath.Join(Dir, name))
-	requireAll := func(c *cgroup1.InitConfig) error {
-		c.InitCheck = func(s cgroup1.Subsystem, _ cgroup1.Path, err error) error {
-			return fmt.Errorf("cgroup v1 controller %s is not available: %w", s.Name(), err)
-		}
-		return nil
-	}
-	c, err := cgroup1.New(path, res, cgroup1.WithHierarchy(v1Hierarchy), requireAll)
+	bases, err := v1Bases()
 	if err != nil {
-		return nil, fmt.Errorf("cgroup v1: create %s: %w", name, err)
+		return nil, err
 	}
-	cgrp := &Cgroup{name: name, v1: c, v2fd: -1}
-	for _, s := range v1Controllers {
-		p, err := path(s)
-		if err != nil {
-			cgrp.Delete()
-			return nil, err
+	c := &Cgroup{name: name, fd: -1}
+	dir := map[string]string{}
+	for _, ctl := range v1Controllers {
+		d := filepath.Join(bases[ctl], name)
+		dir[ctl] = d
+		if contains(c.dirs, d) {
+			continue
 		}
-		cgrp.v1paths = append(cgrp.v1paths, filepath.Join("/sys/fs/cgroup", string(s), p))
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return c, fmt.Errorf("cgroup v1: create %s: %w", d, err)
+		}
+		c.dirs = append(c.dirs, d)
 	}
-	if len(c.Subsystems()) != len(v1Controllers) {
-		cgrp.Delete()
-		return nil, fmt.Errorf("cgroup v1: only %d of the memory, cpu and pids controllers are active", len(c.Subsystems()))
+	c.procsForKill = filepath.Join(dir["pids"], "cgroup.procs")
+	writes := []struct{ ctl, file, value string }{
+		{"memory", "memory.limit_in_bytes", strconv.FormatInt(l.MemoryBytes, 10)},
+		// No swapping for this cgroup, whether or not swap accounting
+		// (memory.memsw.*) is on; where it is, memory+swap = memory.
+		{"memory", "memory.swappiness", "0"},
+		{"cpu", "cpu.cfs_period_us", strconv.Itoa(cpuPeriod)},
+		{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(int64(l.CPUs*cpuPeriod), 10)},
+		{"pids", "pids.max", strconv.FormatInt(l.Pids, 10)},
 	}
-	return cgrp, nil
+	for _, w := range writes {
+		if err := write(filepath.Join(dir[w.ctl], w.file), w.value); err != nil {
+			return c, fmt.Errorf("cgroup v1: %w", err)
+		}
+	}
+	memsw := filepath.Join(dir["memory"], "memory.memsw.limit_in_bytes")
+	if _, err := os.Stat(memsw); err == nil {
+		if err := write(memsw, strconv.FormatInt(l.MemoryBytes, 10)); err != nil {
+			return c, fmt.Errorf("cgroup v1: %w", err)
+		}
+	}
+	return c, nil
 }
 
 func newV2(name string, l Limits) (*Cgroup, error) {
@@ -132,192 +205,346 @@ func newV2(name string, l Limits) (*Cgroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	max := l.MemoryBytes
-	zero := int64(0)
-	quota := int64(l.CPUs * cpuPeriod)
-	period := uint64(cpuPeriod)
-	res := &cgroup2.Resources{
-		Memory: &cgroup2.Memory{Max: &max, Swap: &zero},
-		CPU:    &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quota, &period)},
-		Pids:   &cgroup2.Pids{Max: l.Pids},
+	d := filepath.Join(base, name)
+	if err := os.Mkdir(d, 0o755); err != nil {
+		return nil, fmt.Errorf("cgroup v2: create %s: %w", d, err)
 	}
-	m, err := cgroup2.NewManager("/sys/fs/cgroup", filepath.Join(base, name), res)
+	c := &Cgroup{name: name, dirs: []string{d}, v2: true, fd: -1, procsForKill: filepath.Join(d, "cgroup.procs")}
+	writes := []struct{ file, value string }{
+		{"memory.max", strconv.FormatInt(l.MemoryBytes, 10)},
+		// An OOM kill takes the whole call, not one victim.
+		{"memory.oom.group", "1"},
+		{"cpu.max", fmt.Sprintf("%d %d", int64(l.CPUs*cpuPeriod), cpuPeriod)},
+		{"pids.max", strconv.FormatInt(l.Pids, 10)},
+	}
+	for _, w := range writes {
+		if err := write(filepath.Join(d, w.file), w.value); err != nil {
+			return c, fmt.Errorf("cgroup v2: %w", err)
+		}
+	}
+	// memory.swap.max exists only when swap accounting is compiled in.
+	if _, err := os.Stat(filepath.Join(d, "memory.swap.max")); err == nil {
+		if err := write(filepath.Join(d, "memory.swap.max"), "0"); err != nil {
+			return c, fmt.Errorf("cgroup v2: %w", err)
+		}
+	}
+	c.fd, err = unix.Open(d, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("cgroup v2: create %s/%s: %w", base, name, err)
-	}
-	dir := filepath.Join("/sys/fs/cgroup", base, name)
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		m.Delete()
-		return nil, fmt.Errorf("cgroup v2: open %s: %w", dir, err)
-	}
-	c := &Cgroup{name: name, v2: m, v2fd: fd}
-	// memory.oom.group: an OOM kill takes the whole call, not one victim.
-	if err := os.WriteFile(filepath.Join(dir, "memory.oom.group"), []byte("1"), 0); err != nil {
-		c.Delete()
-		return nil, fmt.Errorf("cgroup v2: memory.oom.group: %w", err)
+		return c, fmt.Errorf("cgroup v2: open %s: %w", d, err)
 	}
 	return c, nil
 }
 
-// v2Base returns the group (relative to /sys/fs/cgroup) under which calls
-// are created, preparing it on first use: controllers must be enabled in
-// every ancestor's cgroup.subtree_control, and the "no internal processes"
-// rule means the runner cannot stay in a cgroup whose children have
-// controllers. So, as systemd's delegation model expects, the runner moves
-// itself into a "supervisor" leaf of its own cgroup and the calls live in
-// a sibling subtree.
-func v2Base() (string, error) {
-	own, err := ownV2Cgroup()
+// v2Base returns the directory under which calls are created, preparing it
+// once: the memory, cpu and pids controllers must be enabled in the
+// subtree_control of every ancestor, and the "no internal processes" rule
+// of cgroup v2 means the runner cannot stay in a cgroup whose children have
+// controllers. So, as systemd's delegation model expects (Delegate=yes),
+// the runner moves itself into a "supervisor" leaf of its own cgroup and
+// the calls live in the sibling "openclaw-run".
+var v2Base = sync.OnceValues(func() (string, error) {
+	own, err := parseProcCgroup("/proc/self/cgroup")
 	if err != nil {
 		return "", err
 	}
-	root := filepath.Join("/sys/fs/cgroup", own)
-	calls := filepath.Join(own, Dir)
-	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", calls)); err == nil {
-		return calls, nil
+	p, ok := own[""]
+	if !ok {
+		return "", errors.New("cgroup v2: no unified entry in /proc/self/cgroup")
 	}
-	if own != "/" {
-		procs, _ := os.ReadFile(filepath.Join(root, "cgroup.procs"))
-		if len(strings.TrimSpace(string(procs))) > 0 {
+	root := filepath.Join(Root, p)
+	calls := filepath.Join(root, Dir)
+	if p != "/" {
+		if procs, _ := os.ReadFile(filepath.Join(root, "cgroup.procs")); len(bytes.TrimSpace(procs)) > 0 {
 			sup := filepath.Join(root, "supervisor")
 			if err := os.MkdirAll(sup, 0o755); err != nil {
-				return "", fmt.Errorf("cgroup v2: create supervisor leaf: %w", err)
+				return "", fmt.Errorf("cgroup v2: create the supervisor leaf: %w", err)
 			}
-			if err := os.WriteFile(filepath.Join(sup, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
-				return "", fmt.Errorf("cgroup v2: move the runner into %s: %w (is the cgroup delegated? run under systemd with Delegate=yes)", sup, err)
+			if err := write(filepath.Join(sup, "cgroup.procs"), strconv.Itoa(os.Getpid())); err != nil {
+				return "", fmt.Errorf("cgroup v2: move the runner into %s: %w (delegate a cgroup to it: systemd Delegate=yes)", sup, err)
 			}
 		}
 	}
-	if err := os.WriteFile(filepath.Join(root, "cgroup.subtree_control"), []byte("+memory +cpu +pids"), 0); err != nil {
-		return "", fmt.Errorf("cgroup v2: enable memory, cpu and pids in %s: %w (delegate them: systemd Delegate=yes)", root, err)
-	}
-	dir := filepath.Join("/sys/fs/cgroup", calls)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("cgroup v2: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+memory +cpu +pids"), 0); err != nil {
-		return "", fmt.Errorf("cgroup v2: enable controllers in %s: %w", dir, err)
-	}
-	return calls, nil
-}
-
-func ownV2Cgroup() (string, error) {
-	b, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
+	if err := enable(root); err != nil {
 		return "", err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if p, ok := strings.CutPrefix(line, "0::"); ok {
-			return p, nil
+	if err := os.MkdirAll(calls, 0o755); err != nil {
+		return "", fmt.Errorf("cgroup v2: %w", err)
+	}
+	if err := enable(calls); err != nil {
+		return "", err
+	}
+	return calls, nil
+})
+
+// enable turns on memory, cpu and pids for the children of dir, unless
+// they are on already.
+func enable(dir string) error {
+	cur, _ := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control"))
+	have := strings.Fields(string(cur))
+	var want []string
+	for _, c := range []string{"memory", "cpu", "pids"} {
+		if !contains(have, c) {
+			want = append(want, "+"+c)
 		}
 	}
-	return "", errors.New("cgroup v2: no unified entry in /proc/self/cgroup")
+	if len(want) == 0 {
+		return nil
+	}
+	if err := write(filepath.Join(dir, "cgroup.subtree_control"), strings.Join(want, " ")); err != nil {
+		avail, _ := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+		return fmt.Errorf("cgroup v2: enable %v in %s (available: %q): %w; delegate memory, cpu and pids to the runner (systemd Delegate=yes)",
+			want, dir, strings.TrimSpace(string(avail)), err)
+	}
+	return nil
 }
 
 // FD returns the cgroup v2 directory fd for CLONE_INTO_CGROUP, or -1 on v1.
-func (c *Cgroup) FD() int { return c.v2fd }
+func (c *Cgroup) FD() int { return c.fd }
 
-// Place moves pid into the cgroup (v1). The jail calls it while the child
+// Path returns the cgroup's directories (v1: one per hierarchy).
+func (c *Cgroup) Path() []string { return c.dirs }
+
+// Place moves pid into the cgroup on v1. The jail calls it while the child
 // waits at its barrier, before it runs anything of its own. On v2 the child
-// was cloned into the cgroup and Place only checks that.
+// was cloned into the cgroup, and Place has nothing to do.
 func (c *Cgroup) Place(pid int) error {
-	if c.v1 == nil {
+	if c.v2 {
 		return nil
 	}
-	for _, dir := range c.v1paths {
-		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
-			return fmt.Errorf("cgroup v1: place %d in %s: %w", pid, dir, err)
+	for _, d := range c.dirs {
+		if err := write(filepath.Join(d, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
+			return fmt.Errorf("cgroup v1: place %d: %w", pid, err)
 		}
 	}
 	return nil
 }
 
-// Kill sends SIGKILL to every process of the cgroup, repeating until it is
-// empty (processes may fork while it runs). On v2 it writes cgroup.kill.
-// On v1 the jail's pid namespace is the atomic part (killing its init kills
-// every member, pid_namespaces(7)); this loop is the backstop.
-func (c *Cgroup) Kill() error {
-	if c.v2 != nil {
-		return c.v2.Kill()
+// Procs returns the pids in the cgroup.
+func (c *Cgroup) Procs() ([]int, error) {
+	b, err := os.ReadFile(c.procsForKill)
+	if err != nil {
+		return nil, err
 	}
-	procs := filepath.Join(c.v1paths[3], "cgroup.procs") // pids controller
-	for i := 0; i < 100; i++ {
-		b, err := os.ReadFile(procs)
-		if err != nil {
-			return fmt.Errorf("cgroup v1: read %s: %w", procs, err)
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			out = append(out, pid)
 		}
-		fields := strings.Fields(string(b))
-		if len(fields) == 0 {
+	}
+	return out, nil
+}
+
+// Kill sends SIGKILL to every process of the cgroup. On v2 it writes
+// cgroup.kill (Linux 5.14), which the kernel applies atomically, forks in
+// flight included. On v1 the jail's pid namespace is the atomic part
+// (killing its init kills every member, pid_namespaces(7)); this loop,
+// repeated until the cgroup is empty, is the backstop.
+func (c *Cgroup) Kill() error {
+	if c.v2 {
+		if err := write(filepath.Join(c.dirs[0], "cgroup.kill"), "1"); err == nil {
 			return nil
 		}
-		for _, f := range fields {
-			if pid, err := strconv.Atoi(f); err == nil {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-		time.Sleep(time.Millisecond * time.Duration(i+1))
 	}
-	return fmt.Errorf("cgroup v1: %s still has processes after SIGKILL", procs)
+	for i := 0; i < 200; i++ {
+		pids, err := c.Procs()
+		if err != nil {
+			return fmt.Errorf("cgroup: %w", err)
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return fmt.Errorf("cgroup: %s still has processes after SIGKILL", c.procsForKill)
 }
 
 // Stats reads what the call used.
 func (c *Cgroup) Stats() (Stats, error) {
 	var s Stats
-	if c.v2 != nil {
-		m, err := c.v2.Stat()
+	if c.v2 {
+		d := c.dirs[0]
+		var err error
+		if s.MaxMemoryBytes, err = readUint(filepath.Join(d, "memory.peak")); err != nil {
+			// memory.peak is Linux 5.19; older kernels report current only.
+			s.MaxMemoryBytes, _ = readUint(filepath.Join(d, "memory.current"))
+		}
+		ev, err := readKV(filepath.Join(d, "memory.events"))
 		if err != nil {
-			return s, fmt.Errorf("cgroup v2: stat: %w", err)
+			return s, fmt.Errorf("cgroup v2: %w", err)
 		}
-		if m.Memory != nil {
-			s.MaxMemoryBytes = m.Memory.MaxUsage
+		s.OOMKills = ev["oom_kill"]
+		cpu, err := readKV(filepath.Join(d, "cpu.stat"))
+		if err != nil {
+			return s, fmt.Errorf("cgroup v2: %w", err)
 		}
-		if m.MemoryEvents != nil {
-			s.OOMKills = m.MemoryEvents.OomKill
-		}
-		if m.CPU != nil {
-			s.CPUUserMs, s.CPUSystemMs = m.CPU.UserUsec/1000, m.CPU.SystemUsec/1000
-		}
-		// memory.peak is newer than the library's view of it.
-		if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", c.v2Path(), "memory.peak")); err == nil {
-			s.MaxMemoryBytes, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-		}
+		s.CPUUserMs, s.CPUSystemMs = cpu["user_usec"]/1000, cpu["system_usec"]/1000
 		return s, nil
 	}
-	m, err := c.v1.Stat(cgroup1.IgnoreNotExist)
+	bases, _ := v1Bases()
+	mem := filepath.Join(bases["memory"], c.name)
+	acct := filepath.Join(bases["cpuacct"], c.name)
+	var err error
+	if s.MaxMemoryBytes, err = readUint(filepath.Join(mem, "memory.max_usage_in_bytes")); err != nil {
+		return s, fmt.Errorf("cgroup v1: %w", err)
+	}
+	oom, err := readKV(filepath.Join(mem, "memory.oom_control"))
 	if err != nil {
-		return s, fmt.Errorf("cgroup v1: stat: %w", err)
+		return s, fmt.Errorf("cgroup v1: %w", err)
 	}
-	if m.Memory != nil && m.Memory.Usage != nil {
-		s.MaxMemoryBytes = m.Memory.Usage.Max
+	s.OOMKills = oom["oom_kill"]
+	user, err1 := readUint(filepath.Join(acct, "cpuacct.usage_user"))
+	sys, err2 := readUint(filepath.Join(acct, "cpuacct.usage_sys"))
+	if err := errors.Join(err1, err2); err != nil {
+		return s, fmt.Errorf("cgroup v1: %w", err)
 	}
-	if m.MemoryOomControl != nil {
-		s.OOMKills = m.MemoryOomControl.OomKill
-	}
-	if m.CPU != nil && m.CPU.Usage != nil {
-		s.CPUUserMs, s.CPUSystemMs = m.CPU.Usage.User/1e6, m.CPU.Usage.Kernel/1e6
-	}
+	s.CPUUserMs, s.CPUSystemMs = user/1e6, sys/1e6
 	return s, nil
 }
 
-func (c *Cgroup) v2Path() string {
-	base, _ := v2Base()
-	return filepath.Join(base, c.name)
-}
-
-// Delete kills what is left and removes the cgroup.
+// Delete kills what is left and removes the cgroup. It is safe to call
+// more than once.
 func (c *Cgroup) Delete() error {
-	if c.v2 != nil {
-		if c.v2fd >= 0 {
-			unix.Close(c.v2fd)
-			c.v2fd = -1
-		}
-		c.v2.Kill()
-		return c.v2.Delete()
+	if c.fd >= 0 {
+		unix.Close(c.fd)
+		c.fd = -1
 	}
-	if c.v1 == nil {
+	if len(c.dirs) == 0 {
 		return nil
 	}
 	c.Kill()
-	return c.v1.Delete()
+	var errs []error
+	for _, d := range c.dirs {
+		errs = append(errs, rmdir(d))
+	}
+	c.dirs = nil
+	return errors.Join(errs...)
+}
+
+// rmdir removes a cgroup directory, waiting briefly while the kernel
+// finishes tearing down its last process (EBUSY).
+func rmdir(d string) error {
+	var err error
+	for i := 0; i < 100; i++ {
+		err = unix.Rmdir(d)
+		if err == nil || err == unix.ENOENT {
+			return nil
+		}
+		if err != unix.EBUSY {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return fmt.Errorf("cgroup: remove %s: %w", d, err)
+}
+
+// Sweep removes call cgroups left behind by runners that no longer exist
+// (a crash, kill -9): it kills their processes and deletes them. Cgroups
+// of live runners, including other runners on the same host, are left
+// alone. It returns how many it removed.
+func Sweep() (int, error) {
+	var dirs []string
+	if Mode() == "v2" {
+		base, err := v2Base()
+		if err != nil {
+			return 0, err
+		}
+		dirs = []string{base}
+	} else {
+		bases, err := v1Bases()
+		if err != nil {
+			return 0, err
+		}
+		for _, ctl := range v1Controllers {
+			if !contains(dirs, bases[ctl]) {
+				dirs = append(dirs, bases[ctl])
+			}
+		}
+	}
+	removed := 0
+	var errs []error
+	for _, base := range dirs {
+		entries, err := os.ReadDir(base)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, e := range entries {
+			owner, _, ok := strings.Cut(e.Name(), "-")
+			pid, err := strconv.Atoi(owner)
+			if !e.IsDir() || !ok || err != nil || alive(pid) {
+				continue
+			}
+			c := &Cgroup{dirs: []string{filepath.Join(base, e.Name())}, fd: -1,
+				procsForKill: filepath.Join(base, e.Name(), "cgroup.procs")}
+			if err := c.Delete(); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			removed++
+		}
+	}
+	return removed, errors.Join(errs...)
+}
+
+// alive reports whether pid is a running openclaw-run process (a recycled
+// pid of another program does not keep a leftover alive).
+func alive(pid int) bool {
+	if pid == os.Getpid() {
+		return true
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	exe, _, _ := bytes.Cut(b, []byte{0})
+	return strings.Contains(filepath.Base(string(exe)), "openclaw") || strings.HasSuffix(string(exe), ".test")
+}
+
+func write(path, value string) error {
+	if err := os.WriteFile(path, []byte(value), 0); err != nil {
+		return fmt.Errorf("write %q to %s: %w", value, path, err)
+	}
+	return nil
+}
+
+func readUint(path string) (uint64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// readKV parses "key value" lines.
+func readKV(path string) (map[string]uint64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]uint64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		if err == nil {
+			out[k] = n
+		}
+	}
+	return out, sc.Err()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -161,11 +161,17 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 		dir = WorkspaceDir
 	}
 
+	tr := newTrace(start)
 	cg, err := cgroups.New(cgroups.Limits{MemoryBytes: int64(lim.Memory), CPUs: lim.CPUs, Pids: int64(lim.Pids)})
 	if err != nil {
 		return nil, err
 	}
-	defer cg.Delete()
+	tr.mark("cgroup")
+	defer func() {
+		cg.Delete()
+		tr.mark("cgroup delete")
+		tr.print()
+	}()
 
 	spec := &jail.Spec{
 		Args:     cmd.Argv,
@@ -194,6 +200,7 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 	if err != nil {
 		return nil, err
 	}
+	tr.mark("jail start")
 	res := &Result{SetupMs: float64(time.Since(start).Microseconds()) / 1000}
 
 	timer := time.NewTimer(timeout)
@@ -214,6 +221,7 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 	}()
 	st, werr := proc.Wait()
 	close(done)
+	tr.mark("wait")
 	select {
 	case w := <-why:
 		res.TimedOut, res.Canceled = w == "timeout", w == "canceled"
@@ -235,5 +243,6 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 		res.CPUUserMs, res.CPUSystemMs, res.MaxMemoryBytes = s.CPUUserMs, s.CPUSystemMs, s.MaxMemoryBytes
 		res.OOMKilled = s.OOMKills > 0
 	}
+	tr.mark("stats")
 	return res, nil
 }

@@ -1,7 +1,9 @@
 package seccomp
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -27,8 +29,15 @@ var (
 	cache   = map[string]*Program{}
 )
 
-// Compile returns the BPF program of the named built-in tier, compiled once
+// Compile returns the BPF program of the named built-in tier, at most once
 // per process: jails receive bytes, the child needs no cgo.
+//
+// libseccomp takes about 5 ms to compile a tier, which a one-shot CLI call
+// would pay every time. So the programs of the built-in tiers are compiled
+// at development time into zbpf_<arch>.go, together with a digest of the
+// rules they came from; a program is taken from there only when the digest
+// still matches the rules, and compiled here otherwise. A test compiles
+// every tier afresh and fails when the embedded bytes differ.
 func Compile(name string) (*Program, error) {
 	cacheMu.Lock()
 	defer cacheMu.Unlock()
@@ -39,12 +48,35 @@ func Compile(name string) (*Program, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown seccomp tier %q", name)
 	}
+	if e, ok := embedded[name]; ok && e.digest == t.Digest() {
+		p := &Program{Tier: name, Filter: e.filter, Unknown: e.unknown}
+		cache[name] = p
+		return p, nil
+	}
 	p, err := CompileTier(t)
 	if err != nil {
 		return nil, err
 	}
 	cache[name] = p
 	return p, nil
+}
+
+// embeddedProgram is a tier compiled at development time.
+type embeddedProgram struct {
+	digest  string
+	unknown []string
+	filter  []unix.SockFilter
+}
+
+// Digest identifies the rules of a tier: any change to a name, action,
+// condition or their order changes it.
+func (t *Tier) Digest() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n", t.Name)
+	for _, r := range t.Rules {
+		fmt.Fprintf(h, "%v|%d|%v\n", r.Names, r.Action, r.Conds)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // CompileTier compiles t with libseccomp for the native architecture only.

@@ -5,6 +5,7 @@
 package deptest
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -33,9 +34,9 @@ var forbidden = map[string]map[string]string{
 		mod + "gateway": "mechanism below the gateway",
 	},
 	"jail": {
-		mod + "profiles": "the jail applies a resolved spec and decides nothing",
-		mod + "runner":   "mechanism below the runner",
-		mod + "gateway":  "mechanism below the gateway",
+		mod + "profiles":                       "the jail applies a resolved spec and decides nothing",
+		mod + "runner":                         "mechanism below the runner",
+		mod + "gateway":                        "mechanism below the gateway",
 		"github.com/seccomp/libseccomp-golang": "the jail gets BPF bytes; the forked child must need no cgo",
 	},
 	"runner": {
@@ -52,11 +53,11 @@ var forbidden = map[string]map[string]string{
 
 func TestImportBoundaries(t *testing.T) {
 	for pkg, rules := range forbidden {
+		if _, err := os.Stat("../../" + pkg); os.IsNotExist(err) {
+			continue // not written yet
+		}
 		out, err := exec.Command("go", "list", "-deps", "../../"+pkg).CombinedOutput()
 		if err != nil {
-			if strings.Contains(string(out), "no Go files") {
-				continue // not written yet
-			}
 			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
 		}
 		deps := map[string]bool{}

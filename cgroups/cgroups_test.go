@@ -1,0 +1,173 @@
+package cgroups
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containerd/cgroups/v3/cgroup1"
+	"github.com/containerd/cgroups/v3/cgroup2"
+	"github.com/openclaw-run/openclaw-run/internal/testutil"
+)
+
+func TestParseProcCgroup(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "cgroup")
+	os.WriteFile(f, []byte("12:cpu,cpuacct:/a\n4:memory:/process_api/x\n1:name=systemd:/\n0::/user.slice\n"), 0o644)
+	m, err := parseProcCgroup(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"cpu": "/a", "cpuacct": "/a", "memory": "/process_api/x", "systemd": "/", "": "/user.slice"} {
+		if m[k] != want {
+			t.Errorf("%q -> %q, want %q", k, m[k], want)
+		}
+	}
+}
+
+// The limits written by this package read back the same through
+// containerd/cgroups, an independent implementation of the same files, and
+// a burst of CPU shows up in both.
+func TestLimitsAndStatsAgreeWithContainerd(t *testing.T) {
+	testutil.RequireRoot(t)
+	c, err := New(Limits{MemoryBytes: 64 << 20, CPUs: 0.5, Pids: 17})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Delete()
+
+	// A bounded CPU burner: stops by itself after 300 ms of wall time.
+	burn := exec.Command("sh", "-c", `end=$(( $(date +%s%N) + 300000000 )); while [ $(date +%s%N) -lt $end ]; do :; done`)
+	burn.Stdin = nil
+	if err := burn.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Place(burn.Process.Pid); err != nil && c.v2 == false {
+		t.Fatal(err)
+	}
+	if c.v2 {
+		// On v2 the jail clones into the cgroup; a plain child is moved.
+		os.WriteFile(filepath.Join(c.dirs[0], "cgroup.procs"), []byte(strconv.Itoa(burn.Process.Pid)), 0)
+	}
+	burn.Wait()
+	ours, err := c.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if c.v2 {
+		rel := strings.TrimPrefix(c.dirs[0], Root)
+		m, err := cgroup2.Load(rel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := m.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Pids.Limit != 17 || st.Memory.UsageLimit != 64<<20 {
+			t.Errorf("containerd reads pids.max %d, memory.max %d", st.Pids.Limit, st.Memory.UsageLimit)
+		}
+		if d := int64(st.CPU.UserUsec/1000) - int64(ours.CPUUserMs); d < -5 || d > 5 {
+			t.Errorf("user CPU: ours %d ms, containerd %d ms", ours.CPUUserMs, st.CPU.UserUsec/1000)
+		}
+		return
+	}
+	bases, _ := v1Bases()
+	rel := func(ctl string) string {
+		mnt, _ := filepath.EvalSymlinks(filepath.Join(Root, ctl))
+		return strings.TrimPrefix(filepath.Join(bases[ctl], c.name), mnt)
+	}
+	cg, err := cgroup1.Load(func(n cgroup1.Name) (string, error) { return rel(string(n)), nil },
+		cgroup1.WithHierarchy(func() ([]cgroup1.Subsystem, error) {
+			return []cgroup1.Subsystem{cgroup1.NewMemory(Root), cgroup1.NewCpuacct(Root), cgroup1.NewPids(Root)}, nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := cg.Stat(cgroup1.IgnoreNotExist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Pids.Limit != 17 {
+		t.Errorf("containerd reads pids.max %d, want 17", st.Pids.Limit)
+	}
+	if st.Memory.Usage.Limit != 64<<20 {
+		t.Errorf("containerd reads memory limit %d, want %d", st.Memory.Usage.Limit, 64<<20)
+	}
+	if st.Memory.Usage.Max != ours.MaxMemoryBytes {
+		t.Errorf("peak memory: ours %d, containerd %d", ours.MaxMemoryBytes, st.Memory.Usage.Max)
+	}
+	theirs := st.CPU.Usage.User / 1e6
+	if d := int64(theirs) - int64(ours.CPUUserMs); d < -20 || d > 20 {
+		t.Errorf("user CPU: ours %d ms, containerd %d ms", ours.CPUUserMs, theirs)
+	}
+	// 0.5 CPU over 300 ms of wall time: at most ~150 ms plus slack.
+	if total := ours.CPUUserMs + ours.CPUSystemMs; total == 0 || total > 250 {
+		t.Errorf("CPU used %d ms under a 0.5 CPU quota for 300 ms", total)
+	}
+	quota, _ := os.ReadFile(filepath.Join(bases["cpu"], c.name, "cpu.cfs_quota_us"))
+	if strings.TrimSpace(string(quota)) != "50000" {
+		t.Errorf("cpu.cfs_quota_us = %q, want 50000", quota)
+	}
+}
+
+func TestDeleteAndSweep(t *testing.T) {
+	testutil.RequireRoot(t)
+	c, err := New(Limits{MemoryBytes: 32 << 20, CPUs: 1, Pids: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := append([]string(nil), c.dirs...)
+	sleeper := exec.Command("sleep", "30")
+	sleeper.Start()
+	if !c.v2 {
+		c.Place(sleeper.Process.Pid)
+	} else {
+		os.WriteFile(filepath.Join(c.dirs[0], "cgroup.procs"), []byte(strconv.Itoa(sleeper.Process.Pid)), 0)
+	}
+	if err := c.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	sleeper.Wait()
+	for _, d := range dirs {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s still exists", d)
+		}
+	}
+
+	// A leftover of a dead runner (pid 0 never runs openclaw-run) is swept;
+	// one of this live process is not.
+	var base string
+	if Mode() == "v2" {
+		base, _ = v2Base()
+	} else {
+		b, _ := v1Bases()
+		base = b["pids"]
+	}
+	dead := filepath.Join(base, "999999999-dead-1")
+	if err := os.Mkdir(dead, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	live, err := New(Limits{MemoryBytes: 32 << 20, CPUs: 1, Pids: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Delete()
+	n, err := Sweep()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) || n < 1 {
+		t.Errorf("leftover not swept (removed %d)", n)
+	}
+	for _, d := range live.dirs {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("live cgroup %s was swept", d)
+		}
+	}
+	time.Sleep(0)
+}

@@ -1,0 +1,6 @@
+//go:build !amd64
+
+package seccomp
+
+// No tier is precompiled for this architecture: Compile uses libseccomp.
+var embedded = map[string]embeddedProgram{}
