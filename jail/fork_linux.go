@@ -77,6 +77,10 @@ func forkExec(p *program, args *cloneArgs, errFD uintptr) (pid uintptr, err sysc
 	afterForkInChild()
 	for i = 0; i < len(ops); i++ {
 		o := &ops[i]
+		if o.store != nil {
+			*o.store = int32(regs[o.args[0]&3])
+			continue
+		}
 		a0, a1, a2, a3 := o.args[0], o.args[1], o.args[2], o.args[3]
 		if o.regArgs&1 != 0 {
 			a0 = regs[a0&3]

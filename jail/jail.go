@@ -39,6 +39,8 @@ var ErrNotFound = errors.New("command not found in the jail")
 type Process struct {
 	Pid   int
 	pidfd int
+	// listener is the seccomp listener fd, or -1.
+	listener int
 
 	mu     sync.Mutex
 	reaped bool
@@ -88,7 +90,16 @@ func Start(s *Spec) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	fds := childFDs{syncR: syncR, syncW: syncW, errW: errW}
+	fds := childFDs{syncR: syncR, syncW: syncW, errW: errW, notifyW: -1}
+	notifyR := -1
+	if s.SeccompNotify {
+		sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("socketpair: %w", err)
+		}
+		closers = append(closers, sp[0], sp[1])
+		notifyR, fds.notifyW = sp[0], sp[1]
+	}
 	for i, f := range []*os.File{s.Stdin, s.Stdout, s.Stderr} {
 		var src int
 		if f == nil {
@@ -161,7 +172,7 @@ func Start(s *Spec) (*Process, error) {
 	if errno != 0 {
 		return nil, fmt.Errorf("clone3: %w", errno)
 	}
-	proc := &Process{Pid: int(pid), pidfd: int(*pidfd)}
+	proc := &Process{Pid: int(pid), pidfd: int(*pidfd), listener: -1}
 
 	// The child holds its own copies now.
 	unix.Close(syncR)
@@ -169,8 +180,11 @@ func Start(s *Spec) (*Process, error) {
 	for _, fd := range fds.stdio {
 		unix.Close(fd)
 	}
+	if fds.notifyW >= 0 {
+		unix.Close(fds.notifyW)
+	}
 	// The trees stay open until the child has attached them.
-	closers = append([]int{syncW, errR}, append(fds.trees, fds.devs...)...)
+	closers = append([]int{syncW, errR, notifyR}, append(fds.trees, fds.devs...)...)
 
 	fail := func(err error) (*Process, error) {
 		proc.Kill()
@@ -195,6 +209,11 @@ func Start(s *Spec) (*Process, error) {
 	n, err := readFull(errR, buf)
 	switch {
 	case n == 0 && err == nil:
+		if s.SeccompNotify {
+			if proc.listener, err = recvListener(notifyR); err != nil {
+				return fail(err)
+			}
+		}
 		return proc, nil
 	case err != nil || n != len(buf):
 		return fail(fmt.Errorf("read the jail's setup status: %d bytes, %v", n, err))
@@ -241,6 +260,29 @@ func prepareTree(src string, attr uint64) (int, error) {
 	}
 	return tree, nil
 }
+
+// recvListener receives the seccomp listener the child sent before execve.
+func recvListener(sock int) (int, error) {
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("receive the seccomp listener: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return -1, fmt.Errorf("receive the seccomp listener: bad control message (%v)", err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return -1, fmt.Errorf("receive the seccomp listener: %v", err)
+	}
+	return fds[0], nil
+}
+
+// Listener returns the seccomp listener fd (Spec.SeccompNotify), or -1.
+// The caller owns it.
+func (p *Process) Listener() int { return p.listener }
 
 // readFull reads until buf is full or EOF.
 func readFull(fd int, buf []byte) (int, error) {

@@ -29,6 +29,10 @@ type op struct {
 	okErrno syscall.Errno
 	// want, when >= 0, is the only acceptable result.
 	want int
+	// store, when set, makes this op no system call at all: the value of
+	// register args[0] is written to *store (the listener fd into the
+	// SCM_RIGHTS message that carries it to the parent).
+	store *int32
 }
 
 // program is a compiled Spec: the ops in order, a description of each for
@@ -122,6 +126,21 @@ func (p *program) attach(tree int, src, target string) {
 		uintptr(tree), p.str(""), atFDCWD, p.str(target), unix.MOVE_MOUNT_F_EMPTY_PATH)
 }
 
+// sendListener sends the fd in regFile to the parent with SCM_RIGHTS.
+func (p *program) sendListener(sock int) {
+	oob := unix.UnixRights(0)
+	slot := (*int32)(unsafe.Pointer(&oob[unix.CmsgLen(0)]))
+	p.keep = append(p.keep, oob)
+	p.ops = append(p.ops, op{args: [6]uintptr{regFile}, store: slot, want: -1})
+	p.steps = append(p.steps, "store the seccomp listener")
+	data := new([1]byte)
+	iov := &unix.Iovec{Base: &data[0], Len: 1}
+	msg := &unix.Msghdr{Iov: iov, Iovlen: 1, Control: &oob[0]}
+	msg.SetControllen(len(oob))
+	p.keep = append(p.keep, data, iov)
+	p.add("sendmsg(seccomp listener)", unix.SYS_SENDMSG, uintptr(sock), p.ptr(msg, unsafe.Pointer(msg)), 0).want = 1
+}
+
 // createFile makes an empty (or filled) regular file in the jail's root.
 func (p *program) createFile(name string, data []byte, mode uint32) {
 	p.add("create "+name, unix.SYS_OPENAT, atFDCWD, p.str(name),
@@ -163,6 +182,9 @@ var lastCap = sync.OnceValues(func() (int, error) {
 // the three stdio fds, all >= 3 so that dup3 onto 0..2 cannot collide.
 type childFDs struct {
 	syncR, syncW, errW int
+	// notifyW is the child's end of the socket that carries the seccomp
+	// listener to the parent (-1: no listener).
+	notifyW int
 	stdio              [3]int
 	// trees[i] is the detached mount of Spec.Binds[i]; devs[i] of devices[i].
 	trees, devs []int
@@ -342,13 +364,24 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	// 16. Only 0, 1 and 2 cross execve (CVE-2024-21626 was a leaked fd).
 	p.add("close_range(3, ~0, CLOSE_RANGE_CLOEXEC)", unix.SYS_CLOSE_RANGE, 3, ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC)
 
-	// 17. Seccomp last, as close to execve as possible.
+	// 17. Seccomp last, as close to execve as possible. With a listener,
+	// the filter's notified calls wait for the runner's answer; the
+	// listener fd goes to the runner over a socket (SCM_RIGHTS) and is
+	// close-on-exec here.
 	if !s.Unfiltered {
 		f := append([]unix.SockFilter(nil), s.Seccomp...)
 		prog := &unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
 		p.keep = append(p.keep, f)
-		p.add(fmt.Sprintf("seccomp(SECCOMP_SET_MODE_FILTER, %d instructions)", len(f)), unix.SYS_SECCOMP,
-			unix.SECCOMP_SET_MODE_FILTER, 0, p.ptr(prog, unsafe.Pointer(prog)))
+		flags := uintptr(0)
+		if s.SeccompNotify {
+			flags = unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+		}
+		o := p.add(fmt.Sprintf("seccomp(SECCOMP_SET_MODE_FILTER, %d instructions)", len(f)), unix.SYS_SECCOMP,
+			unix.SECCOMP_SET_MODE_FILTER, flags, p.ptr(prog, unsafe.Pointer(prog)))
+		if s.SeccompNotify {
+			o.save = regFile
+			p.sendListener(fds.notifyW)
+		}
 	}
 
 	// 18. execve, trying each PATH entry for a bare name like execvp(3).

@@ -47,6 +47,9 @@ type Spec struct {
 	// Seccomp is the filter loaded as the last step before execve.
 	// A nil filter is refused unless Unfiltered is set.
 	Seccomp []unix.SockFilter
+	// SeccompNotify loads the filter with a listener (for a filter whose
+	// refusals are SECCOMP_RET_USER_NOTIF); Process.Listener returns it.
+	SeccompNotify bool
 	// Unfiltered runs without a seccomp filter. Only tests and the baseline
 	// benchmark set it; no profile can.
 	Unfiltered bool
@@ -112,6 +115,9 @@ func (s *Spec) validate() error {
 	}
 	if s.Seccomp == nil && !s.Unfiltered {
 		errs = append(errs, errors.New("no seccomp filter"))
+	}
+	if s.SeccompNotify && s.Unfiltered {
+		errs = append(errs, errors.New("a listener needs a filter"))
 	}
 	if len(s.Seccomp) > 0xffff {
 		errs = append(errs, fmt.Errorf("seccomp filter too long: %d instructions", len(s.Seccomp)))

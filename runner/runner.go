@@ -126,6 +126,9 @@ type Result struct {
 	MaxMemoryBytes uint64 `json:"maxMemoryBytes"`
 	// SetupMs is the time from the call to the jailed process running.
 	SetupMs float64 `json:"setupMs"`
+	// BlockedSyscalls are the dangerous system calls the jail attempted
+	// and the filter refused (reported by the seccomp supervisor).
+	BlockedSyscalls []seccomp.Blocked `json:"blockedSyscalls"`
 }
 
 // ErrPolicy is wrapped by refusals of the profile (not of the kernel).
@@ -189,18 +192,27 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 			{Resource: unix.RLIMIT_NOFILE, Cur: uint64(lim.OpenFiles), Max: uint64(lim.OpenFiles)},
 			{Resource: unix.RLIMIT_FSIZE, Cur: uint64(lim.FileSize), Max: uint64(lim.FileSize)},
 		},
-		Seccomp:    prog.Filter,
-		Stdin:      cmd.Stdin,
-		Stdout:     cmd.Stdout,
-		Stderr:     cmd.Stderr,
-		CgroupFD:   cg.FD(),
-		BeforeExec: cg.Place,
+		Seccomp:       prog.Filter,
+		SeccompNotify: prog.Notify,
+		Stdin:         cmd.Stdin,
+		Stdout:        cmd.Stdout,
+		Stderr:        cmd.Stderr,
+		CgroupFD:      cg.FD(),
+		BeforeExec:    cg.Place,
 	}
 	proc, err := jail.Start(spec)
 	if err != nil {
 		return nil, err
 	}
 	tr.mark("jail start")
+	var sup *seccomp.Supervisor
+	if l := proc.Listener(); l >= 0 {
+		if sup, err = seccomp.Supervise(l); err != nil {
+			proc.Kill()
+			proc.Wait()
+			return nil, err
+		}
+	}
 	res := &Result{SetupMs: float64(time.Since(start).Microseconds()) / 1000}
 
 	timer := time.NewTimer(timeout)
@@ -222,6 +234,9 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 	st, werr := proc.Wait()
 	close(done)
 	tr.mark("wait")
+	if sup != nil {
+		res.BlockedSyscalls = sup.Stop()
+	}
 	select {
 	case w := <-why:
 		res.TimedOut, res.Canceled = w == "timeout", w == "canceled"

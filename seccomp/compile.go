@@ -22,6 +22,8 @@ type Program struct {
 	Tier    string
 	Filter  []unix.SockFilter
 	Unknown []string
+	// Notify: load with a listener and supervise it (see Supervise).
+	Notify bool
 }
 
 var (
@@ -49,7 +51,7 @@ func Compile(name string) (*Program, error) {
 		return nil, fmt.Errorf("unknown seccomp tier %q", name)
 	}
 	if e, ok := embedded[name]; ok && e.digest == t.Digest() {
-		p := &Program{Tier: name, Filter: e.filter, Unknown: e.unknown}
+		p := &Program{Tier: name, Filter: e.filter, Unknown: e.unknown, Notify: t.Notify}
 		cache[name] = p
 		return p, nil
 	}
@@ -72,7 +74,7 @@ type embeddedProgram struct {
 // condition or their order changes it.
 func (t *Tier) Digest() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n", t.Name)
+	fmt.Fprintf(h, "%s %t\n", t.Name, t.Notify)
 	for _, r := range t.Rules {
 		fmt.Fprintf(h, "%v|%d|%v\n", r.Names, r.Action, r.Conds)
 	}
@@ -96,13 +98,13 @@ func CompileTier(t *Tier) (*Program, error) {
 	if err := f.SetNoNewPrivsBit(false); err != nil {
 		return nil, fmt.Errorf("seccomp: nnp attribute: %w", err)
 	}
-	p := &Program{Tier: t.Name}
+	p := &Program{Tier: t.Name, Notify: t.Notify}
 	unknown := map[string]bool{}
 	for _, r := range t.Rules {
 		if r.Action == NoSys && len(r.Conds) == 0 {
 			continue // the default already; the rule is there for its reason in the dump
 		}
-		act := action(r.Action)
+		act := action(r.Action, t.Notify)
 		for _, name := range r.Names {
 			sc, err := libseccomp.GetSyscallFromName(name)
 			if err != nil {
@@ -138,11 +140,14 @@ func CompileTier(t *Tier) (*Program, error) {
 	return p, nil
 }
 
-func action(a Action) libseccomp.ScmpAction {
+func action(a Action, notify bool) libseccomp.ScmpAction {
 	switch a {
 	case Allow:
 		return libseccomp.ActAllow
 	case Deny:
+		if notify {
+			return libseccomp.ActNotify
+		}
 		return libseccomp.ActErrno.SetReturnCode(int16(syscall.EPERM))
 	default:
 		return libseccomp.ActErrno.SetReturnCode(int16(syscall.ENOSYS))

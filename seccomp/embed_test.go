@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	libseccomp "github.com/seccomp/libseccomp-golang"
 	"go/format"
 	"os"
 	"runtime"
@@ -53,6 +54,25 @@ func TestEmbeddedProgramsAreCurrent(t *testing.T) {
 			fmt.Fprintf(&b, "\t\t\t{Code: %#04x, Jt: %d, Jf: %d, K: %#08x},\n", in.Code, in.Jt, in.Jf, in.K)
 		}
 		fmt.Fprintf(&b, "\t\t},\n\t},\n")
+	}
+	fmt.Fprintf(&b, "}\n\n// syscallNames names every call the tiers mention, for the supervisor.\nvar syscallNames = map[int32]string{\n")
+	seen := map[string]bool{}
+	var all []string
+	for _, n := range names {
+		for _, r := range Tiers()[n].Rules {
+			for _, name := range r.Names {
+				if !seen[name] {
+					seen[name] = true
+					all = append(all, name)
+				}
+			}
+		}
+	}
+	sort.Strings(all)
+	for _, name := range all {
+		if sc, err := libseccomp.GetSyscallFromName(name); err == nil {
+			fmt.Fprintf(&b, "\t%d: %q,\n", int32(sc), name)
+		}
 	}
 	fmt.Fprintf(&b, "}\n")
 	if *update {

@@ -14,8 +14,9 @@ const (
 	// Allow lets the call through.
 	Allow Action = iota
 	// Deny fails the call with EPERM. Deny rules are the "known dangerous"
-	// set: each attempt is reported to the runner (see Notify) and appears
-	// in the call's blockedSyscalls.
+	// set: in a tier with Notify, each attempt goes to the runner first
+	// (SECCOMP_RET_USER_NOTIF), which records it in the call's
+	// blockedSyscalls and answers EPERM.
 	Deny
 	// NoSys fails the call with ENOSYS, as if the kernel did not have it,
 	// so that libc and language runtimes fall back to an older call.
@@ -58,6 +59,11 @@ type Tier struct {
 	Name  string
 	About string
 	Rules []Rule
+	// Notify reports Deny attempts to a supervisor (the runner) instead of
+	// failing them in the kernel alone. The jail then loads the filter with
+	// SECCOMP_FILTER_FLAG_NEW_LISTENER and hands the listener over. Without
+	// a supervisor answering, a notified call fails with ENOSYS: refused.
+	Notify bool
 }
 
 // masks for argument conditions
@@ -278,7 +284,7 @@ func modeRules() []Rule {
 //   - file: the file tools' tier; coding without execve and without new
 //     sockets. A file tool never needs to run a program or talk to anyone.
 func Tiers() map[string]*Tier {
-	coding := &Tier{Name: "coding", About: "exec under the coding profile: ordinary programs, compilers, interpreters; no mounts, namespaces, ptrace, bpf, keyrings, io_uring or host-global state"}
+	coding := &Tier{Name: "coding", Notify: true, About: "exec under the coding profile: ordinary programs, compilers, interpreters; no mounts, namespaces, ptrace, bpf, keyrings, io_uring or host-global state"}
 	coding.Rules = append(coding.Rules, Rule{Names: base, Action: Allow, Why: "ordinary programs"})
 	coding.Rules = append(coding.Rules, argRules...)
 	coding.Rules = append(coding.Rules, ioctlRules()...)
@@ -288,7 +294,7 @@ func Tiers() map[string]*Tier {
 		coding.Rules = append(coding.Rules, Rule{Names: d.Names, Action: Deny, Why: d.Why})
 	}
 
-	full := &Tier{Name: "full", About: "exec under the full profile: coding plus ptrace inside the jail, personality and NUMA calls"}
+	full := &Tier{Name: "full", Notify: true, About: "exec under the full profile: coding plus ptrace inside the jail, personality and NUMA calls"}
 	fullExtra := map[string]bool{"ptrace": true, "process_vm_readv": true, "process_vm_writev": true, "kcmp": true,
 		"personality": true, "mbind": true, "set_mempolicy": true, "get_mempolicy": true, "move_pages": true, "migrate_pages": true}
 	full.Rules = append(full.Rules, Rule{Names: base, Action: Allow, Why: "ordinary programs"})
@@ -303,6 +309,8 @@ func Tiers() map[string]*Tier {
 		}
 	}
 
+	// The file tier is applied by the file tool to itself, which cannot
+	// supervise its own calls: its refusals are plain EPERM.
 	file := &Tier{Name: "file", About: "file tools (read, write, edit, apply_patch, ls): coding without execve and without sockets"}
 	noExec := map[string]bool{"execve": true, "execveat": true}
 	file.Rules = append(file.Rules, Rule{Names: without(base, noExec), Action: Allow, Why: "file access"})

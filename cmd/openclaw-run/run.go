@@ -106,9 +106,17 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return exitSetup
 	}
 	if f.stats {
-		fmt.Fprintf(stderr, "openclaw-run: exit=%d signal=%s timedOut=%t oomKilled=%t duration=%dms cpu=%dms+%dms maxMemory=%s\n",
+		blocked := "-"
+		if len(res.BlockedSyscalls) > 0 {
+			var parts []string
+			for _, b := range res.BlockedSyscalls {
+				parts = append(parts, fmt.Sprintf("%s×%d", b.Syscall, b.Count))
+			}
+			blocked = strings.Join(parts, ",")
+		}
+		fmt.Fprintf(stderr, "openclaw-run: exit=%d signal=%s timedOut=%t oomKilled=%t duration=%dms cpu=%dms+%dms maxMemory=%s blocked=%s\n",
 			res.ExitCode, orDash(res.Signal), res.TimedOut, res.OOMKilled, res.DurationMs,
-			res.CPUUserMs, res.CPUSystemMs, profiles.Size(res.MaxMemoryBytes))
+			res.CPUUserMs, res.CPUSystemMs, profiles.Size(res.MaxMemoryBytes), blocked)
 	}
 	switch {
 	case res.TimedOut:
