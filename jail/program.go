@@ -185,7 +185,7 @@ type childFDs struct {
 	// notifyW is the child's end of the socket that carries the seccomp
 	// listener to the parent (-1: no listener).
 	notifyW int
-	stdio              [3]int
+	stdio   [3]int
 	// trees[i] is the detached mount of Spec.Binds[i]; devs[i] of devices[i].
 	trees, devs []int
 }
