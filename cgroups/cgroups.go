@@ -440,28 +440,37 @@ func rmdir(d string) error {
 	return fmt.Errorf("cgroup: remove %s: %w", d, err)
 }
 
+// Bases returns the directories that hold the calls' cgroups (v1: one per
+// distinct hierarchy; v2: one), creating them if needed.
+func Bases() ([]string, error) {
+	if Mode() == "v2" {
+		base, err := v2Base()
+		if err != nil {
+			return nil, err
+		}
+		return []string{base}, nil
+	}
+	bases, err := v1Bases()
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, ctl := range v1Controllers {
+		if !contains(dirs, bases[ctl]) {
+			dirs = append(dirs, bases[ctl])
+		}
+	}
+	return dirs, nil
+}
+
 // Sweep removes call cgroups left behind by runners that no longer exist
 // (a crash, kill -9): it kills their processes and deletes them. Cgroups
 // of live runners, including other runners on the same host, are left
 // alone. It returns how many it removed.
 func Sweep() (int, error) {
-	var dirs []string
-	if Mode() == "v2" {
-		base, err := v2Base()
-		if err != nil {
-			return 0, err
-		}
-		dirs = []string{base}
-	} else {
-		bases, err := v1Bases()
-		if err != nil {
-			return 0, err
-		}
-		for _, ctl := range v1Controllers {
-			if !contains(dirs, bases[ctl]) {
-				dirs = append(dirs, bases[ctl])
-			}
-		}
+	dirs, err := Bases()
+	if err != nil {
+		return 0, err
 	}
 	removed := 0
 	var errs []error

@@ -112,13 +112,18 @@ func eventually(d time.Duration, cond func() bool) bool {
 	return cond()
 }
 
-// hostProcs returns host pids whose command line contains marker.
+// hostProcs returns host pids whose command line contains marker, other
+// than openclaw-run itself (whose arguments carry the marker too).
 func hostProcs(marker string) []string {
 	var out []string
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if err != nil {
+			continue
+		}
+		argv0, _, _ := strings.Cut(string(b), "\x00")
+		if strings.Contains(argv0, "openclaw-run") {
 			continue
 		}
 		if strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), marker) {

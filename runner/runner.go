@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 	"time"
@@ -76,6 +77,11 @@ func New(o Options) (*Runner, error) {
 	return r, nil
 }
 
+// Sweep removes the cgroups that runners killed mid-call left behind
+// (their jails died with them; the cgroup directories did not). It is
+// cheap enough to run at every start.
+func Sweep() (int, error) { return cgroups.Sweep() }
+
 // ChooseIDs applies the documented rule for the host ids of jail root.
 func ChooseIDs(ws os.FileInfo, uid, gid int) (int, int) {
 	if os.Geteuid() != 0 {
@@ -106,8 +112,11 @@ type Command struct {
 	Dir string
 	// Env are extra variables (K=V) on top of the fixed base.
 	Env []string
-	// Stdin, Stdout, Stderr; nil means /dev/null.
-	Stdin, Stdout, Stderr *os.File
+	// Stdin is given to the jail as is (nil: /dev/null).
+	Stdin *os.File
+	// Stdout and Stderr receive the jail's output through pipes, counted
+	// against the output cap (nil: discarded, still counted).
+	Stdout, Stderr io.Writer
 	// Timeout overrides the profile's; 0 keeps it.
 	Timeout time.Duration
 }
@@ -124,6 +133,10 @@ type Result struct {
 	CPUUserMs      uint64 `json:"cpuUserMs"`
 	CPUSystemMs    uint64 `json:"cpuSystemMs"`
 	MaxMemoryBytes uint64 `json:"maxMemoryBytes"`
+	// OutputTruncated: stdout+stderr exceeded maxOutput; the rest was
+	// read and discarded, so the command was not disturbed.
+	OutputTruncated bool `json:"outputTruncated"`
+	OutputBytes     int64 `json:"outputBytes"`
 	// SetupMs is the time from the call to the jailed process running.
 	SetupMs float64 `json:"setupMs"`
 	// BlockedSyscalls are the dangerous system calls the jail attempted
@@ -165,6 +178,11 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 	}
 
 	tr := newTrace(start)
+	out, err := newOutput(int64(lim.MaxOutput), cmd.Stdout, cmd.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer out.closeAll()
 	cg, err := cgroups.New(cgroups.Limits{MemoryBytes: int64(lim.Memory), CPUs: lim.CPUs, Pids: int64(lim.Pids)})
 	if err != nil {
 		return nil, err
@@ -195,8 +213,8 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 		Seccomp:       prog.Filter,
 		SeccompNotify: prog.Notify,
 		Stdin:         cmd.Stdin,
-		Stdout:        cmd.Stdout,
-		Stderr:        cmd.Stderr,
+		Stdout:        out.w[0],
+		Stderr:        out.w[1],
 		CgroupFD:      cg.FD(),
 		BeforeExec:    cg.Place,
 	}
@@ -205,6 +223,7 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 		return nil, err
 	}
 	tr.mark("jail start")
+	out.start()
 	var sup *seccomp.Supervisor
 	if l := proc.Listener(); l >= 0 {
 		if sup, err = seccomp.Supervise(l); err != nil {
@@ -234,6 +253,7 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 	st, werr := proc.Wait()
 	close(done)
 	tr.mark("wait")
+	res.OutputBytes, res.OutputTruncated = out.wait()
 	if sup != nil {
 		res.BlockedSyscalls = sup.Stop()
 	}

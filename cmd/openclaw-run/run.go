@@ -47,6 +47,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	fs.Var(&f.limits.Memory, "memory", "memory limit, e.g. 512M (default: the profile's); swap is off")
 	fs.Float64Var(&f.limits.CPUs, "cpus", 0, "CPU limit in cores, e.g. 1.5 (default: the profile's)")
 	fs.IntVar(&f.limits.Pids, "pids", 0, "limit on processes and threads (default: the profile's)")
+	fs.Var(&f.limits.MaxOutput, "max-output", "cap on stdout+stderr, e.g. 10M; the rest is discarded with a marker (default: the profile's)")
 	fs.Var(&f.limits.TmpSize, "tmp-size", "size of the tmpfs /tmp and /dev/shm (default: the profile's)")
 	fs.IntVar(&f.uid, "uid", 0, "host uid that root in the jail maps to (default: the workspace owner, or 65534 when that is root)")
 	fs.IntVar(&f.gid, "gid", 0, "host gid that root in the jail maps to (default: with --uid, the same number)")
@@ -86,6 +87,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return exitSetup
 	}
 
+	if _, err := runner.Sweep(); err != nil {
+		fmt.Fprintf(stderr, "openclaw-run: warning: sweeping leftover cgroups: %v\n", err)
+	}
+
 	// Ctrl-C, SIGTERM and SIGHUP kill the jail; the jail itself is in its
 	// own session and never sees the terminal's signals.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -114,8 +119,8 @@ func cmdRun(args []string, stderr io.Writer) int {
 			}
 			blocked = strings.Join(parts, ",")
 		}
-		fmt.Fprintf(stderr, "openclaw-run: exit=%d signal=%s timedOut=%t oomKilled=%t duration=%dms cpu=%dms+%dms maxMemory=%s blocked=%s\n",
-			res.ExitCode, orDash(res.Signal), res.TimedOut, res.OOMKilled, res.DurationMs,
+		fmt.Fprintf(stderr, "openclaw-run: exit=%d signal=%s timedOut=%t oomKilled=%t outputTruncated=%t duration=%dms cpu=%dms+%dms maxMemory=%s blocked=%s\n",
+			res.ExitCode, orDash(res.Signal), res.TimedOut, res.OOMKilled, res.OutputTruncated, res.DurationMs,
 			res.CPUUserMs, res.CPUSystemMs, profiles.Size(res.MaxMemoryBytes), blocked)
 	}
 	switch {
