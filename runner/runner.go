@@ -135,7 +135,7 @@ type Result struct {
 	MaxMemoryBytes uint64 `json:"maxMemoryBytes"`
 	// OutputTruncated: stdout+stderr exceeded maxOutput; the rest was
 	// read and discarded, so the command was not disturbed.
-	OutputTruncated bool `json:"outputTruncated"`
+	OutputTruncated bool  `json:"outputTruncated"`
 	OutputBytes     int64 `json:"outputBytes"`
 	// SetupMs is the time from the call to the jailed process running.
 	SetupMs float64 `json:"setupMs"`
