@@ -12,9 +12,15 @@ BIN      := bin/openclaw-run
 PKGS     := libseccomp-dev gcc pkg-config python3 git make
 BENCHPKG := bubblewrap
 DEMO_WS  ?= /tmp/openclaw-run-demo
-# A static binary: no dynamic loader at every start (about 2 ms of a cold
-# call here); netgo and osusergo keep glibc's NSS out of the static link.
-GOFLAGS_BUILD := -tags netgo,osusergo -ldflags '-extldflags "-static" -s -w'
+# A static binary: no dynamic loader at every start. On amd64 the seccomp
+# tiers are precompiled (seccomp/zbpf_amd64.go, checked against libseccomp
+# by the tests), so the binary needs no cgo at all, which saves about 3 ms of
+# every cold start here; elsewhere libseccomp is linked in statically.
+ifeq ($(shell uname -m),x86_64)
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w'
+else
+GOBUILD := $(GO) build -trimpath -tags netgo,osusergo -ldflags '-extldflags "-static" -s -w'
+endif
 
 .PHONY: help deps build run test unit-test root-test lint bench clean
 
@@ -31,7 +37,7 @@ deps: ## install missing system packages with apt-get (says which)
 	@command -v $(GO) >/dev/null || { echo "make deps: Go is required (https://go.dev/doc/install); go.mod names the version"; exit 1; }
 
 build: deps ## build bin/openclaw-run
-	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/openclaw-run
+	$(GOBUILD) -o $(BIN) ./cmd/openclaw-run
 
 run: build ## the main job: a jailed demo command that shows its own isolation
 	@mkdir -p $(DEMO_WS) && chown 65534:65534 $(DEMO_WS) 2>/dev/null || true

@@ -220,7 +220,7 @@ func Start(s *Spec) (*Process, error) {
 	}
 	ce := &ChildError{Errno: syscall.Errno(rep.errno)}
 	if int(rep.index) < len(prog.steps) {
-		ce.Step = prog.steps[rep.index]
+		ce.Step = prog.steps[rep.index].String()
 	} else {
 		ce.Step = fmt.Sprintf("execve %s", s.Args[0])
 		proc.Wait()

@@ -39,7 +39,7 @@ type op struct {
 // error messages, and everything the ops point at.
 type program struct {
 	ops   []op
-	steps []string
+	steps []step
 	keep  []any
 }
 
@@ -53,11 +53,28 @@ const (
 // before anything of the jail's own runs.
 const oldRoot = "/.oldroot"
 
-func (p *program) add(step string, nr uintptr, args ...uintptr) *op {
+// step describes an op for error messages. It is formatted only when the
+// op fails: a jail has a few hundred ops, and building their descriptions
+// eagerly cost half a millisecond per call.
+type step struct {
+	format string
+	args   []any
+}
+
+func stepf(format string, args ...any) step { return step{format, args} }
+
+func (s step) String() string {
+	if len(s.args) == 0 {
+		return s.format
+	}
+	return fmt.Sprintf(s.format, s.args...)
+}
+
+func (p *program) add(s step, nr uintptr, args ...uintptr) *op {
 	o := op{nr: nr, want: -1}
 	copy(o.args[:], args)
 	p.ops = append(p.ops, o)
-	p.steps = append(p.steps, step)
+	p.steps = append(p.steps, s)
 	return &p.ops[len(p.ops)-1]
 }
 
@@ -87,11 +104,11 @@ func (p *program) strv(ss []string) uintptr {
 }
 
 func (p *program) mkdir(dir string, mode uint32) {
-	p.add("mkdir "+dir, unix.SYS_MKDIRAT, atFDCWD, p.str(dir), uintptr(mode)).okErrno = syscall.EEXIST
+	p.add(stepf("mkdir %s", dir), unix.SYS_MKDIRAT, atFDCWD, p.str(dir), uintptr(mode)).okErrno = syscall.EEXIST
 }
 
 func (p *program) mount(src, target, fstype string, flags uintptr, data string) *op {
-	step := fmt.Sprintf("mount(%q, %q, %q, %s, %q)", src, target, fstype, mountFlags(flags), data)
+	st := stepf("mount(%q, %q, %q, %s, %q)", src, target, fstype, mountFlags(flags), data)
 	var s, f, d uintptr
 	if src != "" {
 		s = p.str(src)
@@ -102,7 +119,7 @@ func (p *program) mount(src, target, fstype string, flags uintptr, data string) 
 	if data != "" {
 		d = p.str(data)
 	}
-	return p.add(step, unix.SYS_MOUNT, s, p.str(target), f, flags, d)
+	return p.add(st, unix.SYS_MOUNT, s, p.str(target), f, flags, d)
 }
 
 // setattr applies mount attributes (ro, nosuid, nodev, noexec) to the mount
@@ -114,7 +131,7 @@ func (p *program) setattr(target string, attr uint64, rec bool) {
 	if rec {
 		flags |= unix.AT_RECURSIVE
 	}
-	p.add(fmt.Sprintf("mount_setattr(%q, %s)", target, mountAttrs(attr)), unix.SYS_MOUNT_SETATTR,
+	p.add(stepf("mount_setattr(%q, %s)", target, mountAttrs(attr)), unix.SYS_MOUNT_SETATTR,
 		atFDCWD, p.str(target), flags, p.ptr(a, unsafe.Pointer(a)), unsafe.Sizeof(*a))
 }
 
@@ -122,7 +139,7 @@ func (p *program) setattr(target string, attr uint64, rec bool) {
 // prepareTree) onto target. The tree was cloned and sealed on the host side,
 // so it is never visible in the jail with fewer attributes than asked.
 func (p *program) attach(tree int, src, target string) {
-	p.add(fmt.Sprintf("move_mount(%s -> %s)", src, target), unix.SYS_MOVE_MOUNT,
+	p.add(stepf("move_mount(%s -> %s)", src, target), unix.SYS_MOVE_MOUNT,
 		uintptr(tree), p.str(""), atFDCWD, p.str(target), unix.MOVE_MOUNT_F_EMPTY_PATH)
 }
 
@@ -132,24 +149,24 @@ func (p *program) sendListener(sock int) {
 	slot := (*int32)(unsafe.Pointer(&oob[unix.CmsgLen(0)]))
 	p.keep = append(p.keep, oob)
 	p.ops = append(p.ops, op{args: [6]uintptr{regFile}, store: slot, want: -1})
-	p.steps = append(p.steps, "store the seccomp listener")
+	p.steps = append(p.steps, stepf("store the seccomp listener"))
 	data := new([1]byte)
 	iov := &unix.Iovec{Base: &data[0], Len: 1}
 	msg := &unix.Msghdr{Iov: iov, Iovlen: 1, Control: &oob[0]}
 	msg.SetControllen(len(oob))
 	p.keep = append(p.keep, data, iov)
-	p.add("sendmsg(seccomp listener)", unix.SYS_SENDMSG, uintptr(sock), p.ptr(msg, unsafe.Pointer(msg)), 0).want = 1
+	p.add(stepf("sendmsg(seccomp listener)"), unix.SYS_SENDMSG, uintptr(sock), p.ptr(msg, unsafe.Pointer(msg)), 0).want = 1
 }
 
 // createFile makes an empty (or filled) regular file in the jail's root.
 func (p *program) createFile(name string, data []byte, mode uint32) {
-	p.add("create "+name, unix.SYS_OPENAT, atFDCWD, p.str(name),
+	p.add(stepf("create %s", name), unix.SYS_OPENAT, atFDCWD, p.str(name),
 		unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, uintptr(mode)).save = regFile
 	if len(data) > 0 {
-		o := p.add("write "+name, unix.SYS_WRITE, regFile, p.ptr(data, unsafe.Pointer(&data[0])), uintptr(len(data)))
+		o := p.add(stepf("write %s", name), unix.SYS_WRITE, regFile, p.ptr(data, unsafe.Pointer(&data[0])), uintptr(len(data)))
 		o.regArgs, o.want = 1, len(data)
 	}
-	p.add("close "+name, unix.SYS_CLOSE, regFile).regArgs = 1
+	p.add(stepf("close %s", name), unix.SYS_CLOSE, regFile).regArgs = 1
 }
 
 const atFDCWD = uintptr(0xffffffffffffff9c) // AT_FDCWD (-100) as a word
@@ -203,43 +220,43 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 
 	// 1. Barrier: wait until the parent has written the id maps and placed
 	// us in our cgroup. EOF means the parent is gone: stop.
-	p.add("close sync write end", unix.SYS_CLOSE, uintptr(fds.syncW))
-	p.add("wait for the runner (id maps, cgroup)", unix.SYS_READ, uintptr(fds.syncR), bufp, 1).want = 1
+	p.add(stepf("close sync write end"), unix.SYS_CLOSE, uintptr(fds.syncW))
+	p.add(stepf("wait for the runner (id maps, cgroup)"), unix.SYS_READ, uintptr(fds.syncR), bufp, 1).want = 1
 
 	// 2. Become root of the new user namespace. Supplementary groups are
 	// inherited from the runner (root's group 0 among them) and are checked
 	// by their host ids on host files, so they go first. Unprivileged
 	// runners cannot drop them (setgroups is denied, user_namespaces(7)).
 	if rootful {
-		p.add("setgroups(0)", unix.SYS_SETGROUPS, 0, 0)
+		p.add(stepf("setgroups(0)"), unix.SYS_SETGROUPS, 0, 0)
 	}
-	p.add("setresgid(0)", unix.SYS_SETRESGID, 0, 0, 0)
-	p.add("setresuid(0)", unix.SYS_SETRESUID, 0, 0, 0)
+	p.add(stepf("setresgid(0)"), unix.SYS_SETRESGID, 0, 0, 0)
+	p.add(stepf("setresuid(0)"), unix.SYS_SETRESUID, 0, 0, 0)
 
 	// 3. Die with the runner. PR_SET_PDEATHSIG is cleared by credential
 	// changes (prctl(2)), so it is armed after them; then the sync pipe is
 	// polled once: a hangup means the runner died before it was armed.
-	p.add("prctl(PR_SET_PDEATHSIG, SIGKILL)", unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL))
+	p.add(stepf("prctl(PR_SET_PDEATHSIG, SIGKILL)"), unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL))
 	pfd := &unix.PollFd{Fd: int32(fds.syncR), Events: unix.POLLIN}
-	p.add("check that the runner is alive", unix.SYS_POLL, p.ptr(pfd, unsafe.Pointer(pfd)), 1, 0).want = 0
-	p.add("close sync read end", unix.SYS_CLOSE, uintptr(fds.syncR))
+	p.add(stepf("check that the runner is alive"), unix.SYS_POLL, p.ptr(pfd, unsafe.Pointer(pfd)), 1, 0).want = 0
+	p.add(stepf("close sync read end"), unix.SYS_CLOSE, uintptr(fds.syncR))
 
 	// 4. A new session: no controlling terminal, so TIOCSTI cannot push
 	// keystrokes into the runner's terminal (CVE-2017-5226).
-	p.add("setsid", unix.SYS_SETSID)
+	p.add(stepf("setsid"), unix.SYS_SETSID)
 	// The cgroup namespace is made after placement so that the jail's
 	// cgroup, not the runner's, is its root.
-	p.add("unshare(CLONE_NEWCGROUP)", unix.SYS_UNSHARE, unix.CLONE_NEWCGROUP)
-	p.add("sethostname", unix.SYS_SETHOSTNAME, p.str(s.Hostname), uintptr(len(s.Hostname)))
-	p.add("umask(022)", unix.SYS_UMASK, 0o22)
+	p.add(stepf("unshare(CLONE_NEWCGROUP)"), unix.SYS_UNSHARE, unix.CLONE_NEWCGROUP)
+	p.add(stepf("sethostname"), unix.SYS_SETHOSTNAME, p.str(s.Hostname), uintptr(len(s.Hostname)))
+	p.add(stepf("umask(022)"), unix.SYS_UMASK, 0o22)
 
 	// 5. A new root: a tmpfs, with the host root kept at oldRoot only
 	// while the binds are made. Nothing propagates back to the host.
 	p.mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
 	p.mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=8m")
 	p.mkdir("/tmp"+oldRoot, 0o700)
-	p.add("pivot_root(/tmp, /tmp"+oldRoot+")", unix.SYS_PIVOT_ROOT, p.str("/tmp"), p.str("/tmp"+oldRoot))
-	p.add("chdir /", unix.SYS_CHDIR, p.str("/"))
+	p.add(stepf("pivot_root(/tmp, /tmp%s)", oldRoot), unix.SYS_PIVOT_ROOT, p.str("/tmp"), p.str("/tmp"+oldRoot))
+	p.add(stepf("chdir /"), unix.SYS_CHDIR, p.str("/"))
 
 	// 6. Directories for every bind, file and link, parents first.
 	var dirs []string
@@ -291,7 +308,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		fmt.Sprintf("mode=1777,size=%d", s.TmpSize))
 	for _, l := range []Symlink{{"/dev/ptmx", "pts/ptmx"}, {"/dev/fd", "/proc/self/fd"},
 		{"/dev/stdin", "/proc/self/fd/0"}, {"/dev/stdout", "/proc/self/fd/1"}, {"/dev/stderr", "/proc/self/fd/2"}} {
-		p.add("symlink "+l.Path, unix.SYS_SYMLINKAT, p.str(l.Target), atFDCWD, p.str(l.Path))
+		p.add(stepf("symlink %s", l.Path), unix.SYS_SYMLINKAT, p.str(l.Target), atFDCWD, p.str(l.Path))
 	}
 	p.setattr("/dev", unix.MOUNT_ATTR_RDONLY, false)
 
@@ -317,12 +334,12 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		p.createFile(f.Path, f.Data, f.Mode)
 	}
 	for _, l := range s.Symlinks {
-		p.add("symlink "+l.Path, unix.SYS_SYMLINKAT, p.str(l.Target), atFDCWD, p.str(l.Path))
+		p.add(stepf("symlink %s", l.Path), unix.SYS_SYMLINKAT, p.str(l.Target), atFDCWD, p.str(l.Path))
 	}
 
 	// 12. Forget the host: detach the old root, seal the root tmpfs.
-	p.add("umount2("+oldRoot+", MNT_DETACH)", unix.SYS_UMOUNT2, p.str(oldRoot), unix.MNT_DETACH)
-	p.add("rmdir "+oldRoot, unix.SYS_UNLINKAT, atFDCWD, p.str(oldRoot), unix.AT_REMOVEDIR)
+	p.add(stepf("umount2(%s, MNT_DETACH)", oldRoot), unix.SYS_UMOUNT2, p.str(oldRoot), unix.MNT_DETACH)
+	p.add(stepf("rmdir %s", oldRoot), unix.SYS_UNLINKAT, atFDCWD, p.str(oldRoot), unix.AT_REMOVEDIR)
 	p.setattr("/", unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, false)
 
 	// 13. Loopback up in the empty network namespace (it starts down), so
@@ -331,38 +348,38 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	ifr := new([40]byte)
 	copy(ifr[:], "lo")
 	*(*uint16)(unsafe.Pointer(&ifr[16])) = unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING
-	p.add("socket(AF_INET)", unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0).save = regSock
-	o := p.add("ioctl(lo, SIOCSIFFLAGS, IFF_UP)", unix.SYS_IOCTL, regSock, unix.SIOCSIFFLAGS, p.ptr(ifr, unsafe.Pointer(ifr)))
+	p.add(stepf("socket(AF_INET)"), unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0).save = regSock
+	o := p.add(stepf("ioctl(lo, SIOCSIFFLAGS, IFF_UP)"), unix.SYS_IOCTL, regSock, unix.SIOCSIFFLAGS, p.ptr(ifr, unsafe.Pointer(ifr)))
 	o.regArgs = 1
-	p.add("close", unix.SYS_CLOSE, regSock).regArgs = 1
+	p.add(stepf("close"), unix.SYS_CLOSE, regSock).regArgs = 1
 
 	// 14. Process state: working directory, limits, stdio.
-	p.add("chdir "+s.Dir, unix.SYS_CHDIR, p.str(s.Dir))
+	p.add(stepf("chdir %s", s.Dir), unix.SYS_CHDIR, p.str(s.Dir))
 	for _, r := range s.Rlimits {
 		lim := &unix.Rlimit{Cur: r.Cur, Max: r.Max}
-		p.add(fmt.Sprintf("prlimit(%d, %d, %d)", r.Resource, r.Cur, r.Max), unix.SYS_PRLIMIT64,
+		p.add(stepf("prlimit(%d, %d, %d)", r.Resource, r.Cur, r.Max), unix.SYS_PRLIMIT64,
 			0, uintptr(r.Resource), p.ptr(lim, unsafe.Pointer(lim)), 0)
 	}
 	for i, fd := range fds.stdio {
-		p.add(fmt.Sprintf("dup3(%d, %d)", fd, i), unix.SYS_DUP3, uintptr(fd), uintptr(i), 0)
+		p.add(stepf("dup3(%d, %d)", fd, i), unix.SYS_DUP3, uintptr(fd), uintptr(i), 0)
 	}
 
 	// 15. Privileges: no_new_privs, then every capability set emptied.
 	// With the bounding set empty and SECBIT_NOROOT locked, execve as uid 0
 	// of the namespace regains nothing (capabilities(7)).
-	p.add("prctl(PR_SET_NO_NEW_PRIVS)", unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	p.add(stepf("prctl(PR_SET_NO_NEW_PRIVS)"), unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 	for c := 0; c <= capLast; c++ {
-		p.add(fmt.Sprintf("prctl(PR_CAPBSET_DROP, %d)", c), unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c))
+		p.add(stepf("prctl(PR_CAPBSET_DROP, %d)", c), unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c))
 	}
-	p.add("prctl(PR_CAP_AMBIENT_CLEAR_ALL)", unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+	p.add(stepf("prctl(PR_CAP_AMBIENT_CLEAR_ALL)"), unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
 	const secbits = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<5 | 1<<6 | 1<<7 // NOROOT, NO_SETUID_FIXUP, KEEP_CAPS_LOCKED, NO_CAP_AMBIENT_RAISE, each locked
-	p.add("prctl(PR_SET_SECUREBITS)", unix.SYS_PRCTL, unix.PR_SET_SECUREBITS, secbits)
+	p.add(stepf("prctl(PR_SET_SECUREBITS)"), unix.SYS_PRCTL, unix.PR_SET_SECUREBITS, secbits)
 	hdr := &unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	data := new([2]unix.CapUserData)
-	p.add("capset(0)", unix.SYS_CAPSET, p.ptr(hdr, unsafe.Pointer(hdr)), p.ptr(data, unsafe.Pointer(data)))
+	p.add(stepf("capset(0)"), unix.SYS_CAPSET, p.ptr(hdr, unsafe.Pointer(hdr)), p.ptr(data, unsafe.Pointer(data)))
 
 	// 16. Only 0, 1 and 2 cross execve (CVE-2024-21626 was a leaked fd).
-	p.add("close_range(3, ~0, CLOSE_RANGE_CLOEXEC)", unix.SYS_CLOSE_RANGE, 3, ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC)
+	p.add(stepf("close_range(3, ~0, CLOSE_RANGE_CLOEXEC)"), unix.SYS_CLOSE_RANGE, 3, ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC)
 
 	// 17. Seccomp last, as close to execve as possible. With a listener,
 	// the filter's notified calls wait for the runner's answer; the
@@ -376,7 +393,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		if s.SeccompNotify {
 			flags = unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
 		}
-		o := p.add(fmt.Sprintf("seccomp(SECCOMP_SET_MODE_FILTER, %d instructions)", len(f)), unix.SYS_SECCOMP,
+		o := p.add(stepf("seccomp(SECCOMP_SET_MODE_FILTER, %d instructions)", len(f)), unix.SYS_SECCOMP,
 			unix.SECCOMP_SET_MODE_FILTER, flags, p.ptr(prog, unsafe.Pointer(prog)))
 		if s.SeccompNotify {
 			o.save = regFile
@@ -387,7 +404,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	// 18. execve, trying each PATH entry for a bare name like execvp(3).
 	argv, envp := p.strv(s.Args), p.strv(s.Env)
 	for _, c := range candidates(s.Args[0], s.Env) {
-		p.add("execve "+c, unix.SYS_EXECVE, p.str(c), argv, envp).okErrno = syscall.ENOENT
+		p.add(stepf("execve %s", c), unix.SYS_EXECVE, p.str(c), argv, envp).okErrno = syscall.ENOENT
 	}
 	return p, nil
 }
@@ -430,7 +447,11 @@ func withParents(dirs []string) []string {
 	return out
 }
 
-func mountFlags(f uintptr) string {
+// mountFlags and mountAttrs print themselves only when a step is formatted.
+type mountFlags uintptr
+
+func (m mountFlags) String() string {
+	f := uintptr(m)
 	names := []struct {
 		bit  uintptr
 		name string
@@ -445,7 +466,10 @@ func mountFlags(f uintptr) string {
 	return strings.Join(out, "|")
 }
 
-func mountAttrs(a uint64) string {
+type mountAttrs uint64
+
+func (m mountAttrs) String() string {
+	a := uint64(m)
 	names := []struct {
 		bit  uint64
 		name string

@@ -82,6 +82,41 @@ func New(o Options) (*Runner, error) {
 // cheap enough to run at every start.
 func Sweep() (int, error) { return cgroups.Sweep() }
 
+// pendingCgroup is a call's cgroup being created, possibly concurrently
+// with the jail.
+type pendingCgroup struct {
+	done chan struct{}
+	c    *cgroups.Cgroup
+	err  error
+}
+
+func startCgroup(l cgroups.Limits, async bool) *pendingCgroup {
+	p := &pendingCgroup{done: make(chan struct{})}
+	make := func() {
+		p.c, p.err = cgroups.New(l)
+		close(p.done)
+	}
+	if async {
+		go make()
+	} else {
+		make()
+	}
+	return p
+}
+
+func (p *pendingCgroup) get() (*cgroups.Cgroup, error) {
+	<-p.done
+	return p.c, p.err
+}
+
+// release deletes the cgroup once it exists, whatever happened.
+func (p *pendingCgroup) release() {
+	<-p.done
+	if p.c != nil {
+		p.c.Delete()
+	}
+}
+
 // ChooseIDs applies the documented rule for the host ids of jail root.
 func ChooseIDs(ws os.FileInfo, uid, gid int) (int, int) {
 	if os.Geteuid() != 0 {
@@ -183,16 +218,25 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 		return nil, err
 	}
 	defer out.closeAll()
-	cg, err := cgroups.New(cgroups.Limits{MemoryBytes: int64(lim.Memory), CPUs: lim.CPUs, Pids: int64(lim.Pids)})
-	if err != nil {
-		return nil, err
-	}
-	tr.mark("cgroup")
+	// On cgroup v1 the cgroup is made while the jail is being built (the
+	// child waits at its barrier until it is placed); on v2 it must exist
+	// before clone, which puts the child straight into it.
+	v2 := cgroups.Mode() == "v2"
+	pending := startCgroup(cgroups.Limits{MemoryBytes: int64(lim.Memory), CPUs: lim.CPUs, Pids: int64(lim.Pids)}, !v2)
 	defer func() {
-		cg.Delete()
+		pending.release()
 		tr.mark("cgroup delete")
 		tr.print()
 	}()
+	cgFD := -1
+	if v2 {
+		cg, err := pending.get()
+		if err != nil {
+			return nil, err
+		}
+		cgFD = cg.FD()
+		tr.mark("cgroup")
+	}
 
 	spec := &jail.Spec{
 		Args:     cmd.Argv,
@@ -215,14 +259,21 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 		Stdin:         cmd.Stdin,
 		Stdout:        out.w[0],
 		Stderr:        out.w[1],
-		CgroupFD:      cg.FD(),
-		BeforeExec:    cg.Place,
+		CgroupFD:      cgFD,
+		BeforeExec: func(pid int) error {
+			cg, err := pending.get()
+			if err != nil {
+				return err
+			}
+			return cg.Place(pid)
+		},
 	}
 	proc, err := jail.Start(spec)
 	if err != nil {
 		return nil, err
 	}
 	tr.mark("jail start")
+	cg, _ := pending.get() // placed: Start returned
 	out.start()
 	var sup *seccomp.Supervisor
 	if l := proc.Listener(); l >= 0 {

@@ -7,7 +7,6 @@ import (
 	"syscall"
 	"unsafe"
 
-	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
 
@@ -129,7 +128,7 @@ func SyscallName(nr int32) string {
 	if n, ok := syscallNames[nr]; ok {
 		return n
 	}
-	if n, err := libseccomp.ScmpSyscall(nr).GetName(); err == nil {
+	if n := libseccompName(nr); n != "" {
 		return n
 	}
 	return fmt.Sprintf("syscall_%d", nr)
