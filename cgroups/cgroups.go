@@ -172,7 +172,7 @@ func newV1(name string, l Limits) (*Cgroup, error) {
 			continue
 		}
 		if err := os.Mkdir(d, 0o755); err != nil {
-			return c, fmt.Errorf("cgroup v1: create %s: %w", d, err)
+			return c, fmt.Errorf("cgroup v1: create %s: %w%s", d, err, delegateHint(err, filepath.Dir(d)))
 		}
 		c.dirs = append(c.dirs, d)
 	}
@@ -207,7 +207,7 @@ func newV2(name string, l Limits) (*Cgroup, error) {
 	}
 	d := filepath.Join(base, name)
 	if err := os.Mkdir(d, 0o755); err != nil {
-		return nil, fmt.Errorf("cgroup v2: create %s: %w", d, err)
+		return nil, fmt.Errorf("cgroup v2: create %s: %w%s", d, err, delegateHint(err, base))
 	}
 	c := &Cgroup{name: name, dirs: []string{d}, v2: true, fd: -1, procsForKill: filepath.Join(d, "cgroup.procs")}
 	writes := []struct{ file, value string }{
@@ -510,6 +510,19 @@ func alive(pid int) bool {
 	}
 	exe, _, _ := bytes.Cut(b, []byte{0})
 	return strings.Contains(filepath.Base(string(exe)), "openclaw") || strings.HasSuffix(string(exe), ".test")
+}
+
+// delegateHint tells an unprivileged runner how to get cgroups of its own:
+// a call never runs without its limits.
+func delegateHint(err error, dir string) string {
+	if !errors.Is(err, os.ErrPermission) || os.Geteuid() == 0 {
+		return ""
+	}
+	if Mode() == "v2" {
+		return fmt.Sprintf("; uid %d may not create cgroups here: run it as a systemd service with Delegate=yes (or systemd-run --user -p Delegate=yes), or as root", os.Geteuid())
+	}
+	return fmt.Sprintf("; uid %d may not create cgroups here: delegate a subtree to it (as root: chown -R %d %s in each of the memory, cpu, cpuacct and pids hierarchies), or run as root",
+		os.Geteuid(), os.Geteuid(), dir)
 }
 
 func write(path, value string) error {

@@ -124,26 +124,26 @@ func Start(s *Spec) (*Process, error) {
 	for _, f := range []*os.File{s.Stdin, s.Stdout, s.Stderr} {
 		runtime.KeepAlive(f)
 	}
-	for _, b := range s.Binds {
-		attr := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
-		if !b.Writable {
-			attr |= unix.MOUNT_ATTR_RDONLY
+	// A privileged runner prepares every bind on the host side; an
+	// unprivileged one cannot clone host mounts, and its child binds from
+	// its own copy of the mount namespace instead (bindInChild).
+	for i := 0; rootful && i < len(s.Binds)+len(devices); i++ {
+		src, attr := "", uint64(devAttrs)
+		if i < len(s.Binds) {
+			src, attr = s.Binds[i].Source, bindAttrs(s.Binds[i])
+		} else {
+			src = "/dev/" + devices[i-len(s.Binds)]
 		}
-		fd, err := prepareTree(b.Source, attr)
+		fd, err := prepareTree(src, attr)
 		if err != nil {
 			return nil, err
 		}
 		closers = append(closers, fd)
-		fds.trees = append(fds.trees, fd)
-	}
-	for _, d := range devices {
-		// Device binds keep their device nodes usable: no nodev.
-		fd, err := prepareTree("/dev/"+d, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
-		if err != nil {
-			return nil, err
+		if i < len(s.Binds) {
+			fds.trees = append(fds.trees, fd)
+		} else {
+			fds.devs = append(fds.devs, fd)
 		}
-		closers = append(closers, fd)
-		fds.devs = append(fds.devs, fd)
 	}
 
 	prog, err := compile(s, fds, rootful)

@@ -47,6 +47,7 @@ type program struct {
 const (
 	regFile = 1
 	regSock = 2
+	regTree = 3
 )
 
 // oldRoot is where the host root stays visible during setup; it is detached
@@ -143,6 +144,29 @@ func (p *program) attach(tree int, src, target string) {
 		uintptr(tree), p.str(""), atFDCWD, p.str(target), unix.MOVE_MOUNT_F_EMPTY_PATH)
 }
 
+// bindInChild is attach's counterpart for an unprivileged runner, which
+// may not clone mounts of the host's namespace: the child, which owns its
+// own mount namespace, opens the source below oldRoot (RESOLVE_NO_SYMLINKS,
+// as prepareTree does), clones it detached, seals it, and attaches it.
+func (p *program) bindInChild(src, target string, attr uint64) {
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+	p.add(stepf("openat2(%q, RESOLVE_NO_SYMLINKS)", src), unix.SYS_OPENAT2,
+		atFDCWD, p.str(oldRoot+src), p.ptr(how, unsafe.Pointer(how)), unsafe.Sizeof(*how)).save = regFile
+	empty := p.str("")
+	o := p.add(stepf("open_tree(%q, OPEN_TREE_CLONE|AT_RECURSIVE)", src), unix.SYS_OPEN_TREE,
+		regFile, empty, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE)
+	o.regArgs, o.save = 1, regTree
+	a := &unix.MountAttr{Attr_set: attr}
+	o = p.add(stepf("mount_setattr(%q, %s)", src, mountAttrs(attr)), unix.SYS_MOUNT_SETATTR,
+		regTree, empty, unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, p.ptr(a, unsafe.Pointer(a)), unsafe.Sizeof(*a))
+	o.regArgs = 1
+	o = p.add(stepf("move_mount(%s -> %s)", src, target), unix.SYS_MOVE_MOUNT,
+		regTree, empty, atFDCWD, p.str(target), unix.MOVE_MOUNT_F_EMPTY_PATH)
+	o.regArgs = 1
+	p.add(stepf("close"), unix.SYS_CLOSE, regTree).regArgs = 1
+	p.add(stepf("close"), unix.SYS_CLOSE, regFile).regArgs = 1
+}
+
 // sendListener sends the fd in regFile to the parent with SCM_RIGHTS.
 func (p *program) sendListener(sock int) {
 	oob := unix.UnixRights(0)
@@ -170,6 +194,19 @@ func (p *program) createFile(name string, data []byte, mode uint32) {
 }
 
 const atFDCWD = uintptr(0xffffffffffffff9c) // AT_FDCWD (-100) as a word
+
+// bindAttrs are the mount attributes of a bind: nosuid and nodev always,
+// read-only unless writable.
+func bindAttrs(b Bind) uint64 {
+	attr := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
+	if !b.Writable {
+		attr |= unix.MOUNT_ATTR_RDONLY
+	}
+	return attr
+}
+
+// devAttrs: device binds keep their device nodes usable, so no nodev.
+const devAttrs = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC
 
 // Devices bound from the host into the jail's /dev. They are the character
 // devices every program may expect; nothing else of the host's /dev (disks,
@@ -290,7 +327,11 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		if fileTargets[b.Target] {
 			p.createFile(b.Target, nil, 0o444)
 		}
-		p.attach(fds.trees[i], b.Source, b.Target)
+		if rootful {
+			p.attach(fds.trees[i], b.Source, b.Target)
+		} else {
+			p.bindInChild(b.Source, b.Target, bindAttrs(b))
+		}
 	}
 
 	// 8. A minimal /dev: a few host character devices (the device nodes
@@ -299,7 +340,11 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	p.mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k")
 	for i, d := range devices {
 		p.createFile("/dev/"+d, nil, 0o666)
-		p.attach(fds.devs[i], "/dev/"+d, "/dev/"+d)
+		if rootful {
+			p.attach(fds.devs[i], "/dev/"+d, "/dev/"+d)
+		} else {
+			p.bindInChild("/dev/"+d, "/dev/"+d, devAttrs)
+		}
 	}
 	p.mkdir("/dev/pts", 0o755)
 	p.mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")

@@ -1,0 +1,113 @@
+//go:build integration
+
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/openclaw-run/openclaw-run/cgroups"
+	"github.com/openclaw-run/openclaw-run/internal/testutil"
+)
+
+const nobody = 65534
+
+// asNobody runs the CLI as uid/gid 65534 with no supplementary groups:
+// rootless mode, where jail root maps to the runner's own uid.
+func asNobody(t *testing.T, ws string, args ...string) run {
+	t.Helper()
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Fatalf("setpriv (util-linux) is required for the rootless tests")
+	}
+	full := append([]string{"--reuid", "65534", "--regid", "65534", "--clear-groups", binary, "--workspace", ws}, args...)
+	cmd := exec.Command("setpriv", full...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return run{out.String(), errb.String(), code}
+}
+
+func nobodyWorkspace(t *testing.T) string {
+	t.Helper()
+	ws := workspace(t)
+	os.Chown(ws, nobody, nobody)
+	// The binary must be reachable by nobody.
+	for d := filepath.Dir(binary); d != "/"; d = filepath.Dir(d) {
+		if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o001 == 0 {
+			os.Chmod(d, st.Mode().Perm()|0o011)
+		}
+	}
+	for d := filepath.Dir(ws); d != "/"; d = filepath.Dir(d) {
+		if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o001 == 0 {
+			os.Chmod(d, st.Mode().Perm()|0o011)
+		}
+	}
+	return ws
+}
+
+// TestRootlessRefusesWithoutDelegation: an unprivileged runner without a
+// cgroup of its own refuses the call and says how to delegate; it never
+// runs without limits.
+func TestRootlessRefusesWithoutDelegation(t *testing.T) {
+	ws := nobodyWorkspace(t)
+	r := asNobody(t, ws, "--", "sh", "-c", "echo RAN")
+	if r.code != 125 || strings.Contains(r.stdout, "RAN") {
+		t.Fatalf("rootless without delegation ran or failed oddly: %+v", r)
+	}
+	if !strings.Contains(r.stderr, "delegate") {
+		t.Errorf("the refusal should say how to delegate: %s", r.stderr)
+	}
+}
+
+// TestRootlessWithDelegatedCgroups: with a delegated subtree (v1: chowned)
+// the same jail runs unprivileged, root inside mapped to the runner.
+func TestRootlessWithDelegatedCgroups(t *testing.T) {
+	ws := nobodyWorkspace(t)
+	bases, err := cgroups.Bases()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cgroups.Mode() == "v2" {
+		testutil.Skip(t, "v2 delegation needs systemd Delegate=yes: the VM suite covers it")
+	}
+	for _, b := range bases {
+		if err := os.Chown(b, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Chown(b, 0, 0)
+	}
+	r := asNobody(t, ws, "--stats", "--memory", "64M", "--", "sh", "-c",
+		"cat /proc/self/uid_map; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; echo hi > made; unshare -U true 2>/dev/null && echo ESCAPE; true")
+	if r.code != 0 {
+		t.Fatalf("rootless call failed: %+v", r)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(r.stdout), " "), "0 65534 1") ||
+		!strings.Contains(r.stdout, "CapEff:\t0000000000000000") || !strings.Contains(r.stdout, "Seccomp:\t2") || strings.Contains(r.stdout, "ESCAPE") {
+		t.Errorf("rootless posture wrong:\n%s", r.stdout)
+	}
+	st, err := os.Stat(filepath.Join(ws, "made"))
+	if err != nil || st.Sys().(*syscall.Stat_t).Uid != nobody {
+		t.Errorf("file written rootless should belong to the runner (65534): %v", err)
+	}
+	// Leave nothing of nobody's behind for root's own sweep to trip on.
+	for _, b := range bases {
+		entries, _ := os.ReadDir(b)
+		for _, e := range entries {
+			if e.IsDir() {
+				if st, _ := os.Stat(filepath.Join(b, e.Name())); st != nil && st.Sys().(*syscall.Stat_t).Uid == nobody {
+					t.Errorf("rootless call left %s", e.Name())
+				}
+			}
+		}
+	}
+}
