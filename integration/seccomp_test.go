@@ -256,3 +256,13 @@ echo ALL-OK`
 		t.Fatalf("workloads failed under coding (exit %d):\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestMinimalRefusesExec: the minimal profile refuses exec as a policy
+// decision, before any jail is built.
+func TestMinimalRefusesExec(t *testing.T) {
+	ws := workspace(t)
+	r := runCLI(t, nil, "--workspace", ws, "--profile", "minimal", "--", "sh", "-c", "echo RAN")
+	if r.code != 125 || strings.Contains(r.stdout, "RAN") || !strings.Contains(r.stderr, "denied by policy") {
+		t.Errorf("minimal exec: %+v", r)
+	}
+}

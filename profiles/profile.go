@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -108,6 +110,57 @@ func Builtin() (map[string]*Profile, error) {
 			return nil, fmt.Errorf("built-in profile %s: %w", e.Name(), err)
 		}
 		out[p.Name] = p
+	}
+	return out, nil
+}
+
+// Load returns the built-in profiles plus the custom ones in dir (files
+// named NAME.json or NAME.jsonc, JSON with comments). A custom profile is
+// validated like a built-in one, must be named like its file, and may not
+// take a built-in name: "coding" always means the shipped coding profile.
+// A missing dir is not an error; a bad file is, and names the file.
+func Load(dir string) (map[string]*Profile, error) {
+	out, err := Builtin()
+	if err != nil {
+		return nil, err
+	}
+	if dir == "" {
+		return out, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("profiles: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		name := e.Name()
+		base := strings.TrimSuffix(strings.TrimSuffix(name, ".jsonc"), ".json")
+		if e.IsDir() || base == name {
+			continue
+		}
+		file := filepath.Join(dir, name)
+		data, err := os.ReadFile(file)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p, err := Parse(data)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", file, err))
+		case p.Name != base:
+			errs = append(errs, fmt.Errorf("%s: profile is named %q; the file must be named %s.jsonc", file, p.Name, p.Name))
+		case out[p.Name] != nil:
+			errs = append(errs, fmt.Errorf("%s: %q is a built-in profile; choose another name", file, p.Name))
+		default:
+			out[p.Name] = p
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -1,6 +1,8 @@
 package profiles
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -67,5 +69,48 @@ func TestParseSize(t *testing.T) {
 		if _, err := ParseSize(bad); err == nil {
 			t.Errorf("ParseSize(%q) accepted", bad)
 		}
+	}
+}
+
+func TestLoadCustomProfiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := `// a reviewer's profile: read-only file tools, tiny limits
+{"name": "review", "tools": ["read", "ls"], "execTier": "", "fileTier": "file", "network": "none",
+ "limits": {"memory": "64M", "cpus": 0.5, "pids": 8, "timeout": "10s", "maxOutput": "1M",
+            "tmpSize": "8M", "fileSize": "16M", "openFiles": 64},}`
+	write("review.jsonc", good)
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["review"] == nil || m["coding"] == nil || m["review"].Limits.Memory != 64<<20 {
+		t.Fatalf("custom profile not loaded next to the built-ins: %v", Names(m))
+	}
+
+	write("coding.jsonc", strings.Replace(good, `"review"`, `"coding"`, 1))
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "built-in") {
+		t.Errorf("a custom profile may not replace a built-in: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "coding.jsonc"))
+
+	write("other.jsonc", good)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "must be named") {
+		t.Errorf("file and profile names must agree: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "other.jsonc"))
+
+	write("bad.json", `{"name": "bad", "tools": ["exec"], "fileTier": "file", "network": "none", "limits": {}}`)
+	_, err = Load(dir)
+	if err == nil || !strings.Contains(err.Error(), "bad.json") || !strings.Contains(err.Error(), "exec-tier") {
+		t.Errorf("an invalid custom profile must fail, naming the file and the check: %v", err)
+	}
+
+	if m, err := Load(filepath.Join(dir, "missing")); err != nil || len(m) != 3 {
+		t.Errorf("a missing profile directory means the built-ins only: %v", err)
 	}
 }

@@ -16,7 +16,7 @@ func cmdProfiles(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	builtin, err := profiles.Builtin()
+	builtin, err := loadProfiles()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -46,8 +46,13 @@ func cmdProfiles(args []string, stdout, stderr io.Writer) int {
 			enc.Encode(p)
 			return 0
 		}
-		src, _ := profiles.BuiltinSource(p.Name)
-		stdout.Write(src)
+		if src, err := profiles.BuiltinSource(p.Name); err == nil {
+			stdout.Write(src)
+			return 0
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(p)
 		return 0
 	}
 	fmt.Fprintln(stderr, "usage: openclaw-run profiles list | profiles show NAME [--json]")

@@ -68,7 +68,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	f.limits.Timeout = profiles.Duration(f.timeout)
 
-	builtin, err := profiles.Builtin()
+	builtin, err := loadProfiles()
 	if err != nil {
 		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
 		return exitSetup

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/openclaw-run/openclaw-run/profiles"
+	"github.com/openclaw-run/openclaw-run/seccomp"
+)
+
+func cli(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := dispatch(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestProfilesCommands(t *testing.T) {
+	t.Setenv("OPENCLAW_STATE_DIR", t.TempDir())
+	out, _, code := cli(t, "profiles", "list")
+	if code != 0 || !strings.Contains(out, "minimal") || !strings.Contains(out, "coding") || !strings.Contains(out, "full") {
+		t.Fatalf("profiles list: %d %q", code, out)
+	}
+	out, _, code = cli(t, "profiles", "show", "coding")
+	if code != 0 || !strings.Contains(out, "// coding: the recommended default") || !strings.Contains(out, `"execTier": "coding"`) {
+		t.Errorf("profiles show coding should print the commented source: %q", out)
+	}
+	out, _, code = cli(t, "profiles", "show", "coding", "--json")
+	var p profiles.Profile
+	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || p.Name != "coding" || p.Limits.Memory != 1<<30 {
+		t.Errorf("profiles show --json: %d %q", code, out)
+	}
+	if _, errOut, code := cli(t, "profiles", "show", "nope"); code == 0 || !strings.Contains(errOut, "unknown profile") {
+		t.Errorf("unknown profile: %d %q", code, errOut)
+	}
+}
+
+func TestCustomProfileIsListed(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("OPENCLAW_STATE_DIR", dir)
+	os.MkdirAll(filepath.Join(dir, "profiles"), 0o755)
+	os.WriteFile(filepath.Join(dir, "profiles", "review.jsonc"), []byte(`{"name":"review","tools":["read"],"fileTier":"file","network":"none",
+	"limits":{"memory":"64M","cpus":1,"pids":8,"timeout":"5s","maxOutput":"1M","tmpSize":"8M","fileSize":"8M","openFiles":64}}`), 0o644)
+	out, _, code := cli(t, "profiles", "list")
+	if code != 0 || !strings.Contains(out, "review") {
+		t.Errorf("custom profile not listed: %q", out)
+	}
+}
+
+func TestSeccompDump(t *testing.T) {
+	out, _, code := cli(t, "seccomp", "dump", "coding")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	for _, want := range []string{"# tier coding", "i386 and x32 calls -> EPERM", "ptrace ", "EPERM", "clone3 ", "ENOSYS", "socket ", "arg0&0xffffffff==0x1", "*                      ENOSYS"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("seccomp dump coding lacks %q", want)
+		}
+	}
+	// Every rule line carries its reason.
+	for _, line := range strings.Split(out, "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") && !strings.Contains(line, "  # ") {
+			t.Errorf("rule without a reason: %q", line)
+		}
+	}
+	bpf, _, code := cli(t, "seccomp", "dump", "coding", "--bpf")
+	prog, _ := seccomp.Compile("coding")
+	if code != 0 || strings.Count(bpf, "\n") != len(prog.Filter) {
+		t.Errorf("--bpf printed %d lines for %d instructions", strings.Count(bpf, "\n"), len(prog.Filter))
+	}
+	if _, _, code := cli(t, "seccomp", "dump", "nope"); code == 0 {
+		t.Error("unknown tier accepted")
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	t.Setenv("OPENCLAW_STATE_DIR", t.TempDir())
+	for _, args := range [][]string{
+		{},                                  // no command
+		{"--profile", "nope", "--", "true"}, // unknown profile
+		{"--env", "NOEQUALS", "--", "true"}, // bad env
+		{"--memory", "lots", "--", "true"},  // bad size
+		{"frobnicate"},                      // unknown subcommand
+	} {
+		if _, _, code := cli(t, args...); code != exitSetup {
+			t.Errorf("%v: code %d, want %d", args, code, exitSetup)
+		}
+	}
+	if out, _, code := cli(t, "--help"); code != 0 && out == "" {
+		t.Errorf("--help: %d", code)
+	}
+}
