@@ -25,6 +25,13 @@ const jailUID = 4242
 var binary string
 
 func TestMain(m *testing.M) {
+	// Keep the runs' state (the audit log) out of the real state dir.
+	state, err := os.MkdirTemp("", "openclaw-it-state-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("OPENCLAW_STATE_DIR", state)
+	defer os.RemoveAll(state)
 	// make root-test passes the binary it built (static, as shipped).
 	if binary = os.Getenv("OPENCLAW_BIN"); binary != "" {
 		os.Exit(m.Run())

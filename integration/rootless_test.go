@@ -25,6 +25,11 @@ func asNobody(t *testing.T, ws string, args ...string) run {
 	}
 	full := append([]string{"--reuid", "65534", "--regid", "65534", "--clear-groups", binary, "--workspace", ws}, args...)
 	cmd := exec.Command("setpriv", full...)
+	state := filepath.Join(t.TempDir(), "state")
+	os.Mkdir(state, 0o700)
+	os.Chown(state, nobody, nobody)
+	os.Chmod(filepath.Dir(state), 0o755)
+	cmd.Env = append(os.Environ(), "OPENCLAW_STATE_DIR="+state)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -266,3 +266,25 @@ func TestMinimalRefusesExec(t *testing.T) {
 		t.Errorf("minimal exec: %+v", r)
 	}
 }
+
+// TestBlockedSyscallAudited: a blocked ptrace or bpf attempt appears in the
+// call's audit record, and the log verifies.
+func TestBlockedSyscallAudited(t *testing.T) {
+	ws := workspace(t)
+	logf := filepath.Join(t.TempDir(), "audit.jsonl")
+	r := runCLI(t, nil, "--workspace", ws, "--audit-file", logf, "--", "python3", "-c",
+		"import ctypes; l = ctypes.CDLL(None); l.ptrace(0, 0, 0, 0); l.syscall(321, 0, 0, 0)")
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	data, err := os.ReadFile(logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"blockedSyscalls":[{"syscall":"ptrace","count":1},{"syscall":"bpf","count":1}]`) {
+		t.Errorf("audit record lacks the blocked calls:\n%s", data)
+	}
+	if v := runCLI(t, nil, "audit", "verify", "--file", logf); v.code != 0 || !strings.Contains(v.stdout, "OK") {
+		t.Errorf("audit verify: %+v", v)
+	}
+}

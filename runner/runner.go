@@ -5,9 +5,13 @@
 package runner
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/openclaw-run/openclaw-run/audit"
 	"io"
 	"os"
 	"syscall"
@@ -45,6 +49,8 @@ type Options struct {
 	Term string
 	// ExtraBinds are further host paths (config allowedPaths).
 	ExtraBinds []jail.Bind
+	// Audit receives one record per call and per denial; nil: none.
+	Audit *audit.Log
 }
 
 // Runner runs calls in fresh jails. It is safe for concurrent use.
@@ -154,6 +160,11 @@ type Command struct {
 	Stdout, Stderr io.Writer
 	// Timeout overrides the profile's; 0 keeps it.
 	Timeout time.Duration
+	// Who asked, for the audit log.
+	SessionID, UserID, Channel string
+	// Params are the tool parameters as the caller gave them (audited,
+	// redacted); nil means {"command": Argv}.
+	Params map[string]any
 }
 
 // Result is how a call ended and what it used: the status taxonomy of the
@@ -187,13 +198,53 @@ var ErrPolicy = errors.New("denied by policy")
 // program ended is in the Result.
 func (r *Runner) Exec(ctx context.Context, cmd Command) (*Result, error) {
 	p := r.opts.Profile
+	if cmd.Params == nil {
+		cmd.Params = map[string]any{"command": cmd.Argv}
+	}
+	rec := audit.Record{Timestamp: time.Now().UTC(), SessionID: cmd.SessionID, UserID: cmd.UserID, Channel: cmd.Channel,
+		Tool: "exec", Parameters: cmd.Params, CallID: newCallID(), Profile: p.Name}
 	if !p.Allows("exec") || p.ExecTier == "" {
-		return nil, fmt.Errorf("%w: profile %q does not allow exec", ErrPolicy, p.Name)
+		err := fmt.Errorf("%w: profile %q does not allow exec", ErrPolicy, p.Name)
+		rec.Action, rec.Decision, rec.Reason = "denial", "deny", err.Error()
+		return nil, errors.Join(err, r.record(rec))
 	}
 	if len(cmd.Argv) == 0 {
 		return nil, errors.New("no command")
 	}
-	return r.run(ctx, p.ExecTier, cmd)
+	res, err := r.run(ctx, p.ExecTier, cmd)
+	rec.Action, rec.Decision, rec.Limits = "tool_call", "allow", r.limits
+	if err != nil {
+		rec.Reason = err.Error()
+		rec.Result = &audit.Outcome{Success: false, ExitCode: -1}
+		rec.DurationMs = time.Since(rec.Timestamp).Milliseconds()
+	} else {
+		rec.Result = &audit.Outcome{Success: res.ExitCode == 0 && !res.TimedOut, ExitCode: res.ExitCode}
+		rec.DurationMs = res.DurationMs
+		rec.Usage = map[string]any{"cpuUserMs": res.CPUUserMs, "cpuSystemMs": res.CPUSystemMs, "maxMemoryBytes": res.MaxMemoryBytes,
+			"timedOut": res.TimedOut, "oomKilled": res.OOMKilled, "outputTruncated": res.OutputTruncated, "signal": res.Signal}
+		if len(res.BlockedSyscalls) > 0 {
+			rec.Blocked = res.BlockedSyscalls
+		}
+	}
+	if aerr := r.record(rec); aerr != nil {
+		return res, aerr
+	}
+	return res, err
+}
+
+// record appends to the audit log, if any.
+func (r *Runner) record(rec audit.Record) error {
+	if r.opts.Audit == nil {
+		return nil
+	}
+	return r.opts.Audit.Append(rec)
+}
+
+// newCallID returns a random call id.
+func newCallID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, error) {

@@ -39,6 +39,7 @@ func init() {
 	commands = []command{
 		{"profiles", "profiles list | profiles show NAME [--json]", cmdProfiles},
 		{"seccomp", "seccomp dump TIER [--bpf]", cmdSeccomp},
+		{"audit", "audit verify|tail|stats [--file F] [-n N] [-f]", cmdAudit},
 	}
 }
 

@@ -25,6 +25,7 @@ type runFlags struct {
 	limits    profiles.Limits
 	uid, gid  int
 	stats     bool
+	auditFile string
 }
 
 func cmdRun(args []string, stderr io.Writer) int {
@@ -51,6 +52,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	fs.Var(&f.limits.TmpSize, "tmp-size", "size of the tmpfs /tmp and /dev/shm (default: the profile's)")
 	fs.IntVar(&f.uid, "uid", 0, "host uid that root in the jail maps to (default: the workspace owner, or 65534 when that is root)")
 	fs.IntVar(&f.gid, "gid", 0, "host gid that root in the jail maps to (default: with --uid, the same number)")
+	fs.StringVar(&f.auditFile, "audit-file", "", "append the call's audit record here (default: $OPENCLAW_STATE_DIR/audit/audit.jsonl)")
 	fs.BoolVar(&f.stats, "stats", false, "print a one-line resource summary on stderr when the command ends")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -78,9 +80,16 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "openclaw-run: unknown profile %q (have %v)\n", f.profile, profiles.Names(builtin))
 		return exitSetup
 	}
+	// Everything is audited: a call whose record cannot be written is
+	// refused before it runs.
+	alog, err := openAudit(f.auditFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
+		return exitSetup
+	}
 	r, err := runner.New(runner.Options{
 		Profile: prof, Workspace: f.workspace, UID: f.uid, GID: f.gid,
-		Limits: f.limits, Term: os.Getenv("TERM"),
+		Limits: f.limits, Term: os.Getenv("TERM"), Audit: alog,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
@@ -98,7 +107,14 @@ func cmdRun(args []string, stderr io.Writer) int {
 	res, err := r.Exec(ctx, runner.Command{
 		Argv: argv, Env: f.env,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		SessionID: "cli", UserID: cliUser(),
 	})
+	if err != nil && res != nil {
+		// The call ran; only its audit record failed. Say so loudly, and
+		// keep the command's own exit code.
+		fmt.Fprintf(stderr, "openclaw-run: WARNING: %v\n", err)
+		err = nil
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
 		var ce *jail.ChildError

@@ -39,6 +39,12 @@ var forbidden = map[string]map[string]string{
 		mod + "gateway":                        "mechanism below the gateway",
 		"github.com/seccomp/libseccomp-golang": "the jail gets BPF bytes; the forked child must need no cgo",
 	},
+	"audit": {
+		mod + "jail":    "the audit log records calls; it knows no mechanism",
+		mod + "seccomp": "the audit log records calls; it knows no mechanism",
+		mod + "cgroups": "the audit log records calls; it knows no mechanism",
+		mod + "runner":  "the runner writes to the audit log, not the other way round",
+	},
 	"runner": {
 		mod + "gateway": "the runner is transport-agnostic",
 		"net/http":      "the runner is transport-agnostic",
