@@ -39,6 +39,13 @@ var forbidden = map[string]map[string]string{
 		mod + "gateway":                        "mechanism below the gateway",
 		"github.com/seccomp/libseccomp-golang": "the jail gets BPF bytes; the forked child must need no cgo",
 	},
+	"policy": {
+		"golang.org/x/sys/unix": "policy decides; it does no kernel I/O",
+		mod + "jail":            "policy must not depend on mechanism",
+		mod + "seccomp":         "policy must not depend on mechanism",
+		mod + "cgroups":         "policy must not depend on mechanism",
+		"net/http":              "policy knows nothing of transports",
+	},
 	"audit": {
 		mod + "jail":    "the audit log records calls; it knows no mechanism",
 		mod + "seccomp": "the audit log records calls; it knows no mechanism",
