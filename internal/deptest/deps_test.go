@@ -39,6 +39,13 @@ var forbidden = map[string]map[string]string{
 		mod + "gateway":                        "mechanism below the gateway",
 		"github.com/seccomp/libseccomp-golang": "the jail gets BPF bytes; the forked child must need no cgo",
 	},
+	"config": {
+		"golang.org/x/sys/unix": "configuration is data; no kernel calls",
+		mod + "jail":            "configuration knows no mechanism",
+		mod + "seccomp":         "configuration knows no mechanism",
+		mod + "cgroups":         "configuration knows no mechanism",
+		mod + "runner":          "the runner is configured, not the other way round",
+	},
 	"policy": {
 		"golang.org/x/sys/unix": "policy decides; it does no kernel I/O",
 		mod + "jail":            "policy must not depend on mechanism",

@@ -1,0 +1,239 @@
+// Package config loads and validates openclaw.json: the hardening guide's
+// keys (tools, gateway, channels, logging, secrets), the real OpenClaw
+// spellings that map cleanly onto them, and the runner's own sandbox
+// section. The file is JSON with comments and trailing commas.
+//
+// No file at all means the secure defaults: the coding profile, the
+// workspace only, no network, the gateway on 127.0.0.1:18789 with a token.
+// An unknown key is an error with its JSON path, line and column and a
+// "did you mean" hint: a misspelt denyCommands must never be ignored.
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/openclaw-run/openclaw-run/profiles"
+)
+
+// Config is the whole of openclaw.json.
+type Config struct {
+	Tools    Tools    `json:"tools"`
+	Gateway  Gateway  `json:"gateway"`
+	Channels Channels `json:"channels"`
+	Logging  Logging  `json:"logging"`
+	Secrets  Secrets  `json:"secrets"`
+	Sandbox  Sandbox  `json:"sandbox"`
+	// SystemPrompt and Models are accepted so that an OpenClaw config
+	// validates, but the runner runs no model and enforces neither.
+	SystemPrompt string `json:"systemPrompt,omitempty"`
+	Models       Models `json:"models"`
+	// Agents carries OpenClaw's own sandbox limits, mapped onto ours.
+	Agents Agents `json:"agents"`
+}
+
+// Tools is tools.*.
+type Tools struct {
+	// Profile is the default profile: minimal, coding (default) or full,
+	// or a custom one.
+	Profile string `json:"profile"`
+	FS      FS     `json:"fs"`
+	Exec    Exec   `json:"exec"`
+}
+
+// FS is tools.fs.* (enforced by what is mounted, never by string checks).
+type FS struct {
+	// WorkspaceOnly (default true) makes only the workspace visible;
+	// allowedPaths are then ignored, with a warning.
+	WorkspaceOnly *bool `json:"workspaceOnly,omitempty"`
+	// AllowedPaths become read-only binds at the same path; a ":rw"
+	// suffix makes one writable. "~" is the runner's home.
+	AllowedPaths []string `json:"allowedPaths"`
+	// DeniedPaths are never visible, even below an allowed path; "*"
+	// globs work.
+	DeniedPaths []string `json:"deniedPaths"`
+	// Force lists allowedPaths that may be bound although they lie in a
+	// sensitive place (/proc, /sys, /dev, /boot, /root, /run, runtime
+	// sockets, the state dir).
+	Force []string `json:"force"`
+}
+
+// Exec is tools.exec.*.
+type Exec struct {
+	// Policy: "deny" (default: everything but denyCommands) or "allow"
+	// (only allowCommands).
+	Policy        string   `json:"policy"`
+	DenyCommands  []string `json:"denyCommands"`
+	AllowCommands []string `json:"allowCommands"`
+	// Mode is OpenClaw's spelling: deny (no exec at all), allowlist
+	// (= policy allow), ask and auto (no one to ask here: = policy
+	// allow, misses denied), full (= policy deny).
+	Mode string `json:"mode,omitempty"`
+	// Security is OpenClaw's older spelling of Mode (deny|allowlist|full).
+	Security string `json:"security,omitempty"`
+}
+
+// Gateway is gateway.*.
+type Gateway struct {
+	Host         string   `json:"host"`
+	Port         int      `json:"port"`
+	AllowOrigins []string `json:"allowOrigins"`
+	// AuthToken; better from OPENCLAW_GATEWAY_TOKEN or the secret store.
+	AuthToken   string `json:"authToken,omitempty"`
+	MetricsAuth *bool  `json:"metricsAuth,omitempty"`
+}
+
+// Channels is channels.*.
+type Channels struct {
+	Feishu   *Feishu   `json:"feishu,omitempty"`
+	Telegram *Telegram `json:"telegram,omitempty"`
+}
+
+// Feishu is channels.feishu.
+type Feishu struct {
+	Enabled   bool     `json:"enabled"`
+	Mode      string   `json:"mode"`
+	Allowlist []string `json:"allowlist"`
+	Denylist  []string `json:"denylist"`
+}
+
+// Telegram is channels.telegram.
+type Telegram struct {
+	Enabled      bool    `json:"enabled"`
+	AllowedUsers []int64 `json:"allowedUsers"`
+	AllowedChats []int64 `json:"allowedChats"`
+}
+
+// Logging is logging.*.
+type Logging struct {
+	Level       string        `json:"level"`
+	File        string        `json:"file"`
+	MaxSize     profiles.Size `json:"maxSize"`
+	BackupCount int           `json:"backupCount"`
+	// Format is "text" or "json"; a Python logging format string (the
+	// guide's example) is accepted with a warning and means text.
+	Format string `json:"format"`
+}
+
+// Secrets is secrets.*.
+type Secrets struct {
+	// Provider: store (default, the encrypted store), env, file, exec,
+	// or aws-secrets-manager (mapped onto exec).
+	Provider string   `json:"provider"`
+	Region   string   `json:"region,omitempty"`
+	Prefix   string   `json:"prefix,omitempty"`
+	File     string   `json:"file,omitempty"`
+	Command  []string `json:"command,omitempty"`
+}
+
+// Sandbox is the runner's own section.
+type Sandbox struct {
+	// Workspace is the workspace root (per-session workspaces below it).
+	Workspace string `json:"workspace"`
+	// UID and GID that jail root maps to (0: the workspace owner, or 65534).
+	UID int `json:"uid,omitempty"`
+	GID int `json:"gid,omitempty"`
+	// Engine: native (default).
+	Engine string `json:"engine,omitempty"`
+	// Limits override the profiles' limits, per profile name.
+	Limits map[string]profiles.Limits `json:"limits,omitempty"`
+}
+
+// Models is models.* (accepted, not enforced).
+type Models struct {
+	Timeout any `json:"timeout,omitempty"`
+}
+
+// Agents is OpenClaw's agents.defaults.sandbox.docker.* subset.
+type Agents struct {
+	Defaults struct {
+		Sandbox struct {
+			Docker struct {
+				Memory    profiles.Size `json:"memory"`
+				Cpus      float64       `json:"cpus"`
+				PidsLimit int           `json:"pidsLimit"`
+				Network   string        `json:"network"`
+			} `json:"docker"`
+		} `json:"sandbox"`
+	} `json:"defaults"`
+}
+
+// Defaults returns the secure defaults: what no config file means.
+func Defaults() *Config {
+	t := true
+	c := &Config{}
+	c.Tools.Profile = "coding"
+	c.Tools.FS.WorkspaceOnly = &t
+	c.Tools.Exec.Policy = "deny"
+	c.Gateway.Host = "127.0.0.1"
+	c.Gateway.Port = 18789
+	c.Logging.Level = "info"
+	c.Logging.Format = "text"
+	c.Logging.MaxSize = 100 << 20
+	c.Logging.BackupCount = 7
+	c.Secrets.Provider = "store"
+	c.Sandbox.Workspace = filepath.Join(StateDir(), "workspace")
+	c.Sandbox.Engine = "native"
+	return c
+}
+
+// StateDir is OPENCLAW_STATE_DIR, else ~/.openclaw.
+func StateDir() string {
+	if d := os.Getenv("OPENCLAW_STATE_DIR"); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".openclaw"
+	}
+	return filepath.Join(home, ".openclaw")
+}
+
+// Path returns the config file to read: flag, else OPENCLAW_CONFIG_PATH,
+// else <state dir>/openclaw.json.
+func Path(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if p := os.Getenv("OPENCLAW_CONFIG_PATH"); p != "" {
+		return p
+	}
+	return filepath.Join(StateDir(), "openclaw.json")
+}
+
+// ExpandHome replaces a leading ~ with the runner's home directory.
+func ExpandHome(p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, strings.TrimPrefix(p, "~"))
+		}
+	}
+	return p
+}
+
+// WorkspaceOnly reports tools.fs.workspaceOnly (default true).
+func (c *Config) WorkspaceOnly() bool {
+	return c.Tools.FS.WorkspaceOnly == nil || *c.Tools.FS.WorkspaceOnly
+}
+
+// ExecPolicy returns the effective exec policy mode ("deny", "allow"), and
+// whether exec is disabled altogether (tools.exec.mode "deny").
+func (c *Config) ExecPolicy() (mode string, disabled bool) {
+	m := c.Tools.Exec.Mode
+	if m == "" {
+		m = c.Tools.Exec.Security
+	}
+	switch m {
+	case "deny":
+		return "deny", true
+	case "allowlist", "ask", "auto":
+		return "allow", false
+	case "full":
+		return "deny", false
+	}
+	if c.Tools.Exec.Policy == "" {
+		return "deny", false
+	}
+	return c.Tools.Exec.Policy, false
+}

@@ -1,0 +1,186 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+var profilesKnown = []string{"minimal", "coding", "full"}
+
+// Every example config of the hardening guide validates; the only
+// warnings are the documented ones (Windows-only entries and keys that are
+// accepted but not enforced).
+func TestGuideExamples(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("OPENCLAW_STATE_DIR", "")
+	t.Setenv("OPENCLAW_GATEWAY_TOKEN", "")
+	want := map[string][]string{
+		"2.1-profile.json":       nil,
+		"2.2-fs.json":            {"tools.fs.allowedPaths[1]", "tools.fs.deniedPaths[2]", "tools.fs.deniedPaths[3]"},
+		"2.3-exec-deny.json":     {"tools.exec.denyCommands[10]", "tools.exec.denyCommands[11]", "tools.exec.denyCommands[12]", "tools.exec.denyCommands[13]", "tools.exec.denyCommands[14]", "tools.exec.denyCommands[3]", "tools.exec.denyCommands[5]", "tools.exec.denyCommands[6]", "tools.exec.denyCommands[9]"},
+		"2.3-exec-allow.json":    {"tools.exec.allowCommands[9]"},
+		"2.4-secrets.json":       nil,
+		"3.1-gateway-local.json": nil,
+		"3.1-gateway-lan.json":   {"gateway.authToken"},
+		"3.2-feishu.json":        nil,
+		"3.2-telegram.json":      nil,
+		"3.3-system-prompt.json": {"systemPrompt"},
+		"4.1-logging.json":       {"logging.format"},
+	}
+	files, _ := filepath.Glob("testdata/guide/*.json")
+	if len(files) != len(want) {
+		t.Fatalf("%d example files, %d expectations", len(files), len(want))
+	}
+	for _, f := range files {
+		r, err := Load(f, profilesKnown)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs := r.Errors(); len(errs) > 0 {
+			t.Errorf("%s: %v", f, errs)
+		}
+		var got []string
+		for _, p := range r.Problems {
+			if p.Warning {
+				got = append(got, p.Path)
+				if p.Line == 0 {
+					t.Errorf("%s: warning without a place: %s", f, p)
+				}
+			}
+		}
+		sort.Strings(got)
+		if strings.Join(got, " ") != strings.Join(want[filepath.Base(f)], " ") {
+			t.Errorf("%s: warnings %v, want %v", f, got, want[filepath.Base(f)])
+		}
+	}
+	// The Windows warnings say so.
+	r, _ := Load("testdata/guide/2.3-exec-deny.json", profilesKnown)
+	for _, p := range r.Problems {
+		if p.Warning && !strings.Contains(p.Message, "Windows") {
+			t.Errorf("unexpected warning: %s", p)
+		}
+	}
+}
+
+func TestUnknownKeyIsAnErrorWithPlaceAndHint(t *testing.T) {
+	src := `{
+  // a typo must never be silently ignored
+  "tools": {
+    "exec": {
+      "policy": "deny",
+      "denyComands": ["rm"],
+    },
+  },
+}`
+	r := Parse([]byte(src), profilesKnown)
+	errs := r.Errors()
+	if len(errs) != 1 {
+		t.Fatalf("want one error, got %v", r.Problems)
+	}
+	p := errs[0]
+	if p.Path != "tools.exec.denyComands" || p.Line != 6 || p.Col != 7 || !strings.Contains(p.Message, `did you mean "denyCommands"`) {
+		t.Errorf("got %s (path %s, %d:%d)", p, p.Path, p.Line, p.Col)
+	}
+}
+
+func TestTypeErrorHasAPlace(t *testing.T) {
+	r := Parse([]byte("{\n \"gateway\": {\n  \"port\": \"eighty\"\n }\n}"), profilesKnown)
+	errs := r.Errors()
+	if len(errs) == 0 || errs[0].Line != 3 || !strings.Contains(errs[0].Path, "port") {
+		t.Errorf("got %v", r.Problems)
+	}
+}
+
+func TestSemanticChecks(t *testing.T) {
+	t.Setenv("OPENCLAW_GATEWAY_TOKEN", "")
+	cases := map[string]string{
+		`{"tools": {"profile": "godmode"}}`:                                           "tools.profile",
+		`{"tools": {"exec": {"policy": "maybe"}}}`:                                    "tools.exec.policy",
+		`{"tools": {"exec": {"mode": "yolo"}}}`:                                       "tools.exec.mode",
+		`{"gateway": {"host": "0.0.0.0"}}`:                                            "gateway.host",
+		`{"gateway": {"port": 70000}}`:                                                "gateway.port",
+		`{"gateway": {"authToken": "short"}}`:                                         "gateway.authToken",
+		`{"gateway": {"allowOrigins": ["javascript:alert(1)"]}}`:                      "gateway.allowOrigins[0]",
+		`{"tools": {"fs": {"workspaceOnly": false, "allowedPaths": ["/proc/1"]}}}`:    "tools.fs.allowedPaths[0]",
+		`{"tools": {"fs": {"workspaceOnly": false, "allowedPaths": ["relative/x"]}}}`: "tools.fs.allowedPaths[0]",
+		`{"logging": {"level": "loud"}}`:                                              "logging.level",
+		`{"secrets": {"provider": "aws-secrets-manager"}}`:                            "secrets.region",
+		`{"secrets": {"provider": "exec"}}`:                                           "secrets.command",
+		`{"agents": {"defaults": {"sandbox": {"docker": {"network": "bridge"}}}}}`:    "agents.defaults.sandbox.docker.network",
+		`{"sandbox": {"engine": "qemu"}}`:                                             "sandbox.engine",
+	}
+	for src, path := range cases {
+		r := Parse([]byte(src), profilesKnown)
+		found := false
+		for _, p := range r.Errors() {
+			if p.Path == path {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no error at %s: %v", src, path, r.Problems)
+		}
+	}
+	// A non-loopback gateway is fine with a token.
+	r := Parse([]byte(`{"gateway": {"host": "10.0.0.5", "authToken": "0123456789abcdef0123"}}`), profilesKnown)
+	if len(r.Errors()) != 0 {
+		t.Errorf("token-protected LAN gateway refused: %v", r.Errors())
+	}
+	// Forcing a sensitive path is possible, explicitly.
+	r = Parse([]byte(`{"tools": {"fs": {"workspaceOnly": false, "allowedPaths": ["/run/x"], "force": ["/run/x"]}}}`), profilesKnown)
+	if len(r.Errors()) != 0 {
+		t.Errorf("forced path refused: %v", r.Errors())
+	}
+}
+
+func TestNoFileMeansSecureDefaults(t *testing.T) {
+	t.Setenv("OPENCLAW_GATEWAY_TOKEN", "")
+	r, err := Load(filepath.Join(t.TempDir(), "none.json"), profilesKnown)
+	if err != nil || len(r.Errors()) != 0 {
+		t.Fatal(err, r.Errors())
+	}
+	c := r.Config
+	mode, disabled := c.ExecPolicy()
+	if c.Tools.Profile != "coding" || !c.WorkspaceOnly() || c.Gateway.Host != "127.0.0.1" || c.Gateway.Port != 18789 || mode != "deny" || disabled {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestOpenClawSpellings(t *testing.T) {
+	for mode, want := range map[string]string{"allowlist": "allow", "full": "deny", "ask": "allow"} {
+		r := Parse([]byte(`{"tools": {"exec": {"mode": "`+mode+`", "allowCommands": ["git"]}}}`), profilesKnown)
+		if got, _ := r.Config.ExecPolicy(); got != want {
+			t.Errorf("mode %s -> %s, want %s", mode, got, want)
+		}
+	}
+	r := Parse([]byte(`{"tools": {"exec": {"mode": "deny"}}}`), profilesKnown)
+	if _, disabled := r.Config.ExecPolicy(); !disabled {
+		t.Error("tools.exec.mode deny must disable exec")
+	}
+	r = Parse([]byte(`{"agents": {"defaults": {"sandbox": {"docker": {"memory": "512m", "cpus": 1.5, "pidsLimit": 100, "network": "none"}}}}}`), profilesKnown)
+	if len(r.Errors()) != 0 || r.Config.Agents.Defaults.Sandbox.Docker.PidsLimit != 100 {
+		t.Errorf("OpenClaw docker limits: %v", r.Problems)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/guide/*.json")
+	for _, file := range files {
+		b, _ := os.ReadFile(file)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"tools": {"exec": {"denyComands": [1, {}]}}, }`))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		r := Parse(src, profilesKnown)
+		if r == nil || r.Config == nil {
+			t.Fatal("nil result")
+		}
+		for _, p := range r.Problems {
+			_ = p.String()
+		}
+	})
+}

@@ -1,0 +1,517 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/openclaw-run/openclaw-run/policy"
+	"github.com/tailscale/hujson"
+)
+
+// Problem is one finding of validation, located in the file.
+type Problem struct {
+	Warning bool
+	Path    string // JSON path, e.g. tools.exec.denyCommands[2]
+	Line    int    // 1-based; 0 when not tied to a place
+	Col     int
+	Message string
+}
+
+func (p Problem) String() string {
+	kind := "error"
+	if p.Warning {
+		kind = "warning"
+	}
+	loc := ""
+	if p.Line > 0 {
+		loc = fmt.Sprintf("%d:%d: ", p.Line, p.Col)
+	}
+	where := ""
+	if p.Path != "" {
+		where = p.Path + ": "
+	}
+	return fmt.Sprintf("%s%s: %s%s", loc, kind, where, p.Message)
+}
+
+// Result is a loaded config and what validation found.
+type Result struct {
+	Config   *Config
+	File     string // "" when no file exists (defaults)
+	Problems []Problem
+}
+
+// Errors returns the problems that are errors.
+func (r *Result) Errors() []Problem {
+	var out []Problem
+	for _, p := range r.Problems {
+		if !p.Warning {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Err returns an error listing every error problem, or nil.
+func (r *Result) Err() error {
+	errs := r.Errors()
+	if len(errs) == 0 {
+		return nil
+	}
+	lines := make([]string, len(errs))
+	for i, p := range errs {
+		lines[i] = r.File + ":" + p.String()
+	}
+	return fmt.Errorf("invalid config:\n  %s", strings.Join(lines, "\n  "))
+}
+
+// Load reads and validates the config at path. A missing file yields the
+// defaults. knownProfiles are the profile names that tools.profile may use.
+func Load(path string, knownProfiles []string) (*Result, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		r := &Result{Config: Defaults()}
+		r.Problems = check(r.Config, nil, knownProfiles)
+		return r, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	r := Parse(data, knownProfiles)
+	r.File = path
+	return r, nil
+}
+
+// Parse validates config source (JSON with comments).
+func Parse(data []byte, knownProfiles []string) *Result {
+	r := &Result{Config: Defaults()}
+	v, err := hujson.Parse(data)
+	if err != nil {
+		r.Problems = append(r.Problems, Problem{Message: "not valid JSON (with comments): " + err.Error(), Line: lineOf(data, offsetOf(err))})
+		return r
+	}
+	pos := &positions{src: data}
+	walkKeys(&v, reflect.TypeOf(Config{}), "", pos, &r.Problems)
+	std := v.Clone()
+	std.Standardize()
+	dec := json.NewDecoder(bytes.NewReader(std.Pack()))
+	if err := dec.Decode(r.Config); err != nil {
+		var te *json.UnmarshalTypeError
+		p := Problem{Message: err.Error()}
+		if errors.As(err, &te) {
+			p.Path = te.Field
+			p.Message = fmt.Sprintf("want %s, got JSON %s", te.Type, te.Value)
+			p.Line, p.Col = pos.at(int(te.Offset))
+		}
+		if !unknownReported(r.Problems) || p.Path != "" {
+			r.Problems = append(r.Problems, p)
+		}
+	}
+	r.Problems = append(r.Problems, check(r.Config, pos, knownProfiles)...)
+	return r
+}
+
+func unknownReported(ps []Problem) bool { return len(ps) > 0 }
+
+// positions maps JSON paths to places in the source.
+type positions struct {
+	src   []byte
+	paths map[string]int // path -> offset of its value
+}
+
+func (p *positions) at(off int) (int, int) {
+	if off < 0 || off > len(p.src) {
+		return 0, 0
+	}
+	line := 1 + bytes.Count(p.src[:off], []byte("\n"))
+	col := off - bytes.LastIndexByte(p.src[:off], '\n')
+	return line, col
+}
+
+func (p *positions) of(path string) (int, int) {
+	if off, ok := p.paths[path]; ok {
+		return p.at(off)
+	}
+	return 0, 0
+}
+
+// walkKeys compares the object keys of v with the fields of t, recording
+// unknown keys with a suggestion and the offset of every path.
+func walkKeys(v *hujson.Value, t reflect.Type, path string, pos *positions, out *[]Problem) {
+	if pos.paths == nil {
+		pos.paths = map[string]int{}
+	}
+	pos.paths[path] = v.StartOffset
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch val := v.Value.(type) {
+	case *hujson.Object:
+		switch t.Kind() {
+		case reflect.Struct:
+			fields := jsonFields(t)
+			for i := range val.Members {
+				m := &val.Members[i]
+				name := m.Name.Value.(hujson.Literal).String()
+				sub := join(path, name)
+				ft, ok := fields[name]
+				if !ok {
+					l, c := pos.at(m.Name.StartOffset)
+					*out = append(*out, Problem{Path: sub, Line: l, Col: c, Message: "unknown key" + suggest(name, fields)})
+					continue
+				}
+				walkKeys(&m.Value, ft, sub, pos, out)
+			}
+		case reflect.Map:
+			for i := range val.Members {
+				m := &val.Members[i]
+				walkKeys(&m.Value, t.Elem(), join(path, m.Name.Value.(hujson.Literal).String()), pos, out)
+			}
+		}
+	case *hujson.Array:
+		if t.Kind() == reflect.Slice {
+			for i := range val.Elements {
+				walkKeys(&val.Elements[i], t.Elem(), fmt.Sprintf("%s[%d]", path, i), pos, out)
+			}
+		}
+	}
+}
+
+// parent returns the JSON path one level up ("a.b[2]" -> "a.b").
+func parent(path string) string {
+	if i := strings.LastIndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return ""
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+// suggest returns a "did you mean" hint for a misspelt key.
+func suggest(name string, fields map[string]reflect.Type) string {
+	best, bestD := "", 3
+	for f := range fields {
+		if strings.EqualFold(f, name) {
+			return fmt.Sprintf(" (did you mean %q?)", f)
+		}
+		if d := distance(strings.ToLower(name), strings.ToLower(f)); d < bestD {
+			best, bestD = f, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	names := make([]string, 0, len(fields))
+	for f := range fields {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	return fmt.Sprintf(" (known keys here: %s)", strings.Join(names, ", "))
+}
+
+// distance is the Levenshtein distance.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+var offsetRe = regexp.MustCompile(`offset (\d+)`)
+
+func offsetOf(err error) int {
+	if m := offsetRe.FindStringSubmatch(err.Error()); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return -1
+}
+
+func lineOf(src []byte, off int) int {
+	if off < 0 || off > len(src) {
+		return 0
+	}
+	return 1 + bytes.Count(src[:off], []byte("\n"))
+}
+
+// Windows-only entries of the guide's examples: harmless here, and useless.
+var windowsCommands = map[string]bool{"taskkill": true, "format": true, "del": true, "reg": true, "netsh": true,
+	"sc": true, "services.msc": true, "cmd": true, "cmd /c": true, "powershell": true, "powershell -enc": true,
+	"findstr": true, "tasklist": true, "regedit": true}
+
+var windowsPath = regexp.MustCompile(`^[A-Za-z]:\\|\\`)
+
+// sensitive are host places an allowedPath may not expose unless forced.
+var sensitive = []string{"/proc", "/sys", "/dev", "/boot", "/root", "/run", "/var/run",
+	"/var/run/docker.sock", "/run/containerd", "/run/podman", "/var/lib/docker", "/etc/shadow", "/etc/sudoers"}
+
+// check runs the named semantic checks on a decoded config.
+func check(c *Config, src *positions, knownProfiles []string) []Problem {
+	var out []Problem
+	add := func(warn bool, path, format string, args ...any) {
+		p := Problem{Warning: warn, Path: path, Message: fmt.Sprintf(format, args...)}
+		if src != nil {
+			// The nearest enclosing key that is in the file.
+			for q := path; q != "" && p.Line == 0; q = parent(q) {
+				p.Line, p.Col = src.of(q)
+			}
+		}
+		out = append(out, p)
+	}
+	// tools.profile
+	if !contains(knownProfiles, c.Tools.Profile) {
+		add(false, "tools.profile", "unknown profile %q (have %s)", c.Tools.Profile, strings.Join(knownProfiles, ", "))
+	}
+	// tools.exec
+	mode, _ := c.ExecPolicy()
+	if c.Tools.Exec.Policy != "" && c.Tools.Exec.Policy != "deny" && c.Tools.Exec.Policy != "allow" {
+		add(false, "tools.exec.policy", "want \"deny\" or \"allow\", got %q", c.Tools.Exec.Policy)
+	}
+	for _, k := range []struct{ path, v string }{{"tools.exec.mode", c.Tools.Exec.Mode}, {"tools.exec.security", c.Tools.Exec.Security}} {
+		switch k.v {
+		case "", "deny", "allowlist", "full":
+		case "ask", "auto":
+			add(true, k.path, "%q needs a person to approve; the runner has none, so commands not in allowCommands are denied", k.v)
+		default:
+			add(false, k.path, "want deny, allowlist, ask, auto or full, got %q", k.v)
+		}
+	}
+	if mode == "allow" && len(c.Tools.Exec.AllowCommands) == 0 {
+		add(true, "tools.exec.allowCommands", "allow mode with an empty list: every command is denied")
+	}
+	if _, err := policy.NewExec(mode, nonEmpty(c.Tools.Exec.DenyCommands), nonEmpty(c.Tools.Exec.AllowCommands)); err != nil {
+		add(false, "tools.exec", "%v", err)
+	}
+	for _, l := range []struct {
+		path string
+		list []string
+	}{{"tools.exec.denyCommands", c.Tools.Exec.DenyCommands}, {"tools.exec.allowCommands", c.Tools.Exec.AllowCommands}} {
+		for i, e := range l.list {
+			p := fmt.Sprintf("%s[%d]", l.path, i)
+			if strings.TrimSpace(e) == "" {
+				add(false, p, "empty command")
+			} else if windowsCommands[strings.ToLower(strings.Join(strings.Fields(e), " "))] || windowsCommands[strings.ToLower(strings.Fields(e)[0])] {
+				add(true, p, "%q is a Windows command; it does not apply on Linux", e)
+			}
+		}
+	}
+	// tools.fs
+	for i, p := range c.Tools.FS.AllowedPaths {
+		path := fmt.Sprintf("tools.fs.allowedPaths[%d]", i)
+		if windowsPath.MatchString(p) {
+			add(true, path, "%q is a Windows path; it does not apply on Linux", p)
+			continue
+		}
+		host := ExpandHome(strings.TrimSuffix(p, ":rw"))
+		if !filepath.IsAbs(host) {
+			add(false, path, "%q is not an absolute path", p)
+			continue
+		}
+		if c.WorkspaceOnly() && filepath.Clean(host) != filepath.Clean(ExpandHome(c.Sandbox.Workspace)) {
+			add(true, path, "ignored: tools.fs.workspaceOnly is true (set it to false to bind %s)", p)
+		}
+		if s := underSensitive(host); s != "" && !contains(c.Tools.FS.Force, p) {
+			add(false, path, "%q lies under %s, which a jail must not see; list it in tools.fs.force to bind it anyway", p, s)
+		}
+		if within(host, StateDir()) && !within(host, ExpandHome(c.Sandbox.Workspace)) {
+			add(false, path, "%q lies in the state directory (secrets, audit log, config)", p)
+		}
+	}
+	for i, p := range c.Tools.FS.DeniedPaths {
+		path := fmt.Sprintf("tools.fs.deniedPaths[%d]", i)
+		if windowsPath.MatchString(p) {
+			add(true, path, "%q is a Windows path; it does not apply on Linux", p)
+			continue
+		}
+		if !filepath.IsAbs(ExpandHome(p)) {
+			add(false, path, "%q is not an absolute path", p)
+		}
+		if _, err := filepath.Match(p, "/"); err != nil {
+			add(false, path, "bad glob %q: %v", p, err)
+		}
+	}
+	// gateway
+	g := c.Gateway
+	if g.Port < 1 || g.Port > 65535 {
+		add(false, "gateway.port", "port %d out of range 1-65535", g.Port)
+	}
+	ip := net.ParseIP(g.Host)
+	if ip == nil && g.Host != "localhost" {
+		add(false, "gateway.host", "%q is not an IP address (bind to an address, e.g. 127.0.0.1)", g.Host)
+	} else if !(g.Host == "localhost" || ip.IsLoopback()) && g.AuthToken == "" && os.Getenv("OPENCLAW_GATEWAY_TOKEN") == "" {
+		add(false, "gateway.host", "%s is reachable from other hosts: set gateway.authToken or OPENCLAW_GATEWAY_TOKEN, or bind to 127.0.0.1", g.Host)
+	}
+	if g.AuthToken != "" {
+		if len(g.AuthToken) < 16 {
+			add(false, "gateway.authToken", "a token of %d characters is guessable; use at least 16 (openssl rand -hex 32)", len(g.AuthToken))
+		}
+		add(true, "gateway.authToken", "a token in the config file: prefer OPENCLAW_GATEWAY_TOKEN or the secret store")
+	}
+	for i, o := range g.AllowOrigins {
+		if !validOrigin(o) {
+			add(false, fmt.Sprintf("gateway.allowOrigins[%d]", i), "%q is not an origin (scheme://host[:port], * allowed in the host)", o)
+		}
+	}
+	// channels
+	if f := c.Channels.Feishu; f != nil {
+		if f.Mode != "" && f.Mode != "allowlist" && f.Mode != "denylist" && f.Mode != "open" {
+			add(false, "channels.feishu.mode", "want allowlist, denylist or open, got %q", f.Mode)
+		}
+		if f.Enabled && f.Mode == "allowlist" && len(f.Allowlist) == 0 {
+			add(true, "channels.feishu.allowlist", "allowlist mode with an empty list: every chat is denied")
+		}
+	}
+	if t := c.Channels.Telegram; t != nil && t.Enabled && len(t.AllowedUsers) == 0 && len(t.AllowedChats) == 0 {
+		add(true, "channels.telegram", "enabled with no allowedUsers or allowedChats: every call from it is denied")
+	}
+	// logging
+	switch c.Logging.Level {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		add(false, "logging.level", "want debug, info, warn or error, got %q", c.Logging.Level)
+	}
+	switch {
+	case c.Logging.Format == "text" || c.Logging.Format == "json" || c.Logging.Format == "":
+	case strings.Contains(c.Logging.Format, "%("):
+		add(true, "logging.format", "a Python logging format string; this runner writes \"text\" (or \"json\")")
+	default:
+		add(false, "logging.format", "want text or json, got %q", c.Logging.Format)
+	}
+	if c.Logging.BackupCount < 0 {
+		add(false, "logging.backupCount", "must not be negative")
+	}
+	if c.Logging.MaxSize < 0 {
+		add(false, "logging.maxSize", "must not be negative")
+	}
+	// secrets
+	switch c.Secrets.Provider {
+	case "store", "env", "file", "exec":
+	case "aws-secrets-manager":
+		if c.Secrets.Region == "" {
+			add(false, "secrets.region", "aws-secrets-manager needs a region")
+		}
+	default:
+		add(false, "secrets.provider", "want store, env, file, exec or aws-secrets-manager, got %q", c.Secrets.Provider)
+	}
+	if c.Secrets.Provider == "exec" && len(c.Secrets.Command) == 0 {
+		add(false, "secrets.command", "the exec provider needs a command")
+	}
+	// sandbox
+	if c.Sandbox.Engine != "native" && c.Sandbox.Engine != "" {
+		add(false, "sandbox.engine", "only \"native\" is available in this build, got %q", c.Sandbox.Engine)
+	}
+	if c.Sandbox.UID < 0 || c.Sandbox.GID < 0 {
+		add(false, "sandbox.uid", "ids must not be negative")
+	}
+	for name, l := range c.Sandbox.Limits {
+		if !contains(knownProfiles, name) {
+			add(false, "sandbox.limits."+name, "no profile named %q", name)
+		}
+		_ = l
+	}
+	d := c.Agents.Defaults.Sandbox.Docker
+	if d.Network != "" && d.Network != "none" {
+		add(false, "agents.defaults.sandbox.docker.network", "only \"none\" is supported: jails have no network")
+	}
+	// accepted, not enforced
+	if c.SystemPrompt != "" {
+		add(true, "systemPrompt", "accepted but not enforced: the runner runs no model (the jail is what enforces)")
+	}
+	if c.Models.Timeout != nil {
+		add(true, "models.timeout", "accepted but not enforced: the runner runs no model")
+	}
+	return out
+}
+
+func validOrigin(o string) bool {
+	scheme, rest, ok := strings.Cut(o, "://")
+	if !ok || (scheme != "http" && scheme != "https") || rest == "" || strings.ContainsAny(rest, "/?#") {
+		return false
+	}
+	host := rest
+	if h, port, err := net.SplitHostPort(rest); err == nil {
+		if _, err := strconv.Atoi(port); err != nil && port != "*" {
+			return false
+		}
+		host = h
+	}
+	return regexp.MustCompile(`^[A-Za-z0-9.*\-\[\]:]+$`).MatchString(host)
+}
+
+func underSensitive(p string) string {
+	p = filepath.Clean(p)
+	for _, s := range sensitive {
+		if p == s || strings.HasPrefix(p, s+"/") {
+			return s
+		}
+	}
+	if p == "/" {
+		return "/ (the whole host)"
+	}
+	return ""
+}
+
+// within reports whether p is dir or below it.
+func within(p, dir string) bool {
+	p, dir = filepath.Clean(p), filepath.Clean(dir)
+	return p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+func nonEmpty(l []string) []string {
+	var out []string
+	for _, s := range l {
+		if strings.TrimSpace(s) != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
