@@ -22,7 +22,9 @@ else
 GOBUILD := $(GO) build -trimpath -tags netgo,osusergo -ldflags '-extldflags "-static" -s -w'
 endif
 
-.PHONY: help deps build run test unit-test root-test lint bench clean
+FUZZTIME ?= 10s
+
+.PHONY: help deps build run test unit-test root-test fuzz lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -62,7 +64,11 @@ root-test: build ## end-to-end tests of the built binary (root; CI=true turns sk
 		if [ "$$CI" = true ]; then exit 1; fi; fi
 	OPENCLAW_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -tags integration ./integration/
 
-test: unit-test root-test ## unit + root tests (what CI runs)
+fuzz: ## run each fuzz target briefly (FUZZTIME=10s) from its committed seeds
+	$(GO) test -run '^$$' -fuzz '^FuzzExecPolicy$$' -fuzztime $(FUZZTIME) ./policy/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config/
+
+test: unit-test root-test fuzz ## unit, root and end-to-end tests, and a short fuzz run (what CI runs)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

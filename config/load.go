@@ -347,8 +347,15 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 			add(false, path, "%q is not an absolute path", p)
 			continue
 		}
-		if c.WorkspaceOnly() && filepath.Clean(host) != filepath.Clean(ExpandHome(c.Sandbox.Workspace)) {
+		if filepath.Clean(host) == filepath.Clean(ExpandHome(c.Sandbox.Workspace)) {
+			continue // the workspace root: bound at /workspace anyway
+		}
+		if c.WorkspaceOnly() {
 			add(true, path, "ignored: tools.fs.workspaceOnly is true (set it to false to bind %s)", p)
+		}
+		if within(host, "/tmp") {
+			add(false, path, "%q: every jail has a private /tmp of its own; put shared files elsewhere (e.g. /var/tmp or /srv)", p)
+			continue
 		}
 		if s := underSensitive(host); s != "" && !contains(c.Tools.FS.Force, p) {
 			add(false, path, "%q lies under %s, which a jail must not see; list it in tools.fs.force to bind it anyway", p, s)

@@ -357,6 +357,16 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	}
 	p.setattr("/dev", unix.MOUNT_ATTR_RDONLY, false)
 
+	// 8b. Masks over denied paths below the binds: they exist (the runner
+	// found them on the host), so nothing needs creating.
+	for _, m := range s.Masks {
+		if m.Dir {
+			p.mount("tmpfs", m.Path, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0,mode=000")
+		} else {
+			p.mount("/dev/null", m.Path, "", unix.MS_BIND, "")
+		}
+	}
+
 	// 9. /proc of the new pid namespace, with the host-revealing and
 	// writable parts masked (see maskedFiles).
 	p.mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")

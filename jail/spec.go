@@ -33,6 +33,10 @@ type Spec struct {
 
 	// Binds are host paths made visible in the jail, in order.
 	Binds []Bind
+	// Masks hide paths inside the jail after the binds are in place: a
+	// directory gets an empty read-only tmpfs over it, a file /dev/null.
+	// (The runner's deniedPaths: deny beats allow.)
+	Masks []Mask
 	// Files are synthesized files (for example /etc/passwd) created in the
 	// jail's read-only root before it is sealed.
 	Files []File
@@ -80,6 +84,12 @@ type Bind struct {
 	// Writable binds stay read-write; every other bind is read-only.
 	// All binds are nosuid and nodev, recursively.
 	Writable bool
+}
+
+// Mask hides Path (inside the jail); Dir says whether it is a directory.
+type Mask struct {
+	Path string
+	Dir  bool
 }
 
 // File is a synthesized regular file in the jail's root.
@@ -134,6 +144,11 @@ func (s *Spec) validate() error {
 		}
 		if err := checkTarget(b.Target); err != nil {
 			errs = append(errs, fmt.Errorf("bind %s: %w", b.Source, err))
+		}
+	}
+	for _, m := range s.Masks {
+		if err := checkTarget(m.Path); err != nil {
+			errs = append(errs, fmt.Errorf("mask: %w", err))
 		}
 	}
 	for _, f := range s.Files {

@@ -82,6 +82,23 @@ func NewExec(mode string, deny, allow []string) (*Exec, error) {
 	return p, errors.Join(errs...)
 }
 
+// CheckArgv decides on a command given as argv (no shell in between): it
+// is checked as one simple command, quoted exactly.
+func (p *Exec) CheckArgv(argv []string) Decision {
+	if len(argv) == 0 {
+		return Decision{Reason: "no command"}
+	}
+	c := &checker{p: p, stdin: map[*syntax.CallExpr]*string{}}
+	known := make([]bool, len(argv))
+	for i := range known {
+		known[i] = true
+	}
+	if err := c.command(argv, known, nil, 0); err != nil {
+		return Decision{Allowed: false, Reason: err.Error(), Rule: c.rule, Commands: c.seen}
+	}
+	return Decision{Allowed: true, Commands: c.seen}
+}
+
 // Check decides on one command string (what exec would give to sh -c).
 func (p *Exec) Check(command string) Decision {
 	c := &checker{p: p, stdin: map[*syntax.CallExpr]*string{}}
@@ -180,7 +197,13 @@ func wordValue(w *syntax.Word) (string, bool) {
 		case *syntax.Lit:
 			b.WriteString(unescape(x.Value, false))
 		case *syntax.SglQuoted:
-			b.WriteString(x.Value)
+			if !x.Dollar {
+				b.WriteString(x.Value)
+				break
+			}
+			v, lit := ansiC(x.Value)
+			b.WriteString(v)
+			ok = ok && lit
 		case *syntax.DblQuoted:
 			for _, dp := range x.Parts {
 				if l, isLit := dp.(*syntax.Lit); isLit {
@@ -194,6 +217,36 @@ func wordValue(w *syntax.Word) (string, bool) {
 		}
 	}
 	return b.String(), ok
+}
+
+// ansiC decodes the escapes of a $'...' string; an escape it does not
+// know makes the value unknown.
+func ansiC(s string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		case '\\', '\'', '"', '?':
+			b.WriteByte(s[i])
+		case 'a':
+			b.WriteByte(7)
+		case 'e', 'E':
+			b.WriteByte(27)
+		default:
+			return b.String(), false
+		}
+	}
+	return b.String(), true
 }
 
 // unescape removes the backslashes the shell would remove.

@@ -235,3 +235,22 @@ func FuzzExecPolicy(f *testing.F) {
 		}
 	})
 }
+
+func TestArgvAndANSIQuoting(t *testing.T) {
+	p, _ := NewExec("deny", guideDeny, nil)
+	if d := p.CheckArgv([]string{"sh", "-c", "python3 -c '\nprint(1)\n'"}); !d.Allowed {
+		t.Errorf("multi-line sh -c: %s", d.Reason)
+	}
+	if d := p.CheckArgv([]string{"sh", "-c", "echo ok\nrm x"}); d.Allowed {
+		t.Error("rm on the second line of sh -c allowed")
+	}
+	if d := p.Check(`$'r\x6d' x`); d.Allowed {
+		t.Error(`$'r\x6d' (unknown escape) allowed in the command position`)
+	}
+	if d := p.Check(`$'\162m' x`); d.Allowed {
+		t.Error(`octal-escaped rm allowed`)
+	}
+	if d := p.Check(`sh -c $'echo a\nrm x'`); d.Allowed {
+		t.Error("ANSI-quoted script with rm allowed")
+	}
+}

@@ -61,15 +61,29 @@ var etcFromHost = []string{
 // the shape the jail applies.
 type RootFS struct {
 	Binds    []jail.Bind
+	Masks    []jail.Mask
 	Files    []jail.File
 	Symlinks []jail.Symlink
+}
+
+// FSPolicy is tools.fs after configuration: extra host paths to show, and
+// host paths (globs) never to show, whatever else would.
+type FSPolicy struct {
+	Allowed []AllowedPath
+	Denied  []string
+}
+
+// AllowedPath is a host path bound at the same path in the jail.
+type AllowedPath struct {
+	Path     string
+	Writable bool
 }
 
 // BuildRootFS lays out the jail's filesystem: system directories, a
 // synthesized /etc, the workspace read-write at /workspace, and extra binds.
 // It reads the host layout (which /lib dirs exist, which are symlinks) but
 // changes nothing.
-func BuildRootFS(workspace, hostname string, extra []jail.Bind) (*RootFS, error) {
+func BuildRootFS(workspace, hostname string, pol FSPolicy) (*RootFS, error) {
 	fs := &RootFS{}
 	for _, d := range systemDirs {
 		if err := fs.mirror(d); err != nil {
@@ -98,8 +112,75 @@ func BuildRootFS(workspace, hostname string, extra []jail.Bind) (*RootFS, error)
 		return nil, fmt.Errorf("workspace %s is not a directory", ws)
 	}
 	fs.Binds = append(fs.Binds, jail.Bind{Source: ws, Target: WorkspaceDir, Writable: true})
-	fs.Binds = append(fs.Binds, extra...)
+	for _, a := range pol.Allowed {
+		if !filepath.IsAbs(a.Path) {
+			return nil, fmt.Errorf("allowed path %q is not absolute", a.Path)
+		}
+		src, err := filepath.EvalSymlinks(a.Path)
+		if err != nil {
+			return nil, fmt.Errorf("allowed path: %w", err)
+		}
+		fs.Binds = append(fs.Binds, jail.Bind{Source: src, Target: filepath.Clean(a.Path), Writable: a.Writable})
+	}
+	if err := fs.deny(pol.Denied); err != nil {
+		return nil, err
+	}
 	return fs, nil
+}
+
+// deny applies deniedPaths: a bind whose source lies in a denied path is
+// dropped, and a denied path inside a bind is covered (jail.Mask). Deny
+// beats allow, and the workspace is no exception. Globs are expanded on
+// the host now; what the jail creates later is its own.
+func (fs *RootFS) deny(patterns []string) error {
+	var denied []string
+	for _, pat := range patterns {
+		m, err := filepath.Glob(pat)
+		if err != nil {
+			return fmt.Errorf("denied path %q: %w", pat, err)
+		}
+		for _, p := range m {
+			if r, err := filepath.EvalSymlinks(p); err == nil {
+				denied = append(denied, r)
+			}
+		}
+	}
+	if len(denied) == 0 {
+		return nil
+	}
+	kept := fs.Binds[:0]
+	for _, b := range fs.Binds {
+		drop := false
+		for _, d := range denied {
+			if within(b.Source, d) {
+				drop = true
+			}
+		}
+		if !drop {
+			kept = append(kept, b)
+		}
+	}
+	fs.Binds = kept
+	for _, d := range denied {
+		for _, b := range fs.Binds {
+			if !within(d, b.Source) || d == b.Source {
+				continue
+			}
+			st, err := os.Stat(d)
+			if err != nil {
+				continue
+			}
+			rel, _ := filepath.Rel(b.Source, d)
+			fs.Masks = append(fs.Masks, jail.Mask{Path: filepath.Join(b.Target, rel), Dir: st.IsDir()})
+		}
+	}
+	return nil
+}
+
+// within reports whether p is dir or below it.
+func within(p, dir string) bool {
+	p, dir = filepath.Clean(p), filepath.Clean(dir)
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
 }
 
 // mirror makes host path p appear at the same path in the jail: a symlink

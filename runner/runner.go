@@ -19,6 +19,7 @@ import (
 
 	"github.com/openclaw-run/openclaw-run/cgroups"
 	"github.com/openclaw-run/openclaw-run/jail"
+	"github.com/openclaw-run/openclaw-run/policy"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/seccomp"
 	"golang.org/x/sys/unix"
@@ -47,8 +48,12 @@ type Options struct {
 	Limits profiles.Limits
 	// Term is the TERM value passed into the jail (the CLI passes its own).
 	Term string
-	// ExtraBinds are further host paths (config allowedPaths).
-	ExtraBinds []jail.Bind
+	// FS is tools.fs: allowed and denied host paths.
+	FS FSPolicy
+	// Exec is the exec command policy (nil: none); ExecDisabled refuses
+	// exec altogether (OpenClaw's tools.exec.mode "deny").
+	Exec         *policy.Exec
+	ExecDisabled bool
 	// Audit receives one record per call and per denial; nil: none.
 	Audit *audit.Log
 }
@@ -76,7 +81,7 @@ func New(o Options) (*Runner, error) {
 		return nil, fmt.Errorf("runner: workspace: %w", err)
 	}
 	r.uid, r.gid = ChooseIDs(ws, o.UID, o.GID)
-	r.rootfs, err = BuildRootFS(o.Workspace, Hostname, o.ExtraBinds)
+	r.rootfs, err = BuildRootFS(o.Workspace, Hostname, o.FS)
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
@@ -203,13 +208,12 @@ func (r *Runner) Exec(ctx context.Context, cmd Command) (*Result, error) {
 	}
 	rec := audit.Record{Timestamp: time.Now().UTC(), SessionID: cmd.SessionID, UserID: cmd.UserID, Channel: cmd.Channel,
 		Tool: "exec", Parameters: cmd.Params, CallID: newCallID(), Profile: p.Name}
-	if !p.Allows("exec") || p.ExecTier == "" {
-		err := fmt.Errorf("%w: profile %q does not allow exec", ErrPolicy, p.Name)
-		rec.Action, rec.Decision, rec.Reason = "denial", "deny", err.Error()
-		return nil, errors.Join(err, r.record(rec))
-	}
 	if len(cmd.Argv) == 0 {
 		return nil, errors.New("no command")
+	}
+	if err := r.checkExec(cmd); err != nil {
+		rec.Action, rec.Decision, rec.Reason = "denial", "deny", err.Error()
+		return nil, errors.Join(err, r.record(rec))
 	}
 	res, err := r.run(ctx, p.ExecTier, cmd)
 	rec.Action, rec.Decision, rec.Limits = "tool_call", "allow", r.limits
@@ -230,6 +234,29 @@ func (r *Runner) Exec(ctx context.Context, cmd Command) (*Result, error) {
 		return res, aerr
 	}
 	return res, err
+}
+
+// checkExec applies the profile and the command policy to an exec call.
+func (r *Runner) checkExec(cmd Command) error {
+	p := r.opts.Profile
+	switch {
+	case !p.Allows("exec") || p.ExecTier == "":
+		return fmt.Errorf("%w: profile %q does not allow exec", ErrPolicy, p.Name)
+	case r.opts.ExecDisabled:
+		return fmt.Errorf("%w: exec is disabled (tools.exec.mode is \"deny\")", ErrPolicy)
+	case r.opts.Exec == nil:
+		return nil
+	}
+	var d policy.Decision
+	if s, ok := cmd.Params["command"].(string); ok {
+		d = r.opts.Exec.Check(s) // a shell string, as exec gives it to sh -c
+	} else {
+		d = r.opts.Exec.CheckArgv(cmd.Argv)
+	}
+	if !d.Allowed {
+		return fmt.Errorf("%w: %s", ErrPolicy, d.Reason)
+	}
+	return nil
 }
 
 // record appends to the audit log, if any.
@@ -299,6 +326,7 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 		Binds:    r.rootfs.Binds,
 		Files:    r.rootfs.Files,
 		Symlinks: r.rootfs.Symlinks,
+		Masks:    r.rootfs.Masks,
 		TmpSize:  int64(lim.TmpSize),
 		Rlimits: []jail.Rlimit{
 			{Resource: unix.RLIMIT_CORE, Cur: 0, Max: 0},

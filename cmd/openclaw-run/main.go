@@ -40,6 +40,7 @@ func init() {
 		{"profiles", "profiles list | profiles show NAME [--json]", cmdProfiles},
 		{"seccomp", "seccomp dump TIER [--bpf]", cmdSeccomp},
 		{"audit", "audit verify|tail|stats [--file F] [-n N] [-f]", cmdAudit},
+		{"config", "config validate|show [--config F]", cmdConfig},
 	}
 }
 

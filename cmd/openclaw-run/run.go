@@ -26,6 +26,7 @@ type runFlags struct {
 	uid, gid  int
 	stats     bool
 	auditFile string
+	config    string
 }
 
 func cmdRun(args []string, stderr io.Writer) int {
@@ -41,7 +42,8 @@ func cmdRun(args []string, stderr io.Writer) int {
 			"refusal, 126 not executable, 127 not found).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&f.profile, "profile", "coding", "tool profile: minimal, coding or full (see 'openclaw-run profiles list')")
+	fs.StringVar(&f.profile, "profile", "", "tool profile: minimal, coding or full (default: tools.profile of the config, else coding)")
+	fs.StringVar(&f.config, "config", "", "config file (default: $OPENCLAW_CONFIG_PATH, else $OPENCLAW_STATE_DIR/openclaw.json)")
 	fs.StringVarP(&f.workspace, "workspace", "w", ".", "host directory mounted read-write at /workspace (the working directory)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "kill the whole jail after this long (default: the profile's)")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set K=V inside the jail (repeatable); nothing else of this environment goes in")
@@ -75,9 +77,22 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
 		return exitSetup
 	}
+	cfg, err := loadConfig(f.config, builtin, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
+		return exitSetup
+	}
+	if f.profile == "" {
+		f.profile = cfg.Tools.Profile
+	}
 	prof, ok := builtin[f.profile]
 	if !ok {
 		fmt.Fprintf(stderr, "openclaw-run: unknown profile %q (have %v)\n", f.profile, profiles.Names(builtin))
+		return exitSetup
+	}
+	opts, err := runnerOptions(cfg, prof)
+	if err != nil {
+		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
 		return exitSetup
 	}
 	// Everything is audited: a call whose record cannot be written is
@@ -87,10 +102,12 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
 		return exitSetup
 	}
-	r, err := runner.New(runner.Options{
-		Profile: prof, Workspace: f.workspace, UID: f.uid, GID: f.gid,
-		Limits: f.limits, Term: os.Getenv("TERM"), Audit: alog,
-	})
+	opts.Workspace, opts.Term, opts.Audit = f.workspace, os.Getenv("TERM"), alog
+	opts.Limits = opts.Limits.Override(f.limits)
+	if f.uid != 0 {
+		opts.UID, opts.GID = f.uid, f.gid
+	}
+	r, err := runner.New(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
 		return exitSetup

@@ -1,0 +1,102 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFilesystemPolicy: allowedPaths are read-only binds (":rw" writable),
+// deniedPaths below them are invisible, and /etc is never the host's.
+func TestFilesystemPolicy(t *testing.T) {
+	ws := workspace(t)
+	// Not under /tmp: the jail has a private /tmp of its own.
+	base, err := os.MkdirTemp("/var/tmp", "openclaw-it-fs-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	os.Chmod(base, 0o755)
+	ro := filepath.Join(base, "shared")
+	rw := filepath.Join(base, "scratch")
+	for _, d := range []string{ro, rw, filepath.Join(ro, "private"), filepath.Join(ro, "keys")} {
+		os.MkdirAll(d, 0o777)
+		os.Chmod(d, 0o777)
+	}
+	os.WriteFile(filepath.Join(ro, "data.txt"), []byte("SHARED-DATA"), 0o666)
+	os.WriteFile(filepath.Join(ro, "private", "secret.txt"), []byte("PRIVATE"), 0o666)
+	os.WriteFile(filepath.Join(ro, "keys", "a.pem"), []byte("PEM-A"), 0o666)
+	os.WriteFile(filepath.Join(ro, "id.key"), []byte("KEYFILE"), 0o666)
+	os.WriteFile(filepath.Join(ws, ".env"), []byte("WS-SECRET"), 0o666)
+	cfg := filepath.Join(t.TempDir(), "openclaw.json")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`{
+  // bind two host directories; hide secrets below them and in the workspace
+  "tools": {"fs": {
+    "workspaceOnly": false,
+    "allowedPaths": [%q, %q],
+    "deniedPaths": [%q, %q, %q],
+  }},
+}`, ro, rw+":rw", filepath.Join(ro, "private"), filepath.Join(ro, "*.key"), filepath.Join(ws, ".env"))), 0o644)
+
+	script := fmt.Sprintf(`cat %[1]s/data.txt; echo
+echo x > %[1]s/new 2>/dev/null && echo RO-WRITABLE
+echo y > %[2]s/new && echo RW-OK
+cat %[1]s/private/secret.txt 2>/dev/null && echo DENIED-VISIBLE
+ls %[1]s/private 2>&1 | grep -q secret && echo DENIED-LISTED
+cat %[1]s/id.key 2>/dev/null | grep -q KEYFILE && echo GLOB-VISIBLE
+cat %[1]s/keys/a.pem
+echo
+cat /workspace/.env 2>/dev/null | grep -q WS-SECRET && echo WS-DENIED-VISIBLE
+grep -c . /etc/passwd`, ro, rw)
+	r := runCLI(t, nil, "--config", cfg, "--workspace", ws, "--", "sh", "-c", script)
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	for _, bad := range []string{"RO-WRITABLE", "DENIED-VISIBLE", "DENIED-LISTED", "GLOB-VISIBLE", "WS-DENIED-VISIBLE"} {
+		if strings.Contains(r.stdout, bad) {
+			t.Errorf("%s:\n%s", bad, r.stdout)
+		}
+	}
+	for _, good := range []string{"SHARED-DATA", "RW-OK", "PEM-A"} {
+		if !strings.Contains(r.stdout, good) {
+			t.Errorf("missing %s:\n%s%s", good, r.stdout, r.stderr)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(rw, "new")); string(b) != "y\n" {
+		t.Errorf("the :rw path was not written through")
+	}
+	if strings.TrimSpace(r.stdout[strings.LastIndex(strings.TrimSpace(r.stdout), "\n")+1:]) != "2" {
+		t.Errorf("/etc/passwd in the jail should be the synthesized 2-line file:\n%s", r.stdout)
+	}
+}
+
+// TestExecPolicyFromConfig: a denied command is refused before any jail,
+// the denial names the rule and is audited.
+func TestExecPolicyFromConfig(t *testing.T) {
+	ws := workspace(t)
+	cfg := filepath.Join(t.TempDir(), "openclaw.json")
+	os.WriteFile(cfg, []byte(`{"tools": {"exec": {"policy": "deny", "denyCommands": ["rm", "curl", "pip install"]}}}`), 0o644)
+	logf := filepath.Join(t.TempDir(), "audit.jsonl")
+	for _, argv := range [][]string{{"rm", "-rf", "/workspace"}, {"sh", "-c", "ls; /bin/rm x"}, {"python3", "-m", "pip", "install", "x"}} {
+		r := runCLI(t, nil, append([]string{"--config", cfg, "--workspace", ws, "--audit-file", logf, "--"}, argv...)...)
+		if r.code != 125 || !strings.Contains(r.stderr, "denied by policy") {
+			t.Errorf("%v: %+v", argv, r)
+		}
+	}
+	if r := runCLI(t, nil, "--config", cfg, "--workspace", ws, "--audit-file", logf, "--", "sh", "-c", "echo fine"); r.stdout != "fine\n" {
+		t.Errorf("allowed command: %+v", r)
+	}
+	data, _ := os.ReadFile(logf)
+	if strings.Count(string(data), `"decision":"deny"`) != 3 || !strings.Contains(string(data), `denyCommands entry \"pip install\"`) {
+		t.Errorf("denials not audited with their rule:\n%s", data)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"tools": {"exec": {"denyComands": ["rm"]}}}`), 0o644)
+	if r := runCLI(t, nil, "--config", bad, "--workspace", ws, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "did you mean") {
+		t.Errorf("a misspelt key must refuse the call: %+v", r)
+	}
+}
