@@ -56,6 +56,9 @@ type Options struct {
 	ExecDisabled bool
 	// Audit receives one record per call and per denial; nil: none.
 	Audit *audit.Log
+	// ToolBinary serves the file tools inside their jails (helper mode);
+	// default: this executable.
+	ToolBinary string
 }
 
 // Runner runs calls in fresh jails. It is safe for concurrent use.
@@ -92,6 +95,37 @@ func New(o Options) (*Runner, error) {
 // (their jails died with them; the cgroup directories did not). It is
 // cheap enough to run at every start.
 func Sweep() (int, error) { return cgroups.Sweep() }
+
+// stdinFile returns the file to give the jail as stdin, and, for a reader
+// that is not a file, a function that copies it into the pipe (run once
+// the jail has its end).
+func stdinFile(in io.Reader) (*os.File, func(), error) {
+	switch f := in.(type) {
+	case nil:
+		null, err := os.Open(os.DevNull)
+		return null, nil, err
+	case *os.File:
+		dup, err := dupFile(f)
+		return dup, nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("stdin pipe: %w", err)
+	}
+	return r, func() {
+		io.Copy(w, in)
+		w.Close()
+	}, nil
+}
+
+// dupFile returns a copy of f that the runner may close.
+func dupFile(f *os.File) (*os.File, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return nil, fmt.Errorf("dup stdin: %w", err)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
 
 // pendingCgroup is a call's cgroup being created, possibly concurrently
 // with the jail.
@@ -158,8 +192,11 @@ type Command struct {
 	Dir string
 	// Env are extra variables (K=V) on top of the fixed base.
 	Env []string
-	// Stdin is given to the jail as is (nil: /dev/null).
-	Stdin *os.File
+	// Stdin: an *os.File is given to the jail as is; any other reader is
+	// copied in through a pipe; nil means /dev/null.
+	Stdin io.Reader
+	// Binds are added to the jail's filesystem for this call only.
+	Binds []jail.Bind
 	// Stdout and Stderr receive the jail's output through pipes, counted
 	// against the output cap (nil: discarded, still counted).
 	Stdout, Stderr io.Writer
@@ -170,6 +207,8 @@ type Command struct {
 	// Params are the tool parameters as the caller gave them (audited,
 	// redacted); nil means {"command": Argv}.
 	Params map[string]any
+	// callID, when set by Run, names the call in the audit log.
+	callID string
 }
 
 // Result is how a call ended and what it used: the status taxonomy of the
@@ -206,8 +245,11 @@ func (r *Runner) Exec(ctx context.Context, cmd Command) (*Result, error) {
 	if cmd.Params == nil {
 		cmd.Params = map[string]any{"command": cmd.Argv}
 	}
+	if cmd.callID == "" {
+		cmd.callID = newCallID()
+	}
 	rec := audit.Record{Timestamp: time.Now().UTC(), SessionID: cmd.SessionID, UserID: cmd.UserID, Channel: cmd.Channel,
-		Tool: "exec", Parameters: cmd.Params, CallID: newCallID(), Profile: p.Name}
+		Tool: "exec", Parameters: cmd.Params, CallID: cmd.callID, Profile: p.Name}
 	if len(cmd.Argv) == 0 {
 		return nil, errors.New("no command")
 	}
@@ -296,6 +338,11 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 		return nil, err
 	}
 	defer out.closeAll()
+	stdin, feed, err := stdinFile(cmd.Stdin)
+	if err != nil {
+		return nil, err
+	}
+	defer stdin.Close()
 	// On cgroup v1 the cgroup is made while the jail is being built (the
 	// child waits at its barrier until it is placed); on v2 it must exist
 	// before clone, which puts the child straight into it.
@@ -323,7 +370,7 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 		Hostname: Hostname,
 		HostUID:  r.uid,
 		HostGID:  r.gid,
-		Binds:    r.rootfs.Binds,
+		Binds:    append(r.rootfs.Binds[:len(r.rootfs.Binds):len(r.rootfs.Binds)], cmd.Binds...),
 		Files:    r.rootfs.Files,
 		Symlinks: r.rootfs.Symlinks,
 		Masks:    r.rootfs.Masks,
@@ -335,7 +382,7 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 		},
 		Seccomp:       prog.Filter,
 		SeccompNotify: prog.Notify,
-		Stdin:         cmd.Stdin,
+		Stdin:         stdin,
 		Stdout:        out.w[0],
 		Stderr:        out.w[1],
 		CgroupFD:      cgFD,
@@ -352,6 +399,10 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 		return nil, err
 	}
 	tr.mark("jail start")
+	stdin.Close() // the jail holds its own copy; EOF and EPIPE follow the jail
+	if feed != nil {
+		go feed()
+	}
 	cg, _ := pending.get() // placed: Start returned
 	out.start()
 	var sup *seccomp.Supervisor

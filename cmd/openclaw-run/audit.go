@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
@@ -24,9 +25,21 @@ func auditPath(flag string) string {
 }
 
 // openAudit opens the audit log and checks that it can be appended to.
-func openAudit(flag string) (*audit.Log, error) {
+// The values of configured secrets are redacted from every record.
+func openAudit(flag string, secrets ...string) (*audit.Log, error) {
 	path := auditPath(flag)
-	l, err := audit.Open(path, nil)
+	// Values of the runner's own credential-like variables are secrets too
+	// (OPENCLAW_GATEWAY_TOKEN, OPENCLAW_<NAME>_API_KEY, ...).
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		for _, word := range []string{"KEY", "TOKEN", "SECRET", "PASSWORD"} {
+			if strings.Contains(strings.ToUpper(k), word) && len(v) >= 8 {
+				secrets = append(secrets, v)
+				break
+			}
+		}
+	}
+	l, err := audit.Open(path, secrets)
 	if err != nil {
 		return nil, err
 	}

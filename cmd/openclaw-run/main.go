@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/openclaw-run/openclaw-run/runner/tools"
 	"github.com/spf13/pflag"
 )
 
@@ -41,10 +42,15 @@ func init() {
 		{"seccomp", "seccomp dump TIER [--bpf]", cmdSeccomp},
 		{"audit", "audit verify|tail|stats [--file F] [-n N] [-f]", cmdAudit},
 		{"config", "config validate|show [--config F]", cmdConfig},
+		{"tools", "tools list | tools test TOOL [--path P] [--params JSON]", cmdTools},
 	}
 }
 
 func main() {
+	// Helper mode: this binary is the command of a file tool's jail.
+	if len(os.Args) == 4 && os.Args[1] == "__tool" {
+		os.Exit(tools.Serve(os.Args[2], os.Args[3], os.Stdin, os.Stdout))
+	}
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 

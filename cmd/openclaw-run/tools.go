@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/openclaw-run/openclaw-run/profiles"
+	"github.com/openclaw-run/openclaw-run/runner"
+	"github.com/openclaw-run/openclaw-run/runner/tools"
+)
+
+// cmdTools: list the tools, or run one through the same path as the
+// gateway (the guide's troubleshooting "openclaw tools test read --path=...").
+func cmdTools(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("tools", stderr)
+	profile := fs.String("profile", "", "profile (default: tools.profile of the config, else coding)")
+	cfgFile := fs.String("config", "", "config file")
+	workspace := fs.StringP("workspace", "w", ".", "workspace")
+	raw := fs.String("params", "", "the tool's parameters as JSON (merged with the flags below)")
+	pathF := fs.String("path", "", "path (read, write, edit, ls)")
+	content := fs.String("content", "", "content (write)")
+	command := fs.String("command", "", "command (exec)")
+	oldText := fs.String("old-text", "", "oldText (edit)")
+	newText := fs.String("new-text", "", "newText (edit)")
+	input := fs.String("input", "", "patch file (apply_patch); - for stdin")
+	asJSON := fs.Bool("json", false, "print the events as NDJSON")
+	auditFile := fs.String("audit-file", "", "audit log")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	known, err := loadProfiles()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if fs.NArg() == 1 && fs.Arg(0) == "list" {
+		cfg, err := loadConfig(*cfgFile, known, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		name := *profile
+		if name == "" {
+			name = cfg.Tools.Profile
+		}
+		p := known[name]
+		if p == nil {
+			fmt.Fprintf(stderr, "unknown profile %q\n", name)
+			return 1
+		}
+		for _, t := range append([]string{"exec"}, tools.Names...) {
+			state := "allowed"
+			if !p.Allows(t) || (t == "exec" && p.ExecTier == "") {
+				state = "denied"
+			}
+			tier := p.FileTier
+			if t == "exec" {
+				tier = p.ExecTier
+			}
+			fmt.Fprintf(stdout, "%-12s %-8s seccomp tier: %s\n", t, state, orDash(tier))
+		}
+		return 0
+	}
+	if fs.NArg() != 2 || fs.Arg(0) != "test" {
+		fmt.Fprintln(stderr, "usage: openclaw-run tools list | tools test TOOL [--path P] [--content C] [--command C] [--params JSON]")
+		return 2
+	}
+	tool := fs.Arg(1)
+	params := map[string]any{}
+	if *raw != "" {
+		if err := json.Unmarshal([]byte(*raw), &params); err != nil {
+			fmt.Fprintf(stderr, "--params: %v\n", err)
+			return 2
+		}
+	}
+	set := func(k, v string) {
+		if v != "" {
+			params[k] = v
+		}
+	}
+	set("path", *pathF)
+	set("content", *content)
+	set("command", *command)
+	set("oldText", *oldText)
+	set("newText", *newText)
+	if *input != "" {
+		var b []byte
+		if *input == "-" {
+			b, err = io.ReadAll(os.Stdin)
+		} else {
+			b, err = os.ReadFile(*input)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		params["input"] = string(b)
+	}
+	cfg, err := loadConfig(*cfgFile, known, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitSetup
+	}
+	name := *profile
+	if name == "" {
+		name = cfg.Tools.Profile
+	}
+	prof := known[name]
+	if prof == nil {
+		fmt.Fprintf(stderr, "unknown profile %q (have %v)\n", name, profiles.Names(known))
+		return exitSetup
+	}
+	opts, err := runnerOptions(cfg, prof)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitSetup
+	}
+	alog, err := openAudit(*auditFile, cfg.Gateway.AuthToken)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitSetup
+	}
+	opts.Workspace, opts.Audit = *workspace, alog
+	r, err := runner.New(opts)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitSetup
+	}
+	rawParams, _ := json.Marshal(params)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code := 0
+	enc := json.NewEncoder(stdout)
+	r.Run(ctx, runner.Call{Tool: tool, Params: rawParams, SessionID: "cli", UserID: cliUser()}, func(e runner.Event) error {
+		if *asJSON {
+			if e.Type == "result" && e.Result != nil && tool == "exec" {
+				code = e.Result.ExitCode
+			} else if e.Type == "error" {
+				code = 1
+			}
+			return enc.Encode(e)
+		}
+		switch e.Type {
+		case "stdout":
+			io.WriteString(stdout, e.Data)
+		case "stderr":
+			io.WriteString(stderr, e.Data)
+		case "result":
+			if e.Output != nil {
+				out, _ := json.MarshalIndent(e.Output, "", "  ")
+				fmt.Fprintf(stdout, "%s\n", out)
+			}
+			if e.Result != nil && tool == "exec" {
+				code = e.Result.ExitCode
+			}
+		case "error":
+			fmt.Fprintf(stderr, "%s: %s\n", e.Code, e.Message)
+			code = 1
+		}
+		return nil
+	})
+	return code
+}
