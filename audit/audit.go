@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -62,10 +63,15 @@ const hashField = `,"hash":"`
 // genesis is the previous hash of the first line.
 var genesis = hex.EncodeToString(make([]byte, 32))
 
-// Log appends records to one file.
+// Log appends records to one file, rotated by size.
 type Log struct {
 	path    string
 	secrets []string
+	// MaxSize rotates the file before it would grow past this many bytes
+	// (0: never); Backups is how many rotated files are kept (path.1 is
+	// the newest). The chain continues across files.
+	MaxSize int64
+	Backups int
 }
 
 // Open returns a Log writing to path (created 0600, its directory 0700).
@@ -79,29 +85,100 @@ func Open(path string, secrets []string) (*Log, error) {
 
 // Append adds r to the log, setting its sequence number and chain hash.
 func (l *Log) Append(r Record) error {
-	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		return fmt.Errorf("audit: lock: %w", err)
-	}
-	seq, prev, err := tail(f)
-	if err != nil {
-		return fmt.Errorf("audit: %s: %w", l.path, err)
-	}
-	r.Seq, r.PrevHash = seq+1, prev
 	r.Parameters = Redact(r.Parameters, l.secrets)
-	body, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
+	for attempt := 0; attempt < 10; attempt++ {
+		f, err := l.lockCurrent()
+		if err != nil {
+			return err
+		}
+		seq, prev, err := tail(f)
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("audit: %s: %w", l.path, err)
+		}
+		r.Seq, r.PrevHash = seq+1, prev
+		body, err := json.Marshal(r)
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("audit: %w", err)
+		}
+		line := seal(body)
+		if st, err := f.Stat(); err == nil && l.MaxSize > 0 && st.Size() > 0 && st.Size()+int64(len(line)) > l.MaxSize {
+			// Rotate under the lock, then start over on the new file:
+			// another writer may get there first, and the line must
+			// follow whatever is last.
+			err := l.rotate()
+			f.Close()
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		_, err = f.Write(line)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("audit: write: %w", err)
+		}
+		return nil
 	}
-	line := seal(body)
-	if _, err := f.Write(line); err != nil {
-		return fmt.Errorf("audit: write: %w", err)
+	return fmt.Errorf("audit: %s: could not append after repeated rotations", l.path)
+}
+
+// lockCurrent opens the log and takes its lock, making sure the file
+// locked is still the one at the path (a rotation may have moved it).
+func (l *Log) lockCurrent() (*os.File, error) {
+	for i := 0; i < 100; i++ {
+		f, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("audit: lock: %w", err)
+		}
+		a, err1 := f.Stat()
+		b, err2 := os.Stat(l.path)
+		if err1 == nil && err2 == nil && os.SameFile(a, b) {
+			return f, nil
+		}
+		f.Close()
+	}
+	return nil, fmt.Errorf("audit: %s keeps moving", l.path)
+}
+
+// rotate shifts path.N-1 to path.N ... path to path.1 and drops the
+// oldest beyond Backups. The new file continues the chain: its first line
+// carries the last hash of path.1.
+func (l *Log) rotate() error {
+	if l.Backups <= 0 {
+		// No backups kept: the chain restarts in an empty file, and its
+		// first line still names the hash it follows.
+		return os.Rename(l.path, l.path+".1")
+	}
+	os.Remove(fmt.Sprintf("%s.%d", l.path, l.Backups))
+	for i := l.Backups - 1; i >= 1; i-- {
+		os.Rename(fmt.Sprintf("%s.%d", l.path, i), fmt.Sprintf("%s.%d", l.path, i+1))
+	}
+	if err := os.Rename(l.path, l.path+".1"); err != nil {
+		return fmt.Errorf("audit: rotate: %w", err)
 	}
 	return nil
+}
+
+// Files returns the log's files, oldest first (backups, then the current).
+func Files(path string) []string {
+	var out []string
+	for i := 1; ; i++ {
+		p := fmt.Sprintf("%s.%d", path, i)
+		if _, err := os.Stat(p); err != nil {
+			break
+		}
+		out = append([]string{p}, out...)
+	}
+	if _, err := os.Stat(path); err == nil {
+		out = append(out, path)
+	}
+	return out
 }
 
 // seal appends the hash of body (a JSON object) as its last field.
@@ -125,11 +202,19 @@ func unseal(line []byte) (body []byte, hash string, ok bool) {
 	return body, hash, true
 }
 
-// tail returns the sequence number and hash of the last line of f.
+// tail returns the sequence number and hash of the last line of f; for
+// an empty file, those of the newest rotated file, so that the chain
+// continues across rotation.
 func tail(f *os.File) (uint64, string, error) {
 	st, err := f.Stat()
-	if err != nil || st.Size() == 0 {
-		return 0, genesis, err
+	if err != nil {
+		return 0, "", err
+	}
+	if st.Size() == 0 {
+		if _, err := os.Stat(f.Name() + ".1"); err == nil && !strings.HasSuffix(f.Name(), ".1") {
+			return tailOf(f.Name() + ".1")
+		}
+		return 0, genesis, nil
 	}
 	size := st.Size()
 	n := int64(64 << 10)
@@ -155,54 +240,106 @@ func tail(f *os.File) (uint64, string, error) {
 	return head.Seq, hash, nil
 }
 
+// tailOf reads the last sequence number and hash of the file at path.
+func tailOf(path string) (uint64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	return tail(f)
+}
+
 // Problem is the first place where a log stops being a chain.
 type Problem struct {
+	File   string
 	Line   int
 	Reason string
 }
 
-func (p *Problem) Error() string { return fmt.Sprintf("line %d: %s", p.Line, p.Reason) }
+func (p *Problem) Error() string {
+	if p.File != "" {
+		return fmt.Sprintf("%s line %d: %s", p.File, p.Line, p.Reason)
+	}
+	return fmt.Sprintf("line %d: %s", p.Line, p.Reason)
+}
 
 // Verify reads a log and checks every line: its own hash (an edited line),
 // the previous line's hash (a deleted, inserted or reordered line) and the
 // sequence. It returns the number of good lines and the first problem.
 func Verify(r io.Reader) (int, error) {
+	_, _, n, err := verify(r, genesis, 0)
+	return n, err
+}
+
+// VerifyFiles checks a rotated log, oldest file first, as one chain. The
+// oldest file kept may begin after the genesis (older backups were
+// dropped by rotation); every later file must continue exactly.
+func VerifyFiles(paths []string) (int, error) {
+	prev, seq, total := "", uint64(0), 0
+	if len(paths) == 1 {
+		prev = genesis // nothing was rotated away: the chain starts here
+	}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return total, err
+		}
+		var n int
+		prev, seq, n, err = verify(f, prev, seq)
+		f.Close()
+		total += n
+		if err != nil {
+			var pr *Problem
+			if errors.As(err, &pr) {
+				pr.File = p
+			}
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// verify checks one file. prev "" accepts any previous hash on the first
+// line (the oldest kept file of a rotated log).
+func verify(r io.Reader, prev string, next uint64) (string, uint64, int, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	prev, want := genesis, uint64(0)
+	want := next
 	n := 0
 	for sc.Scan() {
 		n++
 		line := sc.Bytes()
 		body, hash, ok := unseal(line)
 		if !ok {
-			return n - 1, &Problem{n, "not a sealed audit record (truncated or edited)"}
+			return prev, want, n - 1, &Problem{Line: n, Reason: "not a sealed audit record (truncated or edited)"}
 		}
 		sum := sha256.Sum256(body)
 		if hex.EncodeToString(sum[:]) != hash {
-			return n - 1, &Problem{n, "hash mismatch: the line was edited"}
+			return prev, want, n - 1, &Problem{Line: n, Reason: "hash mismatch: the line was edited"}
 		}
 		var rec struct {
 			Seq      uint64 `json:"seq"`
 			PrevHash string `json:"prevHash"`
 		}
 		if err := json.Unmarshal(body, &rec); err != nil {
-			return n - 1, &Problem{n, "not JSON: " + err.Error()}
+			return prev, want, n - 1, &Problem{Line: n, Reason: "not JSON: " + err.Error()}
 		}
-		if rec.PrevHash != prev {
-			return n - 1, &Problem{n, "previous-hash mismatch: a line before it was deleted, inserted or reordered"}
+		if prev != "" && rec.PrevHash != prev {
+			return prev, want, n - 1, &Problem{Line: n, Reason: "previous-hash mismatch: a line before it was deleted, inserted or reordered"}
 		}
-		if n == 1 {
-			want = rec.Seq // a rotated file continues the chain of the one before
-		} else if rec.Seq != want {
-			return n - 1, &Problem{n, fmt.Sprintf("sequence %d, want %d", rec.Seq, want)}
+		if want != 0 && rec.Seq != want {
+			return prev, want, n - 1, &Problem{Line: n, Reason: fmt.Sprintf("sequence %d, want %d", rec.Seq, want)}
+		}
+		if prev == genesis && rec.Seq != 1 {
+			return prev, want, n - 1, &Problem{Line: n, Reason: fmt.Sprintf("sequence %d, want 1", rec.Seq)}
 		}
 		prev, want = hash, rec.Seq+1
 	}
 	if err := sc.Err(); err != nil {
-		return n, err
+		return prev, want, n, err
 	}
-	return n, nil
+	return prev, want, n, nil
 }
 
 // keyLike matches strings that look like credentials: API keys of the

@@ -114,3 +114,50 @@ func TestRedact(t *testing.T) {
 		t.Errorf("large content should be summarized: %.200s", s)
 	}
 }
+
+func TestRotationKeepsTheChain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.MaxSize, l.Backups = 8<<10, 3
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				if err := l.Append(Record{Tool: "exec", Action: "tool_call", Parameters: map[string]any{"i": i, "w": w}}); err != nil {
+					t.Error(err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	files := Files(path)
+	if len(files) != 4 {
+		t.Fatalf("want the current file and 3 backups, got %v", files)
+	}
+	for _, f := range files {
+		if st, _ := os.Stat(f); st.Size() > 8<<10 {
+			t.Errorf("%s is %d bytes, over maxSize", f, st.Size())
+		}
+	}
+	n, err := VerifyFiles(files)
+	if err != nil || n == 0 {
+		t.Fatalf("rotated chain: %d lines, %v", n, err)
+	}
+	// The last line's sequence counts every record ever written.
+	data, _ := os.ReadFile(path)
+	if !strings.Contains(string(data), `"seq":200,`) {
+		t.Errorf("sequence does not continue across files")
+	}
+	// Removing a middle file breaks the chain at the next file's first line.
+	os.Rename(files[1], files[1]+".gone")
+	_, err = VerifyFiles([]string{files[0], files[2], files[3]})
+	var p *Problem
+	if !errors.As(err, &p) || p.File != files[2] || p.Line != 1 {
+		t.Errorf("a missing file must be named at the next file's first line: %v", err)
+	}
+}

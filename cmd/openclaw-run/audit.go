@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
+	"github.com/openclaw-run/openclaw-run/config"
 )
 
 func auditPath(flag string) string {
@@ -25,9 +26,11 @@ func auditPath(flag string) string {
 }
 
 // openAudit opens the audit log and checks that it can be appended to.
-// The values of configured secrets are redacted from every record.
-func openAudit(flag string, secrets ...string) (*audit.Log, error) {
+// It rotates by logging.maxSize and backupCount, and redacts the values of
+// configured secrets from every record.
+func openAudit(flag string, cfg *config.Config) (*audit.Log, error) {
 	path := auditPath(flag)
+	secrets := []string{cfg.Gateway.AuthToken}
 	// Values of the runner's own credential-like variables are secrets too
 	// (OPENCLAW_GATEWAY_TOKEN, OPENCLAW_<NAME>_API_KEY, ...).
 	for _, kv := range os.Environ() {
@@ -43,6 +46,7 @@ func openAudit(flag string, secrets ...string) (*audit.Log, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.MaxSize, l.Backups = int64(cfg.Logging.MaxSize), cfg.Logging.BackupCount
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("audit log %s is not writable, so the call is refused: %w", path, err)
@@ -80,7 +84,7 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	defer f.Close()
 	switch fs.Arg(0) {
 	case "verify":
-		good, err := audit.Verify(f)
+		good, err := audit.VerifyFiles(audit.Files(path))
 		var p *audit.Problem
 		if errors.As(err, &p) {
 			fmt.Fprintf(stdout, "FAIL %s: %s (%d good lines before it)\n", path, p, good)

@@ -97,7 +97,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	// Everything is audited: a call whose record cannot be written is
 	// refused before it runs.
-	alog, err := openAudit(f.auditFile, cfg.Gateway.AuthToken)
+	alog, err := openAudit(f.auditFile, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
 		return exitSetup

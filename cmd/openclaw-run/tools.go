@@ -120,7 +120,7 @@ func cmdTools(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitSetup
 	}
-	alog, err := openAudit(*auditFile, cfg.Gateway.AuthToken)
+	alog, err := openAudit(*auditFile, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitSetup
