@@ -6,6 +6,7 @@
 SHELL    := /bin/bash
 GO       ?= go
 BIN      := bin/openclaw-run
+GWBIN    := bin/openclaw-gateway
 # Debian/Ubuntu packages: libseccomp-dev and gcc/pkg-config build the
 # seccomp compiler (cgo); python3, git and make are used by the root tests
 # inside the jail; bubblewrap is the benchmark's yardstick.
@@ -24,7 +25,7 @@ endif
 
 FUZZTIME ?= 10s
 
-.PHONY: help deps build run test unit-test root-test fuzz lint bench clean
+.PHONY: help deps build run demo test unit-test root-test fuzz lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -38,10 +39,17 @@ deps: ## install missing system packages with apt-get (says which)
 	fi
 	@command -v $(GO) >/dev/null || { echo "make deps: Go is required (https://go.dev/doc/install); go.mod names the version"; exit 1; }
 
-build: deps ## build bin/openclaw-run
+build: deps ## build bin/openclaw-run and bin/openclaw-gateway
 	$(GOBUILD) -o $(BIN) ./cmd/openclaw-run
+	$(GOBUILD) -o $(GWBIN) ./cmd/openclaw-gateway
 
-run: build ## the main job: a jailed demo command that shows its own isolation
+run: build ## the main job: the gateway in the foreground on 127.0.0.1:18789 (Ctrl-C stops it)
+	@echo "== a jailed command, showing its own isolation:"
+	@$(MAKE) --no-print-directory demo
+	@echo "== the gateway:"
+	$(GWBIN) start --foreground
+
+demo: build ## a jailed demo command that shows its own isolation
 	@mkdir -p $(DEMO_WS) && chown 65534:65534 $(DEMO_WS) 2>/dev/null || true
 	@echo "== openclaw-run --profile coding --workspace $(DEMO_WS) -- sh -c '...'"
 	@$(BIN) --profile coding --workspace $(DEMO_WS) --stats -- sh -c '\
@@ -67,6 +75,7 @@ root-test: build ## end-to-end tests of the built binary (root; CI=true turns sk
 fuzz: ## run each fuzz target briefly (FUZZTIME=10s) from its committed seeds
 	$(GO) test -run '^$$' -fuzz '^FuzzExecPolicy$$' -fuzztime $(FUZZTIME) ./policy/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./gateway/
 
 test: unit-test root-test fuzz ## unit, root and end-to-end tests, and a short fuzz run (what CI runs)
 

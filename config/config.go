@@ -79,9 +79,21 @@ type Gateway struct {
 	Host         string   `json:"host"`
 	Port         int      `json:"port"`
 	AllowOrigins []string `json:"allowOrigins"`
-	// AuthToken; better from OPENCLAW_GATEWAY_TOKEN or the secret store.
-	AuthToken   string `json:"authToken,omitempty"`
-	MetricsAuth *bool  `json:"metricsAuth,omitempty"`
+	// AuthToken; better from OPENCLAW_GATEWAY_TOKEN or the secret store,
+	// else generated on first start into <state dir>/gateway.token.
+	AuthToken string `json:"authToken,omitempty"`
+	// MetricsAuth (default true) requires the token on /metrics too.
+	MetricsAuth *bool `json:"metricsAuth,omitempty"`
+	// MaxConcurrent calls run at once (default 2 x CPUs); MaxQueue more
+	// wait (default 64); beyond that a call gets 429.
+	MaxConcurrent int `json:"maxConcurrent,omitempty"`
+	MaxQueue      int `json:"maxQueue,omitempty"`
+	// MaxBodyBytes bounds a request body (default 8 MiB).
+	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
+	// AuthFailures within a minute lock a client address out for
+	// LockoutSeconds (defaults 5 and 300).
+	AuthFailures   int `json:"authFailures,omitempty"`
+	LockoutSeconds int `json:"lockoutSeconds,omitempty"`
 }
 
 // Channels is channels.*.
@@ -136,6 +148,9 @@ type Sandbox struct {
 	GID int `json:"gid,omitempty"`
 	// Engine: native (default).
 	Engine string `json:"engine,omitempty"`
+	// PerSession (default true) gives every session its own workspace
+	// below Workspace; false shares Workspace itself between sessions.
+	PerSession *bool `json:"perSession,omitempty"`
 	// Limits override the profiles' limits, per profile name.
 	Limits map[string]profiles.Limits `json:"limits,omitempty"`
 }
@@ -210,6 +225,11 @@ func ExpandHome(p string) string {
 		}
 	}
 	return p
+}
+
+// SessionWorkspaces reports sandbox.perSession (default true).
+func (c *Config) SessionWorkspaces() bool {
+	return c.Sandbox.PerSession == nil || *c.Sandbox.PerSession
 }
 
 // WorkspaceOnly reports tools.fs.workspaceOnly (default true).

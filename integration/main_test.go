@@ -22,7 +22,7 @@ import (
 // jailUID owns the test workspaces; root in the jail maps to it.
 const jailUID = 4242
 
-var binary string
+var binary, gwBinary string
 
 func TestMain(m *testing.M) {
 	// Keep the runs' state (the audit log) out of the real state dir.
@@ -34,6 +34,7 @@ func TestMain(m *testing.M) {
 	defer os.RemoveAll(state)
 	// make root-test passes the binary it built (static, as shipped).
 	if binary = os.Getenv("OPENCLAW_BIN"); binary != "" {
+		gwBinary = filepath.Join(filepath.Dir(binary), "openclaw-gateway")
 		os.Exit(m.Run())
 	}
 	dir, err := os.MkdirTemp("", "openclaw-it-bin-")
@@ -41,11 +42,14 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "openclaw-run")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/openclaw-run")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build openclaw-run:", err)
-		os.Exit(1)
+	gwBinary = filepath.Join(dir, "openclaw-gateway")
+	for out, pkg := range map[string]string{binary: "../cmd/openclaw-run", gwBinary: "../cmd/openclaw-gateway"} {
+		build := exec.Command("go", "build", "-o", out, pkg)
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build:", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

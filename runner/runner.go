@@ -7,6 +7,7 @@ package runner
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 
 	"context"
 	"errors"
@@ -125,6 +126,23 @@ func dupFile(f *os.File) (*os.File, error) {
 		return nil, fmt.Errorf("dup stdin: %w", err)
 	}
 	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
+// Ready checks that this host can build jails now: user namespaces are
+// enabled, seccomp can notify, and this runner may create cgroups. The
+// gateway's /readyz reports it.
+func Ready() error {
+	var errs []error
+	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err != nil || strings.TrimSpace(string(b)) == "0" {
+		errs = append(errs, errors.New("user namespaces are disabled (user.max_user_namespaces = 0)"))
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/seccomp/actions_avail"); err != nil || !strings.Contains(string(b), "user_notif") {
+		errs = append(errs, errors.New("seccomp user notification is not available"))
+	}
+	if _, err := cgroups.Bases(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // pendingCgroup is a call's cgroup being created, possibly concurrently

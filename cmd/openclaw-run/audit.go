@@ -8,51 +8,19 @@ import (
 	"io"
 	"os"
 	"os/user"
-	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/config"
+	"github.com/openclaw-run/openclaw-run/internal/setup"
 )
 
-func auditPath(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	return filepath.Join(stateDir(), "audit", "audit.jsonl")
-}
+func auditPath(flag string) string { return setup.AuditPath(flag) }
 
-// openAudit opens the audit log and checks that it can be appended to.
-// It rotates by logging.maxSize and backupCount, and redacts the values of
-// configured secrets from every record.
 func openAudit(flag string, cfg *config.Config) (*audit.Log, error) {
-	path := auditPath(flag)
-	secrets := []string{cfg.Gateway.AuthToken}
-	// Values of the runner's own credential-like variables are secrets too
-	// (OPENCLAW_GATEWAY_TOKEN, OPENCLAW_<NAME>_API_KEY, ...).
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		for _, word := range []string{"KEY", "TOKEN", "SECRET", "PASSWORD"} {
-			if strings.Contains(strings.ToUpper(k), word) && len(v) >= 8 {
-				secrets = append(secrets, v)
-				break
-			}
-		}
-	}
-	l, err := audit.Open(path, secrets)
-	if err != nil {
-		return nil, err
-	}
-	l.MaxSize, l.Backups = int64(cfg.Logging.MaxSize), cfg.Logging.BackupCount
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("audit log %s is not writable, so the call is refused: %w", path, err)
-	}
-	f.Close()
-	return l, nil
+	return setup.OpenAudit(flag, cfg)
 }
 
 func cliUser() string {

@@ -4,53 +4,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/openclaw-run/openclaw-run/config"
-	"github.com/openclaw-run/openclaw-run/policy"
+	"github.com/openclaw-run/openclaw-run/internal/setup"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runner"
 )
 
-// loadConfig reads and validates the config; warnings go to stderr, errors
-// refuse the call.
-func loadConfig(flag string, known map[string]*profiles.Profile, stderr io.Writer) (*config.Config, error) {
-	res, err := config.Load(config.Path(flag), profiles.Names(known))
-	if err != nil {
-		return nil, err
-	}
-	if err := res.Err(); err != nil {
-		return nil, err
-	}
-	return res.Config, nil
+func loadConfig(flag string, known map[string]*profiles.Profile, _ io.Writer) (*config.Config, error) {
+	return setup.Config(flag, known)
 }
 
-// runnerOptions turns the config into the runner's options for a profile:
-// limits (profile < agents.defaults.sandbox.docker < sandbox.limits <
-// flags), tools.fs and tools.exec, and the jail's ids.
 func runnerOptions(c *config.Config, p *profiles.Profile) (runner.Options, error) {
-	o := runner.Options{Profile: p, UID: c.Sandbox.UID, GID: c.Sandbox.GID}
-	d := c.Agents.Defaults.Sandbox.Docker
-	o.Limits = profiles.Limits{Memory: d.Memory, CPUs: d.Cpus, Pids: d.PidsLimit}
-	if l, ok := c.Sandbox.Limits[p.Name]; ok {
-		o.Limits = o.Limits.Override(l)
-	}
-	if !c.WorkspaceOnly() {
-		for _, a := range c.Tools.FS.AllowedPaths {
-			path, rw := strings.CutSuffix(a, ":rw")
-			o.FS.Allowed = append(o.FS.Allowed, runner.AllowedPath{Path: config.ExpandHome(path), Writable: rw})
-		}
-	}
-	for _, d := range c.Tools.FS.DeniedPaths {
-		o.FS.Denied = append(o.FS.Denied, config.ExpandHome(d))
-	}
-	mode, disabled := c.ExecPolicy()
-	pol, err := policy.NewExec(mode, c.Tools.Exec.DenyCommands, c.Tools.Exec.AllowCommands)
-	if err != nil {
-		return o, err
-	}
-	o.Exec, o.ExecDisabled = pol, disabled
-	return o, nil
+	return setup.RunnerOptions(c, p)
 }
 
 // cmdConfig: validate and show.

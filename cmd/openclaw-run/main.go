@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/openclaw-run/openclaw-run/runner/tools"
 	"github.com/spf13/pflag"
@@ -55,6 +57,9 @@ func main() {
 }
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "gateway" || args[0] == "sessions" || args[0] == "call") {
+		return execGateway(args, stderr)
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		for _, c := range commands {
 			if c.name == args[0] {
@@ -71,11 +76,28 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	return cmdRun(args, stderr)
 }
 
+// execGateway hands "gateway", "sessions" and "call" to openclaw-gateway,
+// installed next to this binary (see cmd/openclaw-gateway for why the
+// gateway is a binary of its own).
+func execGateway(args []string, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err == nil {
+		gw := filepath.Join(filepath.Dir(exe), "openclaw-gateway")
+		err = syscall.Exec(gw, append([]string{gw}, args...), os.Environ())
+		err = fmt.Errorf("run %s: %w", gw, err)
+	}
+	fmt.Fprintf(stderr, "openclaw-run: %v (install openclaw-gateway next to openclaw-run)\n", err)
+	return exitSetup
+}
+
 func usage(w io.Writer) {
 	fmt.Fprintf(w, `openclaw-run runs AI-agent tool calls in fresh kernel jails.
 
 Usage:
   openclaw-run [flags] -- CMD [ARGS...]   run CMD in a fresh jail (see --help)
+  openclaw-run gateway start [--foreground] | stop | status | restart
+  openclaw-run sessions list | prune --older-than 7d
+  openclaw-run call [--gateway URL] [--token T] TOOL [--command C] [--path P]
 `)
 	for _, c := range commands {
 		fmt.Fprintf(w, "  openclaw-run %s\n", c.usage)

@@ -1,27 +1,11 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
-
+	"github.com/openclaw-run/openclaw-run/config"
+	"github.com/openclaw-run/openclaw-run/internal/setup"
 	"github.com/openclaw-run/openclaw-run/profiles"
 )
 
-// stateDir is OPENCLAW_STATE_DIR, else ~/.openclaw (the names OpenClaw
-// itself uses).
-func stateDir() string {
-	if d := os.Getenv("OPENCLAW_STATE_DIR"); d != "" {
-		return d
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ".openclaw"
-	}
-	return filepath.Join(home, ".openclaw")
-}
+func stateDir() string { return config.StateDir() }
 
-// loadProfiles returns the built-in profiles and the custom ones in
-// <state dir>/profiles.
-func loadProfiles() (map[string]*profiles.Profile, error) {
-	return profiles.Load(filepath.Join(stateDir(), "profiles"))
-}
+func loadProfiles() (map[string]*profiles.Profile, error) { return setup.Profiles() }

@@ -63,12 +63,50 @@ var forbidden = map[string]map[string]string{
 		mod + "gateway": "the runner is transport-agnostic",
 		"net/http":      "the runner is transport-agnostic",
 	},
+}
+
+// forbiddenDirect holds rules about a package's own imports (its
+// dependencies may use what it may not).
+var forbiddenDirect = map[string]map[string]string{
 	"gateway": {
 		mod + "jail":            "the gateway reaches jails only through the runner",
 		mod + "seccomp":         "the gateway reaches jails only through the runner",
 		mod + "cgroups":         "the gateway reaches jails only through the runner",
 		"golang.org/x/sys/unix": "no raw kernel calls at the edge",
 	},
+	"client": {
+		mod + "runner": "a client speaks the wire protocol only",
+		mod + "jail":   "a client speaks the wire protocol only",
+	},
+}
+
+func TestDirectImports(t *testing.T) {
+	for pkg, rules := range forbiddenDirect {
+		out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, "../../"+pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		for _, imp := range strings.Fields(string(out)) {
+			if why, bad := rules[imp]; bad {
+				t.Errorf("%s imports %s: %s", pkg, imp, why)
+			}
+		}
+	}
+}
+
+// The cold CLI must not link the gateway's libraries: they cost ~10 ms of
+// initialisation at every start (see cmd/openclaw-gateway).
+func TestCLIStaysLean(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "../../cmd/openclaw-run").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, heavy := range []string{"net/http", "github.com/prometheus/client_golang/prometheus", "github.com/coder/websocket",
+		"go.etcd.io/bbolt", "github.com/containerd/cgroups/v3/cgroup1", mod + "gateway"} {
+		if strings.Contains("\n"+string(out), "\n"+heavy+"\n") {
+			t.Errorf("openclaw-run links %s", heavy)
+		}
+	}
 }
 
 func TestImportBoundaries(t *testing.T) {

@@ -1,0 +1,363 @@
+// Command openclaw-gateway serves tool calls over HTTP and WebSocket
+// (package gateway) and manages that service: start, stop, status,
+// restart, sessions, and a small client (call).
+//
+// It is a separate binary from openclaw-run so that the cold CLI path
+// does not pay for the gateway's libraries at every start: linking
+// net/http, the WebSocket library and the Prometheus client costs about 10
+// ms of initialisation per process here, more than a whole jail. The CLI
+// runs it for "openclaw-run gateway|sessions|call ...".
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/openclaw-run/openclaw-run/config"
+	"github.com/openclaw-run/openclaw-run/gateway"
+	"github.com/openclaw-run/openclaw-run/internal/setup"
+	"github.com/openclaw-run/openclaw-run/profiles"
+	"github.com/openclaw-run/openclaw-run/runner"
+	"github.com/spf13/pflag"
+)
+
+func main() {
+	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: openclaw-gateway start [--foreground] | stop | status | restart | sessions list|prune | call TOOL ...")
+		return 2
+	}
+	switch args[0] {
+	case "gateway": // reached as "openclaw-run gateway ..."
+		return dispatch(args[1:], stdout, stderr)
+	case "start":
+		return cmdStart(args[1:], stdout, stderr)
+	case "stop":
+		return cmdStop(args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout, stderr)
+	case "restart":
+		if code := cmdStop(args[1:], stdout, stderr); code != 0 && code != 3 {
+			return code
+		}
+		return cmdStart(args[1:], stdout, stderr)
+	case "sessions":
+		return cmdSessions(args[1:], stdout, stderr)
+	case "call":
+		return cmdCall(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "openclaw-gateway: unknown command %q\n", args[0])
+	return 2
+}
+
+func flags(name string, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func pidFile() string { return filepath.Join(config.StateDir(), "gateway.pid") }
+
+// token is gateway.authToken, else OPENCLAW_GATEWAY_TOKEN, else the one in
+// <state dir>/gateway.token, generated (0600) on first start.
+func token(cfg *config.Config, create bool) (string, error) {
+	if cfg.Gateway.AuthToken != "" {
+		return cfg.Gateway.AuthToken, nil
+	}
+	if t := os.Getenv("OPENCLAW_GATEWAY_TOKEN"); t != "" {
+		return t, nil
+	}
+	path := filepath.Join(config.StateDir(), "gateway.token")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !create {
+		return "", fmt.Errorf("no token: set OPENCLAW_GATEWAY_TOKEN or start the gateway once to create %s", path)
+	}
+	var b [32]byte
+	rand.Read(b[:])
+	t := hex.EncodeToString(b[:])
+	if err := os.MkdirAll(config.StateDir(), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("store the generated token: %w", err)
+	}
+	return t, nil
+}
+
+func cmdStart(args []string, stdout, stderr io.Writer) int {
+	fs := flags("start", stderr)
+	fg := fs.Bool("foreground", false, "run in the foreground (systemd, make run); otherwise start in the background")
+	cfgFile := fs.String("config", "", "config file")
+	addr := fs.String("listen", "", "override host:port (tests)")
+	drain := fs.Duration("drain", 30*time.Second, "on SIGTERM, how long running calls may finish before they are killed")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if !*fg {
+		return background(args, stdout, stderr)
+	}
+	known, err := setup.Profiles()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	cfg, err := setup.Config(*cfgFile, known)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	tok, err := token(cfg, true)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	alog, err := setup.OpenAudit("", cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	store, err := gateway.OpenBolt(filepath.Join(config.StateDir(), "sessions.db"))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer store.Close()
+	if _, err := runner.Sweep(); err != nil {
+		fmt.Fprintf(stderr, "warning: sweeping leftover cgroups: %v\n", err)
+	}
+	helper, err := helperBinary()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := gateway.New(gateway.Options{Config: cfg, Profiles: known, Token: tok, Store: store, Logger: logger,
+		RunnerOptions: func(p *profiles.Profile) (runner.Options, error) {
+			o, err := setup.RunnerOptions(cfg, p)
+			o.Audit, o.ToolBinary = alog, helper
+			return o, err
+		}})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	listen := *addr
+	if listen == "" {
+		listen = net.JoinHostPort(cfg.Gateway.Host, strconv.Itoa(cfg.Gateway.Port))
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "listen %s: %v\n", listen, err)
+		return 1
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	os.WriteFile(pidFile(), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+	defer os.Remove(pidFile())
+	fmt.Fprintf(stdout, "openclaw-gateway listening on http://%s (pid %d)\n", ln.Addr(), os.Getpid())
+	fmt.Fprintf(stdout, "  token: %s/gateway.token (or OPENCLAW_GATEWAY_TOKEN)\n", config.StateDir())
+	fmt.Fprintf(stdout, "  try:   curl -sN -H \"Authorization: Bearer $(cat %s/gateway.token)\" -d '{\"args\":{\"command\":\"id; uname -a\"}}' http://%s/v1/tools/exec\n", config.StateDir(), ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case s := <-sig:
+		logger.Info("stopping: no new calls; draining", "signal", s.String(), "deadline", drain.String())
+	case err := <-errc:
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		logger.Warn("drain deadline passed: killing the remaining calls")
+	}
+	srv.Shutdown() // cancels what is left; their jails die with them
+	hs.Close()
+	logger.Info("stopped")
+	return 0
+}
+
+// helperBinary is the openclaw-run binary next to this one: it serves the
+// file tools inside their jails.
+func helperBinary() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(filepath.Dir(exe), "openclaw-run")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("the file tools need openclaw-run next to openclaw-gateway (%s): %w", p, err)
+	}
+	return p, nil
+}
+
+// background starts "start --foreground" in a new session with its output
+// in <state dir>/logs/gateway.log, and waits until it is healthy.
+func background(args []string, stdout, stderr io.Writer) int {
+	if pid, ok := running(); ok {
+		fmt.Fprintf(stderr, "openclaw-gateway is already running (pid %d)\n", pid)
+		return 1
+	}
+	exe, _ := os.Executable()
+	logDir := filepath.Join(config.StateDir(), "logs")
+	os.MkdirAll(logDir, 0o700)
+	logf, err := os.OpenFile(filepath.Join(logDir, "gateway.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	cmd := exec.Command(exe, append([]string{"start", "--foreground"}, args...)...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	for i := 0; i < 50; i++ {
+		if _, ok := running(); ok {
+			fmt.Fprintf(stdout, "openclaw-gateway started (pid %d); log: %s\n", cmd.Process.Pid, logf.Name())
+			return 0
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fmt.Fprintf(stderr, "openclaw-gateway did not come up; see %s\n", logf.Name())
+	return 1
+}
+
+// running reads the pidfile and checks that the process exists.
+func running() (int, bool) {
+	b, err := os.ReadFile(pidFile())
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	return pid, syscall.Kill(pid, 0) == nil
+}
+
+func cmdStop(args []string, stdout, stderr io.Writer) int {
+	pid, ok := running()
+	if !ok {
+		fmt.Fprintln(stdout, "openclaw-gateway is not running")
+		return 3
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	for i := 0; i < 400; i++ {
+		if syscall.Kill(pid, 0) != nil {
+			fmt.Fprintf(stdout, "openclaw-gateway stopped (pid %d)\n", pid)
+			return 0
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fmt.Fprintf(stderr, "openclaw-gateway (pid %d) did not stop within 40s\n", pid)
+	return 1
+}
+
+func cmdStatus(args []string, stdout, stderr io.Writer) int {
+	pid, ok := running()
+	if !ok {
+		fmt.Fprintln(stdout, "openclaw-gateway: stopped")
+		return 3
+	}
+	fmt.Fprintf(stdout, "openclaw-gateway: running (pid %d)\n", pid)
+	return 0
+}
+
+func cmdSessions(args []string, stdout, stderr io.Writer) int {
+	fs := flags("sessions", stderr)
+	older := fs.String("older-than", "", "prune: sessions not used for this long (7d, 12h)")
+	cfgFile := fs.String("config", "", "config file")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: openclaw-gateway sessions list | sessions prune --older-than 7d")
+		return 2
+	}
+	store, err := gateway.OpenBolt(filepath.Join(config.StateDir(), "sessions.db"))
+	if err != nil {
+		fmt.Fprintln(stderr, err, "(is the gateway running? stop it first, or use the HTTP API)")
+		return 1
+	}
+	defer store.Close()
+	list, err := store.List()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	switch fs.Arg(0) {
+	case "list":
+		for _, s := range list {
+			fmt.Fprintf(stdout, "%-24s user=%-12s calls=%-6d created=%s lastUsed=%s workspace=%s\n",
+				s.ID, s.UserID, s.Calls, s.Created.Format(time.RFC3339), s.LastUsed.Format(time.RFC3339), s.Workspace)
+		}
+		return 0
+	case "prune":
+		d, err := parseAge(*older)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		known, _ := setup.Profiles()
+		cfg, err := setup.Config(*cfgFile, known)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		alog, err := setup.OpenAudit("", cfg)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		n, err := gateway.Prune(store, cfg, d, alog)
+		fmt.Fprintf(stdout, "pruned %d session(s) unused for %s\n", n, *older)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintln(stderr, "usage: openclaw-gateway sessions list | sessions prune --older-than 7d")
+	return 2
+}
+
+// parseAge accepts Go durations and a "d" suffix for days.
+func parseAge(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, errors.New("prune needs --older-than (e.g. 7d)")
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 {
+			return 0, fmt.Errorf("--older-than %q: want e.g. 7d or 12h", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--older-than %q: want e.g. 7d or 12h", s)
+	}
+	return d, nil
+}

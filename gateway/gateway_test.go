@@ -1,0 +1,127 @@
+package gateway
+
+import (
+	"bytes"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openclaw-run/openclaw-run/config"
+)
+
+func TestOriginPatterns(t *testing.T) {
+	pats := []string{"http://192.168.1.*", "http://localhost:18789"}
+	for origin, want := range map[string]bool{
+		"http://192.168.1.7":       true,
+		"http://192.168.1.7:8080":  true,
+		"http://localhost:18789":   true,
+		"http://192.168.2.7":       false,
+		"http://evil.example":      false,
+		"http://192.168.1.7/x":     false,
+		"https://localhost:18789":  false,
+		"http://192.168.1.evil.io": false, // "*" is one label, not a suffix
+		"http://localhost:9999":    false, // the pattern names a port
+	} {
+		if got := originAllowed(origin, pats); got != want {
+			t.Errorf("%s: %v, want %v", origin, got, want)
+		}
+	}
+}
+
+func TestLockout(t *testing.T) {
+	l := NewLockout(3, time.Minute, time.Hour)
+	for i := 0; i < 2; i++ {
+		if l.Fail("1.2.3.4") {
+			t.Fatal("locked too early")
+		}
+	}
+	if !l.Fail("1.2.3.4") {
+		t.Fatal("not locked after 3 failures")
+	}
+	if locked, _ := l.Locked("1.2.3.4"); !locked {
+		t.Error("Locked says no")
+	}
+	if locked, _ := l.Locked("5.6.7.8"); locked {
+		t.Error("another address locked")
+	}
+}
+
+func TestCheckToken(t *testing.T) {
+	r := httptest.NewRequest("POST", "/", nil)
+	if checkToken(r, "secret-token-123456") {
+		t.Error("no header accepted")
+	}
+	r.Header.Set("Authorization", "Bearer wrong")
+	if checkToken(r, "secret-token-123456") {
+		t.Error("wrong token accepted")
+	}
+	r.Header.Set("Authorization", "Bearer secret-token-123456")
+	if !checkToken(r, "secret-token-123456") {
+		t.Error("right token refused")
+	}
+}
+
+func TestChannels(t *testing.T) {
+	c := config.Defaults()
+	c.Channels.Feishu = &config.Feishu{Enabled: true, Mode: "allowlist", Allowlist: []string{"chat_ok"}, Denylist: []string{"chat_bad"}}
+	c.Channels.Telegram = &config.Telegram{Enabled: true, AllowedUsers: []int64{42}, AllowedChats: []int64{-100}}
+	s := &Server{cfg: c}
+	for _, tc := range []struct {
+		req  Request
+		deny bool
+	}{
+		{Request{}, false},
+		{Request{Channel: "feishu", ChatID: "chat_ok"}, false},
+		{Request{Channel: "feishu", ChatID: "chat_other"}, true},
+		{Request{Channel: "feishu", ChatID: "chat_bad"}, true},
+		{Request{Channel: "telegram", UserID: "42"}, false},
+		{Request{Channel: "telegram", ChatID: "-100", UserID: "7"}, false},
+		{Request{Channel: "telegram", UserID: "7"}, true},
+		{Request{Channel: "slack"}, true},
+	} {
+		err := s.checkChannel(&tc.req)
+		if (err != nil) != tc.deny {
+			t.Errorf("%+v: %v", tc.req, err)
+		}
+	}
+}
+
+func TestDecodeRequest(t *testing.T) {
+	if _, err := DecodeRequest(strings.NewReader(`{"args":{"command":"ls"},"sessionId":"a"}`), 1024); err != nil {
+		t.Fatal(err)
+	}
+	for body, status := range map[string]int{
+		`{"args":{},"bogus":1}`:   400,
+		`{"args":`:                400,
+		`{"args":[]}`:             400,
+		`{"args":{}} {"args":{}}`: 400,
+		strings.Repeat(" ", 2000): 413,
+	} {
+		_, err := DecodeRequest(strings.NewReader(body), 1024)
+		he, ok := err.(*httpError)
+		if !ok || he.status != status {
+			t.Errorf("%.30q: %v, want %d", body, err, status)
+		}
+	}
+}
+
+func FuzzDecodeRequest(f *testing.F) {
+	for _, s := range []string{`{"args":{"command":"ls"}}`, `{"args":{},"sessionId":"x","channel":"feishu","chatId":"c"}`, `{`, `[]`, `{"args":null}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := DecodeRequest(bytes.NewReader(b), 4096)
+		if err == nil && len(req.Args) > 0 && req.Args[0] != '{' && string(req.Args) != "null" {
+			t.Fatalf("accepted non-object args %q", req.Args)
+		}
+	})
+}
+
+func TestValidSessionID(t *testing.T) {
+	for id, ok := range map[string]bool{"abc": true, "s-1.2:x_y": true, "": false, "../x": false, "a/b": false, ".hidden": false, strings.Repeat("a", 129): false} {
+		if ValidSessionID(id) != ok {
+			t.Errorf("%q", id)
+		}
+	}
+}

@@ -1,0 +1,50 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// MetricNames are every metric /metrics exports (the dashboard test checks
+// that the Grafana JSON uses no other).
+var MetricNames = []string{
+	"openclaw_requests_total", "openclaw_tool_calls_total", "openclaw_denials_total",
+	"openclaw_call_duration_seconds", "openclaw_jail_setup_seconds", "openclaw_active_calls",
+	"openclaw_sessions", "openclaw_stream_bytes_total", "openclaw_auth_failures_total",
+}
+
+type metrics struct {
+	reg          *prometheus.Registry
+	requests     *prometheus.CounterVec
+	calls        *prometheus.CounterVec
+	denials      *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	setup        prometheus.Histogram
+	active       prometheus.Gauge
+	sessions     prometheus.Gauge
+	bytes        prometheus.Counter
+	authFailures prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "openclaw_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
+	m.calls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "openclaw_tool_calls_total", Help: "Tool calls by tool and outcome (ok or the error code)."}, []string{"tool", "status"})
+	m.denials = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "openclaw_denials_total", Help: "Refused calls by reason."}, []string{"reason"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "openclaw_call_duration_seconds", Help: "Time from request to the call's result.",
+		Buckets: []float64{.005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 120}}, []string{"tool"})
+	m.setup = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "openclaw_jail_setup_seconds", Help: "Time to build a jail, from the call to the jailed program running.",
+		Buckets: []float64{.002, .005, .01, .015, .02, .03, .05, .1, .25}})
+	m.active = prometheus.NewGauge(prometheus.GaugeOpts{Name: "openclaw_active_calls", Help: "Calls running now (each in its own jail)."})
+	m.sessions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "openclaw_sessions", Help: "Sessions in the store."})
+	m.bytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "openclaw_stream_bytes_total", Help: "Bytes of stdout and stderr streamed to clients."})
+	m.authFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "openclaw_auth_failures_total", Help: "Requests refused for a missing or wrong token."})
+	m.reg.MustRegister(m.requests, m.calls, m.denials, m.latency, m.setup, m.active, m.sessions, m.bytes, m.authFailures)
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}

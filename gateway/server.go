@@ -1,0 +1,452 @@
+// Package gateway is the HTTP and WebSocket edge of the runner: it
+// authenticates a tool call (bearer token, origin allowlist, per-address
+// lockout), applies the channel allowlists, admits it under a concurrency
+// cap, gives it a session and a workspace, and streams the runner's events
+// back as NDJSON lines or WebSocket frames. It reaches jails only through
+// the runner.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openclaw-run/openclaw-run/config"
+	"github.com/openclaw-run/openclaw-run/profiles"
+	"github.com/openclaw-run/openclaw-run/runner"
+	"github.com/openclaw-run/openclaw-run/runner/tools"
+)
+
+// Options configure a Server.
+type Options struct {
+	Config   *config.Config
+	Profiles map[string]*profiles.Profile
+	Token    string
+	// RunnerOptions builds the runner options of a profile (the CLI's
+	// mapping of the config); Workspace is filled in per session.
+	RunnerOptions func(p *profiles.Profile) (runner.Options, error)
+	Store         Store
+	Lockout       Lockout
+	Logger        *slog.Logger
+}
+
+// Server is the gateway.
+type Server struct {
+	o       Options
+	cfg     *config.Config
+	mux     *http.ServeMux
+	metrics *metrics
+	slots   chan struct{} // running calls
+	queue   chan struct{} // running + waiting calls
+	base    context.Context
+	stop    context.CancelFunc
+	wg      sync.WaitGroup // in-flight calls
+
+	mu      sync.Mutex
+	runners map[string]*runner.Runner // by profile + workspace
+}
+
+// New builds a server; nothing listens yet.
+func New(o Options) (*Server, error) {
+	c := o.Config
+	if o.Token == "" {
+		return nil, errors.New("gateway: no auth token")
+	}
+	if o.Lockout == nil {
+		n, lock := c.Gateway.AuthFailures, c.Gateway.LockoutSeconds
+		if n <= 0 {
+			n = 5
+		}
+		if lock <= 0 {
+			lock = 300
+		}
+		o.Lockout = NewLockout(n, time.Minute, time.Duration(lock)*time.Second)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	maxRun, maxQueue := c.Gateway.MaxConcurrent, c.Gateway.MaxQueue
+	if maxRun <= 0 {
+		maxRun = 2 * numCPU()
+	}
+	if maxQueue <= 0 {
+		maxQueue = 64
+	}
+	s := &Server{o: o, cfg: c, mux: http.NewServeMux(), metrics: newMetrics(),
+		slots: make(chan struct{}, maxRun), queue: make(chan struct{}, maxRun+maxQueue), runners: map[string]*runner.Runner{}}
+	s.base, s.stop = context.WithCancel(context.Background())
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Shutdown cancels every call still running (their jails die) once the
+// HTTP server has stopped accepting and draining ended.
+func (s *Server) Shutdown() {
+	s.stop()
+	s.wg.Wait()
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /health", s.health)
+	s.mux.HandleFunc("GET /healthz", s.health)
+	s.mux.HandleFunc("GET /readyz", s.ready)
+	s.mux.Handle("GET /metrics", s.guard("/metrics", s.metricsAuth(), s.metrics.handler()))
+	s.mux.Handle("POST /v1/tools/{tool}", s.guard("/v1/tools", true, http.HandlerFunc(s.toolNDJSON)))
+	s.mux.Handle("POST /tools/invoke", s.guard("/tools/invoke", true, http.HandlerFunc(s.invoke)))
+	s.mux.Handle("GET /v1/ws", s.guard("/v1/ws", true, http.HandlerFunc(s.websocket)))
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s (see docs/gateway.md)", r.Method, r.URL.Path))
+	})
+}
+
+func (s *Server) metricsAuth() bool {
+	return s.cfg.Gateway.MetricsAuth == nil || *s.cfg.Gateway.MetricsAuth
+}
+
+// statusWriter records the status for the request metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(c int) {
+	if w.code == 0 {
+		w.code = c
+	}
+	w.ResponseWriter.WriteHeader(c)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// guard applies, in order: the origin allowlist (browser requests), the
+// lockout, and the bearer token; and counts the request.
+func (s *Server) guard(route string, auth bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() { s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc() }()
+		w = sw
+		if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, s.allowedOrigins()) {
+			writeError(w, http.StatusForbidden, "origin_denied", fmt.Sprintf("origin %q is not in gateway.allowOrigins", origin))
+			return
+		}
+		if auth {
+			addr := clientAddr(r)
+			if locked, until := s.o.Lockout.Locked(addr); locked {
+				w.Header().Set("Retry-After", strconv.Itoa(int(time.Until(until).Seconds())+1))
+				writeError(w, http.StatusTooManyRequests, "locked_out", "too many failed authentications from this address; try again later")
+				return
+			}
+			if !checkToken(r, s.o.Token) {
+				s.metrics.authFailures.Inc()
+				if s.o.Lockout.Fail(addr) {
+					s.o.Logger.Warn("auth lockout", "addr", addr)
+				}
+				w.Header().Set("WWW-Authenticate", `Bearer realm="openclaw-run"`)
+				writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token (Authorization: Bearer TOKEN)")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// allowedOrigins: the configured list, or by default the gateway's own
+// loopback origins.
+func (s *Server) allowedOrigins() []string {
+	if len(s.cfg.Gateway.AllowOrigins) > 0 {
+		return s.cfg.Gateway.AllowOrigins
+	}
+	p := strconv.Itoa(s.cfg.Gateway.Port)
+	return []string{"http://127.0.0.1:" + p, "http://localhost:" + p}
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if err := runner.Ready(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unready", "reason": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+}
+
+// Request is the body of POST /v1/tools/{tool} (and the params of a
+// WebSocket tools.call, with the tool name added).
+type Request struct {
+	Tool      string          `json:"tool,omitempty"`
+	Args      json.RawMessage `json:"args"`
+	SessionID string          `json:"sessionId,omitempty"`
+	UserID    string          `json:"userId,omitempty"`
+	Channel   string          `json:"channel,omitempty"`
+	ChatID    string          `json:"chatId,omitempty"`
+	Profile   string          `json:"profile,omitempty"`
+}
+
+// maxBody bounds request bodies.
+func (s *Server) maxBody() int64 {
+	if s.cfg.Gateway.MaxBodyBytes > 0 {
+		return s.cfg.Gateway.MaxBodyBytes
+	}
+	return 8 << 20
+}
+
+// DecodeRequest reads one request body strictly: bounded, one JSON object,
+// no unknown fields.
+func DecodeRequest(body io.Reader, limit int64) (*Request, error) {
+	data, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		return nil, &httpError{http.StatusBadRequest, "invalid_request", "cannot read the body: " + err.Error()}
+	}
+	if int64(len(data)) > limit {
+		return nil, &httpError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body exceeds %d bytes", limit)}
+	}
+	var req Request
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, &httpError{http.StatusBadRequest, "invalid_request", "malformed request: " + err.Error()}
+	}
+	if dec.More() {
+		return nil, &httpError{http.StatusBadRequest, "invalid_request", "malformed request: more than one JSON value"}
+	}
+	if len(req.Args) > 0 && req.Args[0] != '{' {
+		return nil, &httpError{http.StatusBadRequest, "invalid_request", "args must be a JSON object"}
+	}
+	return &req, nil
+}
+
+type httpError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *httpError) Error() string { return e.message }
+
+// spawn creates a new session (the sessions_spawn tool): no jail, an id
+// and a workspace.
+func (s *Server) spawn(req *Request) ([]runner.Event, error) {
+	if err := s.checkChannel(req); err != nil {
+		return nil, err
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	id := "s-" + hex.EncodeToString(b[:])
+	ws, err := s.workspace(id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.o.Store.Touch(Session{ID: id, UserID: req.UserID, Channel: req.Channel, Workspace: ws}); err != nil {
+		return nil, err
+	}
+	s.refreshSessions()
+	return []runner.Event{{Type: "start", Tool: "sessions_spawn"}, {Type: "result", Output: map[string]any{"sessionId": id}}}, nil
+}
+
+// refreshSessions updates the sessions gauge from the store.
+func (s *Server) refreshSessions() {
+	if l, err := s.o.Store.List(); err == nil {
+		s.metrics.sessions.Set(float64(len(l)))
+	}
+}
+
+// prepare turns a request into a runner and a call: channel rules, the
+// session and its workspace, the profile.
+func (s *Server) prepare(req *Request) (*runner.Runner, runner.Call, error) {
+	call := runner.Call{Tool: req.Tool, Params: req.Args, UserID: req.UserID, Channel: req.Channel}
+	if !knownTool(req.Tool) {
+		return nil, call, &httpError{http.StatusNotFound, "not_found", fmt.Sprintf("unknown tool %q (tools: exec, %s, sessions_spawn)", req.Tool, strings.Join(tools.Names, ", "))}
+	}
+	if err := s.checkChannel(req); err != nil {
+		s.metrics.denials.WithLabelValues("channel").Inc()
+		return nil, call, err
+	}
+	id := req.SessionID
+	if id == "" {
+		id = "default"
+	}
+	if !ValidSessionID(id) {
+		return nil, call, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("sessionId %q: letters, digits, . _ : - only, at most 128", id)}
+	}
+	call.SessionID = id
+	name := req.Profile
+	if name == "" {
+		name = s.cfg.Tools.Profile
+	}
+	prof := s.o.Profiles[name]
+	if prof == nil {
+		return nil, call, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("unknown profile %q", name)}
+	}
+	ws, err := s.workspace(id)
+	if err != nil {
+		return nil, call, err
+	}
+	sess, err := s.o.Store.Touch(Session{ID: id, UserID: req.UserID, Channel: req.Channel, Workspace: ws})
+	if err != nil {
+		return nil, call, &httpError{http.StatusServiceUnavailable, "internal", "session store: " + err.Error()}
+	}
+	if sess.Calls == 1 {
+		s.refreshSessions()
+	}
+	r, err := s.runner(prof, ws)
+	return r, call, err
+}
+
+func knownTool(t string) bool {
+	return t == "exec" || t == "bash" || tools.IsFileTool(t)
+}
+
+// workspace returns (creating) the session's workspace: its own directory
+// below sandbox.workspace, or the shared one.
+func (s *Server) workspace(session string) (string, error) {
+	root := config.ExpandHome(s.cfg.Sandbox.Workspace)
+	ws := root
+	if s.cfg.SessionWorkspaces() {
+		ws = filepath.Join(root, session)
+	}
+	if err := os.MkdirAll(ws, 0o755); err != nil {
+		return "", fmt.Errorf("workspace: %w", err)
+	}
+	if os.Geteuid() == 0 {
+		uid, gid := s.cfg.Sandbox.UID, s.cfg.Sandbox.GID
+		if uid <= 0 {
+			uid, gid = runner.DefaultJailID, runner.DefaultJailID
+		}
+		if gid <= 0 {
+			gid = uid
+		}
+		// The jail's root maps to this uid: it must own its workspace.
+		if st, err := os.Stat(ws); err == nil && ownerOf(st) == 0 {
+			os.Chown(ws, uid, gid)
+		}
+	}
+	return ws, nil
+}
+
+// runner returns a runner for a profile and workspace (built once).
+func (s *Server) runner(p *profiles.Profile, ws string) (*runner.Runner, error) {
+	key := p.Name + "\x00" + ws
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.runners[key]; ok {
+		return r, nil
+	}
+	o, err := s.o.RunnerOptions(p)
+	if err != nil {
+		return nil, err
+	}
+	o.Workspace = ws
+	r, err := runner.New(o)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.runners) > 1024 {
+		s.runners = map[string]*runner.Runner{}
+	}
+	s.runners[key] = r
+	return r, nil
+}
+
+// admit waits for a call slot: at most maxConcurrent run, maxQueue wait,
+// and the rest are refused at once (429).
+func (s *Server) admit(ctx context.Context) (func(), error) {
+	select {
+	case s.queue <- struct{}{}:
+	default:
+		s.metrics.denials.WithLabelValues("overload").Inc()
+		return nil, &httpError{http.StatusTooManyRequests, "overloaded", "too many calls running and waiting; try again later"}
+	}
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		<-s.queue
+		return nil, ctx.Err()
+	}
+	s.wg.Add(1)
+	s.metrics.active.Inc()
+	return func() {
+		s.metrics.active.Dec()
+		<-s.slots
+		<-s.queue
+		s.wg.Done()
+	}, nil
+}
+
+// callContext ends with the request or with the server.
+func (s *Server) callContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	go func() {
+		select {
+		case <-s.base.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// statusOf maps an event error code to an HTTP status.
+func statusOf(code string) int {
+	switch code {
+	case tools.CodeDenied:
+		return http.StatusForbidden
+	case tools.CodeInvalid:
+		return http.StatusBadRequest
+	case tools.CodeNotFound:
+		return http.StatusNotFound
+	case tools.CodeLimit:
+		return http.StatusRequestEntityTooLarge
+	case tools.CodeSetup:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"type": "error", "code": code, "message": msg})
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	var he *httpError
+	if errors.As(err, &he) {
+		writeError(w, he.status, he.code, he.message)
+		return
+	}
+	writeError(w, http.StatusInternalServerError, "internal", err.Error())
+}

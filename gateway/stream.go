@@ -1,0 +1,197 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/openclaw-run/openclaw-run/runner"
+)
+
+// toolNDJSON serves POST /v1/tools/{tool}: one JSON event per line,
+// flushed per event. The status is decided by the first event after start:
+// a refusal (policy, parameters) is answered with its status code and the
+// error event; anything else streams with 200.
+func (s *Server) toolNDJSON(w http.ResponseWriter, r *http.Request) {
+	req, err := DecodeRequest(http.MaxBytesReader(w, r.Body, s.maxBody()+1), s.maxBody())
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	req.Tool = r.PathValue("tool")
+	if req.Tool == "sessions_spawn" {
+		evs, err := s.spawn(req)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		for _, e := range evs {
+			json.NewEncoder(w).Encode(e)
+		}
+		return
+	}
+	rn, call, err := s.prepare(req)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	ctx, cancel := s.callContext(r)
+	defer cancel()
+	release, err := s.admit(ctx)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	defer release()
+
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	var held *runner.Event
+	started := false
+	begin := func(status int) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(status)
+		started = true
+		if held != nil {
+			enc.Encode(held)
+			held = nil
+		}
+	}
+	t0 := time.Now()
+	rn.Run(ctx, call, func(e runner.Event) error {
+		s.observe(call.Tool, e, t0)
+		if e.Type == "start" {
+			held = &e
+			return nil
+		}
+		if !started {
+			if e.Type == "error" {
+				begin(statusOf(e.Code))
+			} else {
+				begin(http.StatusOK)
+			}
+		}
+		if err := enc.Encode(e); err != nil {
+			return err // the client is gone: cancel, kill the jail
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return ctx.Err()
+	})
+	if !started {
+		begin(http.StatusOK)
+	}
+}
+
+// observe feeds the metrics from a call's events.
+func (s *Server) observe(tool string, e runner.Event, t0 time.Time) {
+	switch e.Type {
+	case "stdout", "stderr":
+		s.metrics.bytes.Add(float64(len(e.Data) + len(e.Base64)))
+	case "result":
+		s.metrics.calls.WithLabelValues(tool, "ok").Inc()
+		s.metrics.latency.WithLabelValues(tool).Observe(time.Since(t0).Seconds())
+		if e.Result != nil {
+			s.metrics.setup.Observe(e.Result.SetupMs / 1000)
+		}
+	case "error":
+		s.metrics.calls.WithLabelValues(tool, e.Code).Inc()
+		if e.Code == "policy_denied" || e.Code == "invalid_params" {
+			s.metrics.denials.WithLabelValues(e.Code).Inc()
+		}
+	}
+}
+
+// invoke serves OpenClaw's POST /tools/invoke {tool, args, sessionKey}:
+// the whole result at once.
+func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Tool       string          `json:"tool"`
+		Args       json.RawMessage `json:"args"`
+		SessionKey string          `json:"sessionKey,omitempty"`
+		Action     string          `json:"action,omitempty"`
+		DryRun     bool            `json:"dryRun,omitempty"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.maxBody()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		status := http.StatusBadRequest
+		var mbe *http.MaxBytesError
+		if asMaxBytes(err, &mbe) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		writeError(w, status, "invalid_request", "malformed request: "+err.Error())
+		return
+	}
+	req := &Request{Tool: body.Tool, Args: body.Args, SessionID: body.SessionKey}
+	rn, call, err := s.prepare(req)
+	if err != nil {
+		writeJSON(w, statusOfErr(err), map[string]any{"ok": false, "error": errBody(err)})
+		return
+	}
+	ctx, cancel := s.callContext(r)
+	defer cancel()
+	release, err := s.admit(ctx)
+	if err != nil {
+		writeJSON(w, statusOfErr(err), map[string]any{"ok": false, "error": errBody(err)})
+		return
+	}
+	defer release()
+	var stdout, stderr []byte
+	const keep = 1 << 20
+	var final runner.Event
+	t0 := time.Now()
+	rn.Run(ctx, call, func(e runner.Event) error {
+		s.observe(call.Tool, e, t0)
+		switch e.Type {
+		case "stdout":
+			if len(stdout) < keep {
+				stdout = append(stdout, e.Data...)
+			}
+		case "stderr":
+			if len(stderr) < keep {
+				stderr = append(stderr, e.Data...)
+			}
+		case "result", "error":
+			final = e
+		}
+		return ctx.Err()
+	})
+	if final.Type == "error" {
+		writeJSON(w, statusOf(final.Code), map[string]any{"ok": false, "error": map[string]any{"code": final.Code, "message": final.Message}})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": map[string]any{
+		"stdout": string(stdout), "stderr": string(stderr), "output": final.Output, "details": final.Result}})
+}
+
+func errBody(err error) map[string]any {
+	var he *httpError
+	if asHTTP(err, &he) {
+		return map[string]any{"code": he.code, "message": he.message}
+	}
+	return map[string]any{"code": "internal", "message": err.Error()}
+}
+
+func statusOfErr(err error) int {
+	var he *httpError
+	if asHTTP(err, &he) {
+		return he.status
+	}
+	return http.StatusInternalServerError
+}
+
+func numCPU() int { return runtime.NumCPU() }
+
+func ownerOf(st os.FileInfo) int {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return int(s.Uid)
+	}
+	return -1
+}

@@ -1,0 +1,317 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+)
+
+type gw struct {
+	url, token, state string
+	cmd               *exec.Cmd
+	log               *bytes.Buffer
+}
+
+// startGateway runs openclaw-gateway on a free loopback port with cfg as
+// openclaw.json and its own state dir.
+func startGateway(t *testing.T, cfg string) *gw {
+	t.Helper()
+	workspace(t) // root check
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	state := t.TempDir()
+	os.WriteFile(filepath.Join(state, "openclaw.json"), []byte(cfg), 0o600)
+	g := &gw{url: "http://" + addr, state: state, log: &bytes.Buffer{}}
+	g.cmd = exec.Command(gwBinary, "start", "--foreground", "--listen", addr, "--drain", "3s")
+	g.cmd.Env = append(os.Environ(), "OPENCLAW_STATE_DIR="+state, "OPENCLAW_CONFIG_PATH="+filepath.Join(state, "openclaw.json"))
+	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		g.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { g.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			g.cmd.Process.Kill()
+		}
+	})
+	if !eventually(10*time.Second, func() bool {
+		r, err := http.Get(g.url + "/healthz")
+		if err == nil {
+			r.Body.Close()
+		}
+		return err == nil && r.StatusCode == 200
+	}) {
+		t.Fatalf("gateway did not start:\n%s", g.log)
+	}
+	b, _ := os.ReadFile(filepath.Join(state, "gateway.token"))
+	g.token = strings.TrimSpace(string(b))
+	return g
+}
+
+func (g *gw) post(t *testing.T, path, token, origin, body string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", g.url+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+func TestGatewayAuthOriginsAndBadInput(t *testing.T) {
+	g := startGateway(t, `{"gateway": {"allowOrigins": ["http://192.168.1.*"], "authFailures": 3, "lockoutSeconds": 60}}`)
+	body := `{"args":{"command":"echo ok"}}`
+	if r, _ := g.post(t, "/v1/tools/exec", "", "", body); r.StatusCode != 401 {
+		t.Errorf("missing token: %d", r.StatusCode)
+	}
+	if r, _ := g.post(t, "/v1/tools/exec", g.token, "", body); r.StatusCode != 200 {
+		t.Errorf("right token: %d", r.StatusCode)
+	}
+	if r, out := g.post(t, "/v1/tools/exec", g.token, "http://192.168.1.20", body); r.StatusCode != 200 || !strings.Contains(out, `"data":"ok\n"`) {
+		t.Errorf("allowed origin: %d %s", r.StatusCode, out)
+	}
+	if r, _ := g.post(t, "/v1/tools/exec", g.token, "http://evil.example", body); r.StatusCode != 403 {
+		t.Errorf("denied origin: %d", r.StatusCode)
+	}
+	for _, c := range []struct {
+		path, body string
+		status     int
+	}{
+		{"/v1/tools/exec", strings.Repeat("x", 9<<20), 413},
+		{"/v1/tools/exec", `{"args":`, 400},
+		{"/v1/tools/exec", `{"args":{},"bogus":true}`, 400},
+		{"/v1/tools/frobnicate", `{"args":{}}`, 404},
+		{"/v1/tools/exec", `{"args":{"command":"ls","nope":1}}`, 400},
+		{"/v1/tools/read", `{"args":{"path":"missing"}}`, 404},
+	} {
+		if r, out := g.post(t, c.path, g.token, "", c.body); r.StatusCode != c.status || !strings.Contains(out, "message") {
+			t.Errorf("%s %.40s: %d %.200s, want %d", c.path, c.body, r.StatusCode, out, c.status)
+		}
+	}
+	// Lockout: three wrong tokens lock the address, even the right token.
+	for i := 0; i < 3; i++ {
+		g.post(t, "/v1/tools/exec", "wrong-token", "", body)
+	}
+	if r, _ := g.post(t, "/v1/tools/exec", g.token, "", body); r.StatusCode != 429 || r.Header.Get("Retry-After") == "" {
+		t.Errorf("after 3 failures: %d, want 429 with Retry-After", r.StatusCode)
+	}
+	// Health needs no token; metrics do.
+	if r, err := http.Get(g.url + "/health"); err != nil || r.StatusCode != 200 {
+		t.Errorf("/health: %v", err)
+	}
+	if r, err := http.Get(g.url + "/metrics"); err != nil || r.StatusCode != 401 && r.StatusCode != 429 {
+		t.Errorf("/metrics without a token: %v %d", err, r.StatusCode)
+	}
+}
+
+func TestGatewayChannelsMetricsAndIsolation(t *testing.T) {
+	g := startGateway(t, `{"channels": {"feishu": {"enabled": true, "mode": "allowlist", "allowlist": ["chat_ok"]}}}`)
+	if r, out := g.post(t, "/v1/tools/exec", g.token, "", `{"args":{"command":"true"},"channel":"feishu","chatId":"chat_evil"}`); r.StatusCode != 403 || !strings.Contains(out, "allowlist") {
+		t.Errorf("feishu chat not on the allowlist: %d %s", r.StatusCode, out)
+	}
+	if r, _ := g.post(t, "/v1/tools/exec", g.token, "", `{"args":{"command":"true"},"channel":"feishu","chatId":"chat_ok"}`); r.StatusCode != 200 {
+		t.Errorf("allowed feishu chat: %d", r.StatusCode)
+	}
+	if r, _ := g.post(t, "/v1/tools/exec", g.token, "", `{"args":{"command":"true"},"channel":"slack"}`); r.StatusCode != 403 {
+		t.Errorf("unknown channel: %d", r.StatusCode)
+	}
+	// A jailed command cannot reach the gateway's port: it has its own
+	// network namespace.
+	port := g.url[strings.LastIndex(g.url, ":")+1:]
+	_, out := g.post(t, "/v1/tools/exec", g.token, "", fmt.Sprintf(`{"args":{"command":"python3 -c \"import socket; s=socket.socket(); s.settimeout(2); s.connect(('127.0.0.1', %s)); print('REACHED')\" 2>&1 | tail -1"}}`, port))
+	if strings.Contains(out, "REACHED") || !strings.Contains(out, "refused") {
+		t.Errorf("jail reached the gateway: %s", out)
+	}
+	req, _ := http.NewRequest("GET", g.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+g.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`openclaw_tool_calls_total{status="ok",tool="exec"} 2`, `openclaw_requests_total{code="403",route="/v1/tools"} 2`,
+		"openclaw_call_duration_seconds_bucket", "openclaw_jail_setup_seconds_count", "openclaw_sessions 1"} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// TestGatewayConcurrentStreams: 50 concurrent streaming calls, each gets
+// exactly its own output, in order.
+func TestGatewayConcurrentStreams(t *testing.T) {
+	g := startGateway(t, `{"gateway": {"maxConcurrent": 8, "maxQueue": 100}}`)
+	var wg sync.WaitGroup
+	errs := make(chan string, 50)
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			body := fmt.Sprintf(`{"args":{"command":"for n in 1 2 3 4 5; do echo call%d-$n; done"},"sessionId":"s%d"}`, i, i%5)
+			req, _ := http.NewRequest("POST", g.url+"/v1/tools/exec", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+g.token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			defer resp.Body.Close()
+			var got strings.Builder
+			sc := bufio.NewScanner(resp.Body)
+			last := ""
+			for sc.Scan() {
+				var e struct{ Type, Data string }
+				json.Unmarshal(sc.Bytes(), &e)
+				if e.Type == "stdout" {
+					got.WriteString(e.Data)
+				}
+				last = e.Type
+			}
+			want := ""
+			for n := 1; n <= 5; n++ {
+				want += fmt.Sprintf("call%d-%d\n", i, n)
+			}
+			if got.String() != want || last != "result" {
+				errs <- fmt.Sprintf("call %d got %q (last %s)", i, got.String(), last)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+// TestGatewayDisconnectKillsJail: a client that goes away takes its jail
+// with it.
+func TestGatewayDisconnectKillsJail(t *testing.T) {
+	g := startGateway(t, `{}`)
+	marker := fmt.Sprintf("1000.%d", time.Now().UnixNano()%100000+11)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", g.url+"/v1/tools/exec", strings.NewReader(`{"args":{"command":"echo started; sleep `+marker+`"}}`))
+	req.Header.Set("Authorization", "Bearer "+g.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bufio.NewReader(resp.Body).ReadString('\n') // start event
+	if !eventually(5*time.Second, func() bool { return len(hostProcs("sleep "+marker)) > 0 }) {
+		t.Fatal("jailed sleep never started")
+	}
+	cancel()
+	resp.Body.Close()
+	if !eventually(5*time.Second, func() bool { return len(hostProcs("sleep "+marker)) == 0 }) {
+		t.Errorf("the jail outlived its client: %v", hostProcs("sleep "+marker))
+	}
+}
+
+// TestGatewaySIGTERMDrains: SIGTERM lets a running call finish within the
+// drain deadline, refuses new connections, and leaves no jail behind.
+func TestGatewaySIGTERMDrains(t *testing.T) {
+	g := startGateway(t, `{}`)
+	done := make(chan string, 1)
+	go func() {
+		_, out := g.post(t, "/v1/tools/exec", g.token, "", `{"args":{"command":"sleep 1; echo finished"}}`)
+		done <- out
+	}()
+	time.Sleep(300 * time.Millisecond)
+	g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case out := <-done:
+		if !strings.Contains(out, "finished") || !strings.Contains(out, `"type":"result"`) {
+			t.Errorf("the running call did not drain: %s", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("drain hung")
+	}
+	g.cmd.Wait()
+	if _, err := http.Get(g.url + "/healthz"); err == nil {
+		t.Error("still accepting after SIGTERM")
+	}
+}
+
+// TestGatewayWebSocketAndInvoke: tools.call streams events and a result;
+// tools.cancel kills a call; /tools/invoke returns the final result.
+func TestGatewayWebSocketAndInvoke(t *testing.T) {
+	g := startGateway(t, `{}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, strings.Replace(g.url, "http", "ws", 1)+"/v1/ws",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + g.token}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(websocket.StatusNormalClosure, "")
+	wsjson.Write(ctx, c, map[string]any{"type": "req", "id": "a", "method": "tools.call", "params": map[string]any{"tool": "exec", "args": map[string]any{"command": "echo via-ws"}}})
+	wsjson.Write(ctx, c, map[string]any{"type": "req", "id": "b", "method": "tools.call", "params": map[string]any{"tool": "exec", "args": map[string]any{"command": "sleep 30"}}})
+	time.Sleep(500 * time.Millisecond)
+	wsjson.Write(ctx, c, map[string]any{"type": "req", "id": "c", "method": "tools.cancel", "params": map[string]any{"id": "b"}})
+	res := map[string]map[string]any{}
+	sawData := false
+	for len(res) < 3 {
+		var f map[string]any
+		if err := wsjson.Read(ctx, c, &f); err != nil {
+			t.Fatalf("read: %v (got %v)", err, res)
+		}
+		if f["type"] == "event" {
+			if p, _ := f["payload"].(map[string]any); p["data"] == "via-ws\n" {
+				sawData = true
+			}
+		}
+		if f["type"] == "res" {
+			res[f["id"].(string)] = f
+		}
+	}
+	if res["a"]["ok"] != true || !sawData {
+		t.Errorf("call a: %v (data seen %v)", res["a"], sawData)
+	}
+	// The canceled call ends with its result: canceled, killed.
+	bp, _ := res["b"]["payload"].(map[string]any)
+	br, _ := bp["result"].(map[string]any)
+	if br["canceled"] != true || br["signal"] != "SIGKILL" || res["c"]["ok"] != true {
+		t.Errorf("cancel: b %v, c %v", res["b"], res["c"])
+	}
+	r, out := g.post(t, "/tools/invoke", g.token, "", `{"tool":"exec","args":{"command":"echo invoked"},"sessionKey":"k1"}`)
+	if r.StatusCode != 200 || !strings.Contains(out, `"stdout":"invoked\n"`) || !strings.Contains(out, `"ok":true`) {
+		t.Errorf("/tools/invoke: %d %s", r.StatusCode, out)
+	}
+	if r, out := g.post(t, "/v1/tools/sessions_spawn", g.token, "", `{"args":{}}`); r.StatusCode != 200 || !strings.Contains(out, `"sessionId":"s-`) {
+		t.Errorf("sessions_spawn: %d %s", r.StatusCode, out)
+	}
+}
