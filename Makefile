@@ -23,7 +23,7 @@ else
 GOBUILD := $(GO) build -trimpath -tags netgo,osusergo -ldflags '-extldflags "-static" -s -w'
 endif
 
-FUZZTIME ?= 10s
+FUZZTIME ?= 20000x
 
 .PHONY: help deps build run demo test unit-test root-test fuzz lint bench clean
 
@@ -72,10 +72,10 @@ root-test: build ## end-to-end tests of the built binary (root; CI=true turns sk
 		if [ "$$CI" = true ]; then exit 1; fi; fi
 	OPENCLAW_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -tags integration ./integration/
 
-fuzz: ## run each fuzz target briefly (FUZZTIME=10s) from its committed seeds
-	$(GO) test -run '^$$' -fuzz '^FuzzExecPolicy$$' -fuzztime $(FUZZTIME) ./policy/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./gateway/
+fuzz: ## run each fuzz target briefly (FUZZTIME=20000x inputs) from its committed seeds
+	$(GO) test -run '^$$' -fuzz '^FuzzExecPolicy$$' -fuzztime $(FUZZTIME) -parallel 1 ./policy/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -parallel 1 ./config/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) -parallel 1 ./gateway/
 
 test: unit-test root-test fuzz ## unit, root and end-to-end tests, and a short fuzz run (what CI runs)
 
