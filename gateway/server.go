@@ -56,6 +56,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	runners map[string]*runner.Runner // by profile + workspace
+
+	procs procTable
 }
 
 // New builds a server; nothing listens yet.
@@ -323,7 +325,52 @@ func (s *Server) prepare(req *Request) (*runner.Runner, runner.Call, error) {
 }
 
 func knownTool(t string) bool {
-	return t == "exec" || t == "bash" || tools.IsFileTool(t)
+	return t == "exec" || t == "bash" || t == "process" || tools.IsFileTool(t)
+}
+
+// gatewayTool handles what the gateway itself serves: sessions_spawn, the
+// process tool, and exec in the background. ok is false for everything
+// else, which the runner serves.
+func (s *Server) gatewayTool(req *Request) (events []runner.Event, ok bool, err error) {
+	if req.Tool == "sessions_spawn" {
+		evs, err := s.spawn(req)
+		return evs, true, err
+	}
+	var args map[string]any
+	json.Unmarshal(orEmpty(req.Args), &args)
+	bg, _ := args["background"].(bool)
+	yield, hasYield := args["yieldMs"].(float64)
+	if req.Tool != "process" && !((req.Tool == "exec" || req.Tool == "bash") && (bg || hasYield)) {
+		return nil, false, nil
+	}
+	rn, call, err := s.prepare(req)
+	if err != nil {
+		return nil, true, err
+	}
+	prof := s.o.Profiles[s.profileName(req)]
+	if !prof.Allows("process") {
+		return nil, true, &httpError{http.StatusForbidden, "policy_denied", fmt.Sprintf("profile %q does not allow background processes", prof.Name)}
+	}
+	var out map[string]any
+	if req.Tool == "process" {
+		out, err = s.process(call.SessionID, req.Args)
+	} else {
+		if bg {
+			yield = 0
+		}
+		out, err = s.startBackground(rn, call, args, time.Duration(yield)*time.Millisecond)
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	return []runner.Event{{Type: "start", Tool: req.Tool}, {Type: "result", Tool: req.Tool, Output: out}}, true, nil
+}
+
+func (s *Server) profileName(req *Request) string {
+	if req.Profile != "" {
+		return req.Profile
+	}
+	return s.cfg.Tools.Profile
 }
 
 // workspace returns (creating) the session's workspace: its own directory

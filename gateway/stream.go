@@ -22,8 +22,7 @@ func (s *Server) toolNDJSON(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Tool = r.PathValue("tool")
-	if req.Tool == "sessions_spawn" {
-		evs, err := s.spawn(req)
+	if evs, ok, err := s.gatewayTool(req); ok {
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -130,6 +129,14 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &Request{Tool: body.Tool, Args: body.Args, SessionID: body.SessionKey}
+	if evs, ok, err := s.gatewayTool(req); ok {
+		if err != nil {
+			writeJSON(w, statusOfErr(err), map[string]any{"ok": false, "error": errBody(err)})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": map[string]any{"output": evs[len(evs)-1].Output}})
+		return
+	}
 	rn, call, err := s.prepare(req)
 	if err != nil {
 		writeJSON(w, statusOfErr(err), map[string]any{"ok": false, "error": errBody(err)})

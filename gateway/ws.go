@@ -121,6 +121,14 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 				reply(f.ID, nil, err)
 				continue
 			}
+			if evs, ok, err := s.gatewayTool(req); ok {
+				if err == nil {
+					reply(f.ID, map[string]any{"output": evs[len(evs)-1].Output}, nil)
+				} else {
+					reply(f.ID, nil, err)
+				}
+				continue
+			}
 			rn, call, err := s.prepare(req)
 			if err != nil {
 				reply(f.ID, nil, err)

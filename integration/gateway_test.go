@@ -315,3 +315,59 @@ func TestGatewayWebSocketAndInvoke(t *testing.T) {
 		t.Errorf("sessions_spawn: %d %s", r.StatusCode, out)
 	}
 }
+
+// TestGatewayBackgroundProcess: exec in the background returns a process
+// at once; the process tool polls it, writes to its stdin and kills it.
+func TestGatewayBackgroundProcess(t *testing.T) {
+	g := startGateway(t, `{}`)
+	marker := fmt.Sprintf("1000.%d", time.Now().UnixNano()%100000+21)
+	call := func(tool, args string) map[string]any {
+		t.Helper()
+		r, out := g.post(t, "/v1/tools/"+tool, g.token, "", `{"sessionId":"bg","args":`+args+`}`)
+		if r.StatusCode != 200 {
+			t.Fatalf("%s %s: %d %s", tool, args, r.StatusCode, out)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		var e struct {
+			Output map[string]any `json:"output"`
+		}
+		json.Unmarshal([]byte(lines[len(lines)-1]), &e)
+		return e.Output
+	}
+	p := call("exec", `{"command":"echo ready; read line; echo got:$line; sleep `+marker+`","background":true}`)
+	id, _ := p["processId"].(string)
+	if p["status"] != "running" || id == "" {
+		t.Fatalf("background exec: %v", p)
+	}
+	if l := call("process", `{"action":"list"}`); !strings.Contains(fmt.Sprint(l), id) {
+		t.Errorf("list: %v", l)
+	}
+	call("process", `{"action":"write","processId":"`+id+`","data":"hello\n"}`)
+	var seen string
+	eventually(10*time.Second, func() bool {
+		o := call("process", `{"action":"poll","processId":"`+id+`","timeout":1000}`)
+		seen += fmt.Sprint(o["output"])
+		return strings.Contains(seen, "got:hello")
+	})
+	if !strings.Contains(seen, "ready") || !strings.Contains(seen, "got:hello") {
+		t.Fatalf("poll never showed the output: %q", seen)
+	}
+	if lg := call("process", `{"action":"log","processId":"`+id+`"}`); !strings.Contains(fmt.Sprint(lg["log"]), "got:hello") {
+		t.Errorf("log: %v", lg)
+	}
+	// Another session cannot see or touch it.
+	if r, _ := g.post(t, "/v1/tools/process", g.token, "", `{"sessionId":"other","args":{"action":"kill","processId":"`+id+`"}}`); r.StatusCode != 404 {
+		t.Errorf("another session reached the process: %d", r.StatusCode)
+	}
+	k := call("process", `{"action":"kill","processId":"`+id+`"}`)
+	if k["status"] != "killed" {
+		t.Errorf("kill: %v", k)
+	}
+	if !eventually(5*time.Second, func() bool { return len(hostProcs("sleep "+marker)) == 0 }) {
+		t.Errorf("the killed process's jail is still there")
+	}
+	// yieldMs: a quick command finishes within the yield and answers at once.
+	if y := call("exec", `{"command":"echo quick","yieldMs":5000}`); y["status"] != "exited" || !strings.Contains(fmt.Sprint(y["output"]), "quick") {
+		t.Errorf("yieldMs: %v", y)
+	}
+}

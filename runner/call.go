@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"io"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -28,6 +29,9 @@ type Call struct {
 	SessionID string
 	UserID    string
 	Channel   string
+	// Stdin feeds exec's standard input (a background process's writes);
+	// nil means /dev/null.
+	Stdin io.Reader
 }
 
 // Event is one item of a call's stream. Type is start, stdout, stderr,
@@ -158,7 +162,7 @@ func (r *Runner) execCall(ctx context.Context, id string, call Call, send func(E
 		env = append(env, k+"="+v)
 	}
 	cmd := Command{
-		Argv: []string{"/bin/sh", "-c", p.Command}, Dir: resolveWorkdir(p.Workdir), Env: env,
+		Argv: []string{"/bin/sh", "-c", p.Command}, Dir: resolveWorkdir(p.Workdir), Env: env, Stdin: call.Stdin,
 		Timeout:   time.Duration(p.TimeoutSeconds * float64(time.Second)),
 		Stdout:    &streamWriter{typ: "stdout", id: id, send: send},
 		Stderr:    &streamWriter{typ: "stderr", id: id, send: send},
@@ -179,7 +183,7 @@ func (p *ExecParams) validate() error {
 	case strings.IndexByte(p.Command, 0) >= 0:
 		return invalidParams("exec: command contains a NUL byte")
 	case p.Background:
-		return invalidParams("exec: background is not supported by this runner yet (the call would outlive its request)")
+		return invalidParams("exec: background runs outlive the request: they are served by the gateway (POST /v1/tools/exec with background, then the process tool)")
 	case p.Pty:
 		return invalidParams("exec: pty is not supported by this runner yet")
 	case p.TimeoutSeconds < 0 || p.TimeoutSeconds > 24*3600:

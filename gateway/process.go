@@ -1,0 +1,280 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openclaw-run/openclaw-run/runner"
+)
+
+// Background processes (OpenClaw's exec background/yieldMs and the process
+// tool): the call runs in its jail, owned by the gateway, while the client
+// comes back to poll, read the log, write to stdin or kill it. Processes
+// belong to a session and end with their timeout (the profile's, or
+// timeoutSeconds), a kill, or the gateway.
+
+// maxProcOutput is what is kept of one process's output (the newest).
+const maxProcOutput = 1 << 20
+
+type bgProc struct {
+	ID, Session, Command string
+	Started              time.Time
+
+	mu       sync.Mutex
+	status   string // running, exited, failed, killed
+	exitCode int
+	errMsg   string
+	buf      []byte // the newest maxProcOutput bytes
+	dropped  int64  // bytes before buf[0]
+	polled   int64  // absolute offset the last poll returned up to
+	changed  chan struct{}
+	stdin    *io.PipeWriter
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+func (p *bgProc) append(b []byte) {
+	p.mu.Lock()
+	p.buf = append(p.buf, b...)
+	if over := len(p.buf) - maxProcOutput; over > 0 {
+		p.buf = append([]byte(nil), p.buf[over:]...)
+		p.dropped += int64(over)
+	}
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
+}
+
+func (p *bgProc) finish(status string, code int, msg string) {
+	p.mu.Lock()
+	if p.status == "running" {
+		p.status, p.exitCode, p.errMsg = status, code, msg
+	}
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
+	close(p.done)
+}
+
+// view is what list, poll and the exec answer show of a process.
+func (p *bgProc) view(withTail bool) map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v := map[string]any{"processId": p.ID, "status": p.status, "command": p.Command, "started": p.Started,
+		"outputBytes": p.dropped + int64(len(p.buf))}
+	if p.status != "running" {
+		v["exitCode"] = p.exitCode
+	}
+	if p.errMsg != "" {
+		v["error"] = p.errMsg
+	}
+	if withTail {
+		tail := p.buf
+		if len(tail) > 4096 {
+			tail = tail[len(tail)-4096:]
+		}
+		v["tail"] = string(tail)
+	}
+	return v
+}
+
+type procTable struct {
+	mu    sync.Mutex
+	procs map[string]*bgProc
+}
+
+func (t *procTable) get(session, id string) (*bgProc, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.procs[id]
+	if p == nil || p.Session != session {
+		return nil, &httpError{http.StatusNotFound, "not_found", fmt.Sprintf("no process %q in session %q", id, session)}
+	}
+	return p, nil
+}
+
+// startBackground runs an exec call as a background process. It waits up
+// to yield for the call to finish; then it answers either with the final
+// result or with the running process.
+func (s *Server) startBackground(rn *runner.Runner, call runner.Call, args map[string]any, yield time.Duration) (map[string]any, error) {
+	delete(args, "background")
+	delete(args, "yieldMs")
+	raw, _ := json.Marshal(args)
+	call.Params = raw
+	var b [6]byte
+	rand.Read(b[:])
+	cmd, _ := args["command"].(string)
+	p := &bgProc{ID: "p-" + hex.EncodeToString(b[:]), Session: call.SessionID, Command: cmd, Started: time.Now().UTC(),
+		status: "running", changed: make(chan struct{}), done: make(chan struct{})}
+	pr, pw := io.Pipe()
+	p.stdin, call.Stdin = pw, pr
+	ctx, cancel := context.WithCancel(s.base)
+	p.cancel = cancel
+	s.procs.mu.Lock()
+	if s.procs.procs == nil {
+		s.procs.procs = map[string]*bgProc{}
+	}
+	s.procs.procs[p.ID] = p
+	s.procs.mu.Unlock()
+	release, err := s.admit(ctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	var final runner.Event
+	go func() {
+		defer release()
+		defer cancel()
+		defer pr.CloseWithError(io.EOF)
+		t0 := time.Now()
+		rn.Run(ctx, call, func(e runner.Event) error {
+			s.observe("exec", e, t0)
+			switch e.Type {
+			case "stdout", "stderr":
+				p.append([]byte(e.Data))
+			case "result", "error":
+				final = e
+			}
+			return nil
+		})
+		switch {
+		case final.Type == "error":
+			p.finish("failed", -1, final.Code+": "+final.Message)
+		case final.Result != nil && final.Result.Canceled:
+			p.finish("killed", final.Result.ExitCode, "")
+		case final.Result != nil:
+			p.finish("exited", final.Result.ExitCode, "")
+		default:
+			p.finish("failed", -1, "no result")
+		}
+	}()
+	select {
+	case <-p.done:
+		v := p.view(true)
+		v["output"] = string(p.buf)
+		return v, nil
+	case <-time.After(yield):
+		return p.view(true), nil
+	}
+}
+
+// process serves the process tool for a session.
+func (s *Server) process(session string, raw json.RawMessage) (map[string]any, error) {
+	var a struct {
+		Action    string `json:"action"`
+		ProcessID string `json:"processId"`
+		SessionID string `json:"sessionId"` // OpenClaw names the process so
+		Timeout   int    `json:"timeout"`   // poll: ms, at most 30000
+		Offset    int    `json:"offset"`    // log: first line (0-based)
+		Limit     int    `json:"limit"`     // log: lines (default the last 200)
+		Data      string `json:"data"`
+		EOF       bool   `json:"eof"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(orEmpty(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		return nil, &httpError{http.StatusBadRequest, "invalid_params", "process: " + err.Error()}
+	}
+	if a.ProcessID == "" {
+		a.ProcessID = a.SessionID
+	}
+	if a.Action == "list" {
+		s.procs.mu.Lock()
+		defer s.procs.mu.Unlock()
+		var out []map[string]any
+		for _, p := range s.procs.procs {
+			if p.Session == session {
+				out = append(out, p.view(false))
+			}
+		}
+		return map[string]any{"processes": out}, nil
+	}
+	p, err := s.procs.get(session, a.ProcessID)
+	if err != nil {
+		return nil, err
+	}
+	switch a.Action {
+	case "poll":
+		wait := time.Duration(min(max(a.Timeout, 0), 30000)) * time.Millisecond
+		p.mu.Lock()
+		ch, has := p.changed, p.dropped+int64(len(p.buf)) > p.polled || p.status != "running"
+		p.mu.Unlock()
+		if !has && wait > 0 {
+			select {
+			case <-ch:
+			case <-time.After(wait):
+			}
+		}
+		p.mu.Lock()
+		from := max(p.polled-p.dropped, 0)
+		out := string(p.buf[from:])
+		p.polled = p.dropped + int64(len(p.buf))
+		p.mu.Unlock()
+		v := p.view(false)
+		v["output"] = out
+		return v, nil
+	case "log":
+		p.mu.Lock()
+		lines := strings.SplitAfter(string(p.buf), "\n")
+		p.mu.Unlock()
+		if len(lines) > 0 && lines[len(lines)-1] == "" {
+			lines = lines[:len(lines)-1]
+		}
+		limit := a.Limit
+		if limit <= 0 {
+			limit = 200
+		}
+		start := a.Offset
+		if a.Offset == 0 && a.Limit == 0 {
+			start = max(len(lines)-limit, 0)
+		}
+		end := min(start+limit, len(lines))
+		start = min(start, end)
+		return map[string]any{"processId": p.ID, "offset": start, "lines": end - start, "totalLines": len(lines),
+			"log": strings.Join(lines[start:end], "")}, nil
+	case "write":
+		if a.Data != "" {
+			if _, err := io.WriteString(p.stdin, a.Data); err != nil {
+				return nil, &httpError{http.StatusConflict, "invalid_params", "process stdin is closed: " + err.Error()}
+			}
+		}
+		if a.EOF {
+			p.stdin.Close()
+		}
+		return map[string]any{"processId": p.ID, "written": len(a.Data), "eof": a.EOF}, nil
+	case "kill":
+		p.cancel()
+		<-p.done
+		return p.view(false), nil
+	case "remove":
+		p.mu.Lock()
+		running := p.status == "running"
+		p.mu.Unlock()
+		if running {
+			return nil, &httpError{http.StatusConflict, "invalid_params", "process is running; kill it first"}
+		}
+		s.procs.mu.Lock()
+		delete(s.procs.procs, p.ID)
+		s.procs.mu.Unlock()
+		return map[string]any{"processId": p.ID, "removed": true}, nil
+	case "send-keys", "submit", "paste", "clear":
+		return nil, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("process %s needs a pty, which this runner does not offer yet", a.Action)}
+	}
+	return nil, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("process: unknown action %q (list, poll, log, write, kill, remove)", a.Action)}
+}
+
+func orEmpty(b json.RawMessage) []byte {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return []byte("{}")
+	}
+	return b
+}
