@@ -2,12 +2,12 @@ package runner
 
 import (
 	"bytes"
-	"io"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
