@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/openclaw-run/openclaw-run/cgroups"
 	"github.com/coder/websocket/wsjson"
 )
 
@@ -234,10 +235,86 @@ func TestGatewayDisconnectKillsJail(t *testing.T) {
 	if !eventually(5*time.Second, func() bool { return len(hostProcs("sleep "+marker)) > 0 }) {
 		t.Fatal("jailed sleep never started")
 	}
+	bases, _ := cgroups.Bases()
+	gwCgroups := func() []string {
+		var out []string
+		for _, b := range bases {
+			m, _ := filepath.Glob(filepath.Join(b, fmt.Sprint(g.cmd.Process.Pid)+"-*"))
+			out = append(out, m...)
+		}
+		return out
+	}
+	if len(gwCgroups()) == 0 {
+		t.Error("the running call has no cgroup")
+	}
 	cancel()
 	resp.Body.Close()
 	if !eventually(5*time.Second, func() bool { return len(hostProcs("sleep "+marker)) == 0 }) {
 		t.Errorf("the jail outlived its client: %v", hostProcs("sleep "+marker))
+	}
+	if !eventually(5*time.Second, func() bool { return len(gwCgroups()) == 0 }) {
+		t.Errorf("the call's cgroup outlived its client: %v", gwCgroups())
+	}
+}
+
+// TestGatewayLifecycle: start in the background, status, the call client,
+// sessions list and prune, stop; and a non-loopback host without a token
+// does not start.
+func TestGatewayLifecycle(t *testing.T) {
+	workspace(t)
+	state := t.TempDir()
+	env := append(os.Environ(), "OPENCLAW_STATE_DIR="+state, "OPENCLAW_GATEWAY_TOKEN=")
+	gwRun := func(args ...string) run {
+		cmd := exec.Command(binary, args...) // openclaw-run hands these to openclaw-gateway
+		cmd.Env = env
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return run{out.String(), errb.String(), code}
+	}
+	os.WriteFile(filepath.Join(state, "openclaw.json"), []byte(`{"gateway": {"host": "0.0.0.0"}}`), 0o600)
+	if r := gwRun("gateway", "start", "--foreground"); r.code == 0 || !strings.Contains(r.stderr, "authToken") {
+		t.Errorf("a non-loopback gateway without a token started: %+v", r)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	os.WriteFile(filepath.Join(state, "openclaw.json"), []byte(fmt.Sprintf(`{"gateway": {"port": %d}}`, port)), 0o600)
+	if r := gwRun("gateway", "start"); r.code != 0 {
+		t.Fatalf("background start: %+v", r)
+	}
+	defer gwRun("gateway", "stop")
+	if r := gwRun("gateway", "status"); r.code != 0 || !strings.Contains(r.stdout, "running") {
+		t.Errorf("status: %+v", r)
+	}
+	if r := gwRun("call", "--session", "life", "exec", "--command", "echo from-call; exit 4"); r.code != 4 || r.stdout != "from-call\n" {
+		t.Errorf("call: %+v", r)
+	}
+	if r := gwRun("gateway", "stop"); r.code != 0 {
+		t.Errorf("stop: %+v", r)
+	}
+	if r := gwRun("gateway", "status"); r.code != 3 {
+		t.Errorf("status after stop: %+v", r)
+	}
+	if r := gwRun("sessions", "list"); !strings.Contains(r.stdout, "life") {
+		t.Errorf("sessions list: %+v", r)
+	}
+	ws := filepath.Join(state, "workspace", "life")
+	if _, err := os.Stat(ws); err != nil {
+		t.Fatalf("session workspace: %v", err)
+	}
+	if r := gwRun("sessions", "prune", "--older-than", "0s"); r.code != 0 || !strings.Contains(r.stdout, "pruned 1") {
+		t.Errorf("prune: %+v", r)
+	}
+	if _, err := os.Stat(ws); !os.IsNotExist(err) {
+		t.Errorf("pruned session's workspace still there")
+	}
+	if r := gwRun("audit", "verify"); r.code != 0 {
+		t.Errorf("audit after prune: %+v", r)
 	}
 }
 
