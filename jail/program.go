@@ -505,33 +505,28 @@ func withParents(dirs []string) []string {
 // mountFlags and mountAttrs print themselves only when a step is formatted.
 type mountFlags uintptr
 
-func (m mountFlags) String() string {
-	f := uintptr(m)
-	names := []struct {
-		bit  uintptr
-		name string
-	}{{unix.MS_RDONLY, "ro"}, {unix.MS_NOSUID, "nosuid"}, {unix.MS_NODEV, "nodev"}, {unix.MS_NOEXEC, "noexec"},
-		{unix.MS_BIND, "bind"}, {unix.MS_REC, "rec"}, {unix.MS_PRIVATE, "private"}}
-	var out []string
-	for _, n := range names {
-		if f&n.bit != 0 {
-			out = append(out, n.name)
-		}
-	}
-	return strings.Join(out, "|")
-}
-
 type mountAttrs uint64
 
-func (m mountAttrs) String() string {
-	a := uint64(m)
-	names := []struct {
-		bit  uint64
-		name string
-	}{{unix.MOUNT_ATTR_RDONLY, "ro"}, {unix.MOUNT_ATTR_NOSUID, "nosuid"}, {unix.MOUNT_ATTR_NODEV, "nodev"}, {unix.MOUNT_ATTR_NOEXEC, "noexec"}}
+type bitName struct {
+	bit  uint64
+	name string
+}
+
+var (
+	flagNames = []bitName{{unix.MS_RDONLY, "ro"}, {unix.MS_NOSUID, "nosuid"}, {unix.MS_NODEV, "nodev"}, {unix.MS_NOEXEC, "noexec"},
+		{unix.MS_BIND, "bind"}, {unix.MS_REC, "rec"}, {unix.MS_PRIVATE, "private"}}
+	attrNames = []bitName{{unix.MOUNT_ATTR_RDONLY, "ro"}, {unix.MOUNT_ATTR_NOSUID, "nosuid"},
+		{unix.MOUNT_ATTR_NODEV, "nodev"}, {unix.MOUNT_ATTR_NOEXEC, "noexec"}}
+)
+
+func (m mountFlags) String() string { return bitNames(uint64(m), flagNames) }
+
+func (m mountAttrs) String() string { return bitNames(uint64(m), attrNames) }
+
+func bitNames(v uint64, names []bitName) string {
 	var out []string
 	for _, n := range names {
-		if a&n.bit != 0 {
+		if v&n.bit != 0 {
 			out = append(out, n.name)
 		}
 	}
