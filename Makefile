@@ -25,7 +25,7 @@ endif
 
 FUZZTIME ?= 20000x
 
-.PHONY: help deps build run demo test unit-test root-test fuzz lint bench clean
+.PHONY: vm-test vagrant-test help deps build run demo test unit-test root-test fuzz lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -83,6 +83,14 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./integration/
+
+vm-test: deps ## the suite in a Debian 12 VM with systemd and cgroup v2 (qemu TCG; image cached in /var/cache/openclaw-run-vm)
+	@for p in debootstrap qemu-system-x86 qemu-utils e2fsprogs; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "make vm-test: installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	integration/vm/run.sh
+
+vagrant-test: ## the suite on Vagrant VMs (Debian 12, Ubuntu 24.04; libvirt or VirtualBox)
+	vagrant up --provision-with deps,build,test
 
 bench: build ## interleaved latency and throughput vs bare fork+exec and bubblewrap; writes BENCHMARKS.md
 	@dpkg -s $(BENCHPKG) >/dev/null 2>&1 || { echo "make bench: installing $(BENCHPKG)"; apt-get update -qq && apt-get install -y -qq $(BENCHPKG); }

@@ -83,7 +83,8 @@ func TestRootlessWithDelegatedCgroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cgroups.Mode() == "v2" {
-		testutil.Skip(t, "v2 delegation needs systemd Delegate=yes: the VM suite covers it")
+		testRootlessV2(t, ws)
+		return
 	}
 	for _, b := range bases {
 		if err := os.Chown(b, nobody, nobody); err != nil {
@@ -114,5 +115,34 @@ func TestRootlessWithDelegatedCgroups(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// testRootlessV2 runs the CLI as a transient systemd service of uid 65534
+// with Delegate=yes: systemd hands it a cgroup of its own, the way a
+// production unit (User=openclaw, Delegate=yes) gets one.
+func testRootlessV2(t *testing.T, ws string) {
+	if _, err := exec.LookPath("systemd-run"); err != nil {
+		testutil.Skip(t, "cgroup v2 rootless needs systemd-run (systemd as PID 1) for a delegated cgroup")
+	}
+	state := filepath.Join(t.TempDir(), "state")
+	os.Mkdir(state, 0o700)
+	os.Chown(state, nobody, nobody)
+	os.Chmod(filepath.Dir(state), 0o755)
+	cmd := exec.Command("systemd-run", "--quiet", "--wait", "--pipe", "--collect", "--uid=65534", "--gid=65534",
+		"-p", "Delegate=yes", "-E", "OPENCLAW_STATE_DIR="+state,
+		binary, "--workspace", ws, "--memory", "64M", "--stats", "--", "sh", "-c",
+		"cat /proc/self/uid_map; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; echo hi > made; unshare -U true 2>/dev/null && echo ESCAPE; true")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("rootless v2 call: %v\n%s", err, out)
+	}
+	s := string(out)
+	if !strings.Contains(strings.Join(strings.Fields(s), " "), "0 65534 1") || !strings.Contains(s, "CapEff:\t0000000000000000") ||
+		!strings.Contains(s, "Seccomp:\t2") || strings.Contains(s, "ESCAPE") {
+		t.Errorf("rootless v2 posture wrong:\n%s", s)
+	}
+	if st, err := os.Stat(filepath.Join(ws, "made")); err != nil || st.Sys().(*syscall.Stat_t).Uid != nobody {
+		t.Errorf("file written rootless should belong to 65534: %v", err)
 	}
 }
