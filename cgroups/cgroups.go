@@ -236,12 +236,19 @@ func newV2(name string, l Limits) (*Cgroup, error) {
 }
 
 // v2Base returns the directory under which calls are created, preparing it
-// once: the memory, cpu and pids controllers must be enabled in the
-// subtree_control of every ancestor, and the "no internal processes" rule
-// of cgroup v2 means the runner cannot stay in a cgroup whose children have
-// controllers. So, as systemd's delegation model expects (Delegate=yes),
-// the runner moves itself into a "supervisor" leaf of its own cgroup and
-// the calls live in the sibling "openclaw-run".
+// once. The memory, cpu and pids controllers must be enabled in the
+// subtree_control of every ancestor, and cgroup v2's "no internal
+// processes" rule forbids that in a cgroup that still holds processes. So:
+//
+//   - a runner alone in its cgroup (a systemd service with Delegate=yes, or
+//     systemd-run -p Delegate=yes) moves itself into a "supervisor" leaf of
+//     it, and the calls live in the sibling "openclaw-run" (systemd's
+//     delegation model);
+//   - a root runner that shares its cgroup with others (a CLI in a login
+//     session) puts the calls in /sys/fs/cgroup/openclaw-run, a child of the
+//     root, and moves no process;
+//   - an unprivileged runner without a delegated cgroup is refused with a
+//     message that says how to get one.
 var v2Base = sync.OnceValues(func() (string, error) {
 	own, err := parseProcCgroup("/proc/self/cgroup")
 	if err != nil {
@@ -252,23 +259,32 @@ var v2Base = sync.OnceValues(func() (string, error) {
 		return "", errors.New("cgroup v2: no unified entry in /proc/self/cgroup")
 	}
 	root := filepath.Join(Root, p)
-	calls := filepath.Join(root, Dir)
 	if p != "/" {
-		if procs, _ := os.ReadFile(filepath.Join(root, "cgroup.procs")); len(bytes.TrimSpace(procs)) > 0 {
+		procs, _ := os.ReadFile(filepath.Join(root, "cgroup.procs"))
+		alone := true
+		for _, f := range strings.Fields(string(procs)) {
+			if f != strconv.Itoa(os.Getpid()) {
+				alone = false
+			}
+		}
+		if !alone && os.Geteuid() == 0 {
+			root = Root // share nothing with the session we were started from
+		} else if len(strings.TrimSpace(string(procs))) > 0 {
 			sup := filepath.Join(root, "supervisor")
 			if err := os.MkdirAll(sup, 0o755); err != nil {
-				return "", fmt.Errorf("cgroup v2: create the supervisor leaf: %w", err)
+				return "", fmt.Errorf("cgroup v2: create the supervisor leaf: %w%s", err, delegateHint(err, root))
 			}
 			if err := write(filepath.Join(sup, "cgroup.procs"), strconv.Itoa(os.Getpid())); err != nil {
-				return "", fmt.Errorf("cgroup v2: move the runner into %s: %w (delegate a cgroup to it: systemd Delegate=yes)", sup, err)
+				return "", fmt.Errorf("cgroup v2: move the runner into %s: %w%s", sup, err, delegateHint(err, root))
 			}
 		}
 	}
+	calls := filepath.Join(root, Dir)
 	if err := enable(root); err != nil {
 		return "", err
 	}
 	if err := os.MkdirAll(calls, 0o755); err != nil {
-		return "", fmt.Errorf("cgroup v2: %w", err)
+		return "", fmt.Errorf("cgroup v2: %w%s", err, delegateHint(err, root))
 	}
 	if err := enable(calls); err != nil {
 		return "", err
