@@ -6,19 +6,21 @@ cd /opt/openclaw
 echo "VM: kernel $(uname -r), /sys/fs/cgroup is $(stat -fc %T /sys/fs/cgroup), controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 rc=0
 run() { echo "== $*"; "$@" || { echo "FAILED: $*"; rc=1; }; }
-cp -r /opt/openclaw /run/oc && cd /run/oc
-export OPENCLAW_BIN=/run/oc/bin/openclaw-run
+# A copy on the root file system: the payload disk is read-only, and /run
+# and /tmp may be noexec.
+rm -rf /var/lib/oc && cp -r /opt/openclaw /var/lib/oc && cd /var/lib/oc
+export OPENCLAW_BIN=/var/lib/oc/bin/openclaw-run
 run ./cgroups.test -test.v -test.count=1
 run ./jail.test -test.v -test.count=1
 run ./runner.test -test.v -test.count=1
 run ./integration.test -test.v -test.count=1 -test.timeout=80m
 # Rootless: an unprivileged service user with a delegated cgroup (v2).
 mkdir -p /home/openclaw/ws /home/openclaw/state && chown -R openclaw:openclaw /home/openclaw
-chmod 755 /run/oc /run/oc/bin
+chmod 755 /var/lib/oc /var/lib/oc/bin
 echo "== rootless (systemd-run --uid=openclaw -p Delegate=yes)"
 out=$(systemd-run --quiet --wait --pipe --collect --uid=openclaw --gid=openclaw -p Delegate=yes \
   -E OPENCLAW_STATE_DIR=/home/openclaw/state \
-  /run/oc/bin/openclaw-run --workspace /home/openclaw/ws --memory 64M --pids 32 --stats -- \
+  /var/lib/oc/bin/openclaw-run --workspace /home/openclaw/ws --memory 64M --pids 32 --stats -- \
   sh -c 'cat /proc/self/uid_map; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; cat /proc/self/cgroup; echo hi > made; unshare -U true 2>/dev/null && echo ESCAPE; python3 -c "x=bytearray(200<<20)" 2>/dev/null; echo oom=$?' 2>&1)
 echo "$out"
 uid=$(id -u openclaw)
