@@ -45,6 +45,7 @@ func init() {
 		{"audit", "audit verify|tail|stats [--file F] [-n N] [-f]", cmdAudit},
 		{"config", "config validate|show [--config F]", cmdConfig},
 		{"tools", "tools list | tools test TOOL [--path P] [--params JSON]", cmdTools},
+		{"doctor", "doctor [--json]", cmdDoctor},
 	}
 }
 

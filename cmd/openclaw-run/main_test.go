@@ -94,3 +94,31 @@ func TestRunUsageErrors(t *testing.T) {
 		t.Errorf("--help: %d", code)
 	}
 }
+
+func TestDoctor(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("doctor's cgroup check needs root here (a unit test; the CI runs it as root)")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	t.Setenv("OPENCLAW_STATE_DIR", dir)
+	t.Setenv("OPENCLAW_CONFIG_PATH", filepath.Join(dir, "openclaw.json"))
+	out, _, code := cli(t, "doctor")
+	if code != 0 || !strings.Contains(out, "PASS  kernel") || !strings.Contains(out, "gateway on loopback") {
+		t.Fatalf("doctor on defaults: %d\n%s", code, out)
+	}
+	// The guide's "wrong way": a key in the config file, readable by others.
+	os.WriteFile(filepath.Join(dir, "openclaw.json"), []byte(`{"systemPrompt": "use sk-1234567890abcdefXYZ"}`), 0o644)
+	out, _, code = cli(t, "doctor", "--json")
+	var fs []finding
+	json.Unmarshal([]byte(out), &fs)
+	fails := map[string]bool{}
+	for _, f := range fs {
+		if f.Status == "FAIL" {
+			fails[f.Check] = true
+		}
+	}
+	if code != 1 || !fails["no API keys in files"] || !fails["config file 0600"] {
+		t.Errorf("doctor should FAIL on a key in a world-readable config: %d %v", code, fails)
+	}
+}

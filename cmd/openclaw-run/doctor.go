@@ -1,0 +1,255 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/openclaw-run/openclaw-run/audit"
+	"github.com/openclaw-run/openclaw-run/cgroups"
+	"github.com/openclaw-run/openclaw-run/config"
+	"github.com/openclaw-run/openclaw-run/internal/setup"
+	"golang.org/x/sys/unix"
+)
+
+// finding is one line of the doctor's table.
+type finding struct {
+	Area   string `json:"area"`
+	Check  string `json:"check"`
+	Status string `json:"status"` // PASS, WARN, FAIL
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// cmdDoctor checks the kernel features the jail needs, the modes of the
+// state files, and the hardening guide's security checklist against the
+// effective config. It exits 1 when anything FAILs.
+func cmdDoctor(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("doctor", stderr)
+	asJSON := fs.Bool("json", false, "print the findings as JSON")
+	cfgFile := fs.String("config", "", "config file")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	var out []finding
+	add := func(area, check, status, detail, fix string) {
+		out = append(out, finding{area, check, status, detail, fix})
+	}
+	kernelChecks(add)
+	known, err := setup.Profiles()
+	if err != nil {
+		add("config", "profiles", "FAIL", err.Error(), "fix or remove the custom profile named")
+	}
+	path := config.Path(*cfgFile)
+	res, err := config.Load(path, keys(known))
+	var cfg *config.Config
+	switch {
+	case err != nil:
+		add("config", "load", "FAIL", err.Error(), "")
+	case res.Err() != nil:
+		add("config", "validate", "FAIL", res.Err().Error(), "openclaw-run config validate")
+	default:
+		cfg = res.Config
+		src := path
+		if res.File == "" {
+			src += " (absent: secure defaults)"
+		}
+		add("config", "validate", "PASS", src, "")
+	}
+	fileChecks(add, path)
+	if cfg != nil {
+		checklist(add, cfg, path)
+	}
+	fails := 0
+	for _, f := range out {
+		if f.Status == "FAIL" {
+			fails++
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(out)
+	} else {
+		for _, f := range out {
+			fmt.Fprintf(stdout, "%-4s  %-9s %-36s %s\n", f.Status, f.Area, f.Check, f.Detail)
+			if f.Fix != "" && f.Status != "PASS" {
+				fmt.Fprintf(stdout, "      %-9s %-36s fix: %s\n", "", "", f.Fix)
+			}
+		}
+	}
+	if fails > 0 {
+		return 1
+	}
+	return 0
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func readTrim(p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func kernelChecks(add func(area, check, status, detail, fix string)) {
+	var u unix.Utsname
+	unix.Uname(&u)
+	rel := unix.ByteSliceToString(u.Release[:])
+	var maj, min int
+	fmt.Sscanf(rel, "%d.%d", &maj, &min)
+	if maj > 5 || maj == 5 && min >= 12 {
+		add("kernel", "version >= 5.12", "PASS", rel, "")
+	} else {
+		add("kernel", "version >= 5.12", "FAIL", rel+": clone3, openat2, mount_setattr and close_range are needed", "upgrade the kernel")
+	}
+	switch n := readTrim("/proc/sys/user/max_user_namespaces"); {
+	case n == "" || n == "0":
+		add("kernel", "user namespaces", "FAIL", "user.max_user_namespaces = "+n, "sysctl -w user.max_user_namespaces=65536")
+	default:
+		add("kernel", "user namespaces", "PASS", "user.max_user_namespaces = "+n, "")
+	}
+	if v := readTrim("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"); v == "1" {
+		st := "WARN"
+		if os.Geteuid() != 0 {
+			st = "FAIL"
+		}
+		add("kernel", "AppArmor userns restriction", st, "kernel.apparmor_restrict_unprivileged_userns = 1 (blocks rootless mode)",
+			"run as root, or add an AppArmor profile allowing userns for openclaw-run")
+	}
+	if v := readTrim("/proc/sys/kernel/unprivileged_userns_clone"); v == "0" && os.Geteuid() != 0 {
+		add("kernel", "unprivileged userns", "FAIL", "kernel.unprivileged_userns_clone = 0", "sysctl -w kernel.unprivileged_userns_clone=1, or run as root")
+	}
+	if a := readTrim("/proc/sys/kernel/seccomp/actions_avail"); strings.Contains(a, "user_notif") {
+		add("kernel", "seccomp (filter, user notification)", "PASS", a, "")
+	} else {
+		add("kernel", "seccomp (filter, user notification)", "FAIL", "actions: "+a, "a kernel with CONFIG_SECCOMP_FILTER (5.0+)")
+	}
+	mode := cgroups.Mode()
+	if bases, err := cgroups.Bases(); err != nil {
+		add("kernel", "cgroups ("+mode+")", "FAIL", err.Error(), "delegate memory, cpu and pids to the runner (systemd Delegate=yes), or run as root")
+	} else {
+		add("kernel", "cgroups ("+mode+")", "PASS", "calls go under "+strings.Join(bases, ", "), "")
+	}
+	if abi, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */); e == 0 {
+		add("kernel", "Landlock", "PASS", "ABI "+strconv.Itoa(int(abi)), "")
+	} else {
+		add("kernel", "Landlock", "WARN", "not available: "+e.Error()+" (an optional extra layer)", "")
+	}
+	if strings.Contains(readTrim("/proc/filesystems"), "overlay") {
+		add("kernel", "overlayfs", "PASS", "available", "")
+	} else {
+		add("kernel", "overlayfs", "WARN", "not in /proc/filesystems (optional)", "modprobe overlay")
+	}
+	if fd, err := unix.PidfdOpen(os.Getpid(), 0); err == nil {
+		unix.Close(fd)
+		add("kernel", "pidfd", "PASS", "pidfd_open works", "")
+	} else {
+		add("kernel", "pidfd", "FAIL", err.Error(), "a 5.3+ kernel")
+	}
+}
+
+// fileChecks: the state dir and what it holds must be the owner's alone.
+func fileChecks(add func(area, check, status, detail, fix string), cfgPath string) {
+	state := config.StateDir()
+	check := func(p string, max os.FileMode, what string) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return
+		}
+		if perm := st.Mode().Perm(); perm&^max != 0 {
+			add("files", what, "FAIL", fmt.Sprintf("%s is %o", p, perm), fmt.Sprintf("chmod %o %s", max, p))
+		} else {
+			add("files", what, "PASS", fmt.Sprintf("%s is %o", p, perm), "")
+		}
+	}
+	check(state, 0o700, "state dir 0700")
+	check(cfgPath, 0o600, "config file 0600")
+	check(filepath.Join(state, "gateway.token"), 0o600, "gateway token 0600")
+	check(setup.AuditPath(""), 0o600, "audit log 0600")
+	check(filepath.Join(state, "sessions.db"), 0o600, "session store 0600")
+}
+
+// keyInFile finds API-key-like strings in a config file (the guide's
+// "wrong way").
+var keyInFile = regexp.MustCompile(`sk-[A-Za-z0-9_\-]{12,}|sk-ant-[A-Za-z0-9_\-]{12,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{35}|xox[baprs]-[A-Za-z0-9\-]{10,}`)
+
+// checklist is the guide's section 8 against the effective config.
+func checklist(add func(area, check, status, detail, fix string), c *config.Config, cfgPath string) {
+	ip := net.ParseIP(c.Gateway.Host)
+	if c.Gateway.Host == "localhost" || ip != nil && ip.IsLoopback() {
+		add("checklist", "gateway on loopback", "PASS", c.Gateway.Host, "")
+	} else {
+		add("checklist", "gateway on loopback", "WARN", c.Gateway.Host+" is reachable from other hosts (token required)",
+			"bind to 127.0.0.1 and put a TLS reverse proxy in front")
+	}
+	switch c.Tools.Profile {
+	case "minimal", "coding":
+		add("checklist", "profile coding or minimal", "PASS", c.Tools.Profile, "")
+	default:
+		add("checklist", "profile coding or minimal", "WARN", c.Tools.Profile, `set "tools.profile": "coding"`)
+	}
+	if c.WorkspaceOnly() {
+		add("checklist", "workspaceOnly", "PASS", "only the workspace is visible", "")
+	} else {
+		add("checklist", "workspaceOnly", "WARN", "allowedPaths are visible to jails", `"tools.fs.workspaceOnly": true`)
+	}
+	mode, disabled := c.ExecPolicy()
+	switch {
+	case disabled || mode == "allow":
+		add("checklist", "exec command policy", "PASS", "allow list (or exec disabled)", "")
+	case len(c.Tools.Exec.DenyCommands) > 0:
+		add("checklist", "exec command policy", "PASS", fmt.Sprintf("%d denyCommands", len(c.Tools.Exec.DenyCommands)), "")
+	default:
+		add("checklist", "exec command policy", "WARN", "no denyCommands (the jail is the boundary; the list is an audit signal)",
+			`"tools.exec.denyCommands": ["rm", "curl", "wget", "pip install", "npm install"]`)
+	}
+	if b, err := os.ReadFile(cfgPath); err == nil && keyInFile.Match(b) {
+		add("checklist", "no API keys in files", "FAIL", cfgPath+" contains a key-like string",
+			"move it to the secret store or an OPENCLAW_<NAME> environment variable")
+	} else {
+		add("checklist", "no API keys in files", "PASS", "none found in the config", "")
+	}
+	if c.Gateway.AuthToken != "" {
+		add("checklist", "token not in the config", "WARN", "gateway.authToken is in the file", "use OPENCLAW_GATEWAY_TOKEN or the generated token file")
+	}
+	open := false
+	if f := c.Channels.Feishu; f != nil && f.Enabled && f.Mode == "open" {
+		open = true
+	}
+	if t := c.Channels.Telegram; t != nil && t.Enabled && len(t.AllowedUsers) == 0 && len(t.AllowedChats) == 0 {
+		open = true
+	}
+	if open {
+		add("checklist", "channel allowlists", "WARN", "an enabled channel has no allowlist", "list the chats and users allowed")
+	} else {
+		add("checklist", "channel allowlists", "PASS", "no open channel", "")
+	}
+	if c.Logging.Level == "debug" {
+		add("checklist", "log level", "WARN", "debug logs may carry sensitive data", `"logging.level": "info"`)
+	} else {
+		add("checklist", "log level", "PASS", c.Logging.Level, "")
+	}
+	files := audit.Files(setup.AuditPath(""))
+	if len(files) == 0 {
+		add("checklist", "audit log", "PASS", "on (no record yet)", "")
+	} else if n, err := audit.VerifyFiles(files); err != nil {
+		add("checklist", "audit log", "FAIL", err.Error(), "investigate: the audit chain is broken")
+	} else {
+		add("checklist", "audit log", "PASS", fmt.Sprintf("on; %d records, chain intact", n), "")
+	}
+}
