@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/openclaw-run/openclaw-run/cgroups"
 	"github.com/coder/websocket/wsjson"
+	"github.com/openclaw-run/openclaw-run/cgroups"
 )
 
 type gw struct {
