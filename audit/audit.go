@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -66,12 +67,21 @@ var genesis = hex.EncodeToString(make([]byte, 32))
 // Log appends records to one file, rotated by size.
 type Log struct {
 	path    string
+	mu      sync.Mutex
 	secrets []string
 	// MaxSize rotates the file before it would grow past this many bytes
 	// (0: never); Backups is how many rotated files are kept (path.1 is
 	// the newest). The chain continues across files.
 	MaxSize int64
 	Backups int
+}
+
+// AddSecret adds a value to redact from every later record (a secret a
+// call was given).
+func (l *Log) AddSecret(v string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.secrets = append(l.secrets, v)
 }
 
 // Open returns a Log writing to path (created 0600, its directory 0700).
@@ -85,7 +95,11 @@ func Open(path string, secrets []string) (*Log, error) {
 
 // Append adds r to the log, setting its sequence number and chain hash.
 func (l *Log) Append(r Record) error {
-	r.Parameters = Redact(r.Parameters, l.secrets)
+	l.mu.Lock()
+	secrets := append([]string(nil), l.secrets...)
+	l.mu.Unlock()
+	r.Parameters = Redact(r.Parameters, secrets)
+	r.Reason = fmt.Sprint(redactString(r.Reason, secrets))
 	for attempt := 0; attempt < 10; attempt++ {
 		f, err := l.lockCurrent()
 		if err != nil {

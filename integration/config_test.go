@@ -5,6 +5,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,4 +100,38 @@ func TestExecPolicyFromConfig(t *testing.T) {
 	if r := runCLI(t, nil, "--config", bad, "--workspace", ws, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "did you mean") {
 		t.Errorf("a misspelt key must refuse the call: %+v", r)
 	}
+}
+
+// TestSecrets: a secret set with `secrets set` reaches only the call that
+// names it, and never the audit log.
+func TestSecrets(t *testing.T) {
+	ws := workspace(t)
+	state := t.TempDir()
+	env := func(c *exec.Cmd) { c.Env = append(os.Environ(), "OPENCLAW_STATE_DIR="+state) }
+	const value = "sk-live-ZYXWVUTSRQ0123456789"
+	set := exec.Command(binary, "secrets", "set", "MODEL_KEY", "-")
+	env(set)
+	set.Stdin = strings.NewReader(value + "\n")
+	if out, err := set.CombinedOutput(); err != nil {
+		t.Fatalf("secrets set: %v %s", err, out)
+	}
+	if r := runCLI(t, env, "secrets", "list"); strings.TrimSpace(r.stdout) != "MODEL_KEY" || strings.Contains(r.stdout, value) {
+		t.Errorf("secrets list: %+v", r)
+	}
+	r := runCLI(t, env, "--workspace", ws, "--secret-env", "KEY=MODEL_KEY", "--", "sh", "-c", `test "$KEY" = "`+value+`" && echo named-ok`)
+	if strings.TrimSpace(r.stdout) != "named-ok" {
+		t.Errorf("the naming call did not get the secret: %+v", r)
+	}
+	r = runCLI(t, env, "--workspace", ws, "--", "sh", "-c", `env; cat /proc/*/environ 2>/dev/null | tr '\0' '\n'`)
+	if strings.Contains(r.stdout, value) || strings.Contains(r.stdout, "MODEL_KEY") {
+		t.Errorf("a call that names no secret got it:\n%s", r.stdout)
+	}
+	filepath.Walk(state, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), value) {
+				t.Errorf("the secret's value is in %s in clear", p)
+			}
+		}
+		return nil
+	})
 }

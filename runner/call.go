@@ -58,9 +58,12 @@ type Emit func(Event) error
 
 // ExecParams are exec's parameters, with OpenClaw's names.
 type ExecParams struct {
-	Command        string            `json:"command"`
-	Workdir        string            `json:"workdir,omitempty"`
-	Env            map[string]string `json:"env,omitempty"`
+	Command string            `json:"command"`
+	Workdir string            `json:"workdir,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
+	// SecretEnv names secrets to give the command as variables
+	// ({VAR: secretName}); no other secret ever enters a jail.
+	SecretEnv      map[string]string `json:"secretEnv,omitempty"`
 	TimeoutSeconds float64           `json:"timeoutSeconds,omitempty"`
 	Background     bool              `json:"background,omitempty"`
 	Pty            bool              `json:"pty,omitempty"`
@@ -161,13 +164,19 @@ func (r *Runner) execCall(ctx context.Context, id string, call Call, send func(E
 	for k, v := range p.Env {
 		env = append(env, k+"="+v)
 	}
+	secretEnv, err := r.SecretEnv(p.SecretEnv)
+	if err != nil {
+		r.deny(id, call, err)
+		return nil, err
+	}
+	env = append(env, secretEnv...)
 	cmd := Command{
 		Argv: []string{"/bin/sh", "-c", p.Command}, Dir: resolveWorkdir(p.Workdir), Env: env, Stdin: call.Stdin,
 		Timeout:   time.Duration(p.TimeoutSeconds * float64(time.Second)),
 		Stdout:    &streamWriter{typ: "stdout", id: id, send: send},
 		Stderr:    &streamWriter{typ: "stderr", id: id, send: send},
 		SessionID: call.SessionID, UserID: call.UserID, Channel: call.Channel,
-		Params: map[string]any{"command": p.Command, "workdir": p.Workdir, "env": p.Env, "timeoutSeconds": p.TimeoutSeconds},
+		Params: map[string]any{"command": p.Command, "workdir": p.Workdir, "env": p.Env, "secretEnv": p.SecretEnv, "timeoutSeconds": p.TimeoutSeconds},
 		callID: id,
 	}
 	res, err := r.Exec(ctx, cmd)
@@ -200,7 +209,35 @@ func (p *ExecParams) validate() error {
 			return invalidParams("exec: env name %q is not a valid variable name", k)
 		}
 	}
+	for k := range p.SecretEnv {
+		if !envName.MatchString(k) {
+			return invalidParams("exec: secretEnv name %q is not a valid variable name", k)
+		}
+	}
 	return nil
+}
+
+// SecretEnv resolves {VAR: secretName} through the configured secrets into
+// VAR=value entries, adding each value to the audit log's redactions first.
+func (r *Runner) SecretEnv(m map[string]string) ([]string, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	if r.opts.Secrets == nil {
+		return nil, invalidParams("exec: secretEnv given, but no secret store is configured")
+	}
+	var out []string
+	for k, name := range m {
+		v, err := r.opts.Secrets.Get(name)
+		if err != nil {
+			return nil, &tools.Error{Code: tools.CodeNotFound, Message: err.Error()}
+		}
+		if r.opts.Audit != nil {
+			r.opts.Audit.AddSecret(v)
+		}
+		out = append(out, k+"="+v)
+	}
+	return out, nil
 }
 
 // resolveWorkdir makes workdir absolute in the jail (relative to the

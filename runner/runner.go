@@ -60,6 +60,13 @@ type Options struct {
 	// ToolBinary serves the file tools inside their jails (helper mode);
 	// default: this executable.
 	ToolBinary string
+	// Secrets resolves the secrets a call names (exec secretEnv).
+	Secrets SecretResolver
+}
+
+// SecretResolver finds a secret's value by name.
+type SecretResolver interface {
+	Get(name string) (string, error)
 }
 
 // Runner runs calls in fresh jails. It is safe for concurrent use.

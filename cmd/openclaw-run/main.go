@@ -46,6 +46,7 @@ func init() {
 		{"config", "config validate|show [--config F]", cmdConfig},
 		{"tools", "tools list | tools test TOOL [--path P] [--params JSON]", cmdTools},
 		{"doctor", "doctor [--json]", cmdDoctor},
+		{"secrets", "secrets set NAME [VALUE|-] | get NAME | list | rm NAME", cmdSecrets},
 	}
 }
 

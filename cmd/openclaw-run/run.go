@@ -27,6 +27,7 @@ type runFlags struct {
 	stats     bool
 	auditFile string
 	config    string
+	secretEnv map[string]string
 }
 
 func cmdRun(args []string, stderr io.Writer) int {
@@ -47,6 +48,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	fs.StringVarP(&f.workspace, "workspace", "w", ".", "host directory mounted read-write at /workspace (the working directory)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "kill the whole jail after this long (default: the profile's)")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set K=V inside the jail (repeatable); nothing else of this environment goes in")
+	fs.StringToStringVar(&f.secretEnv, "secret-env", nil, "give the jail VAR=SECRETNAME from the secret store (repeatable); no other secret enters")
 	fs.Var(&f.limits.Memory, "memory", "memory limit, e.g. 512M (default: the profile's); swap is off")
 	fs.Float64Var(&f.limits.CPUs, "cpus", 0, "CPU limit in cores, e.g. 1.5 (default: the profile's)")
 	fs.IntVar(&f.limits.Pids, "pids", 0, "limit on processes and threads (default: the profile's)")
@@ -121,8 +123,13 @@ func cmdRun(args []string, stderr io.Writer) int {
 	// own session and never sees the terminal's signals.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	secretVars, err := r.SecretEnv(f.secretEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
+		return exitSetup
+	}
 	res, err := r.Exec(ctx, runner.Command{
-		Argv: argv, Env: f.env,
+		Argv: argv, Env: append(f.env, secretVars...),
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		SessionID: "cli", UserID: cliUser(),
 	})

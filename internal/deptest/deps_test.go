@@ -46,6 +46,11 @@ var forbidden = map[string]map[string]string{
 		mod + "cgroups":         "configuration knows no mechanism",
 		mod + "runner":          "the runner is configured, not the other way round",
 	},
+	"secrets": {
+		mod + "jail":    "secrets know no mechanism",
+		mod + "runner":  "the runner asks for secrets, not the other way round",
+		mod + "gateway": "secrets know no transport",
+	},
 	"policy": {
 		"golang.org/x/sys/unix": "policy decides; it does no kernel I/O",
 		mod + "jail":            "policy must not depend on mechanism",

@@ -15,6 +15,7 @@ import (
 	"github.com/openclaw-run/openclaw-run/policy"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runner"
+	"github.com/openclaw-run/openclaw-run/secrets"
 )
 
 // Profiles returns the built-in profiles and the custom ones in
@@ -60,7 +61,14 @@ func RunnerOptions(c *config.Config, p *profiles.Profile) (runner.Options, error
 		return o, err
 	}
 	o.Exec, o.ExecDisabled = pol, disabled
+	o.Secrets = Secrets(c)
 	return o, nil
+}
+
+// Secrets returns the resolver of the configured secrets provider.
+func Secrets(c *config.Config) *secrets.Resolver {
+	return &secrets.Resolver{Store: secrets.Open(config.StateDir()), Provider: c.Secrets.Provider,
+		File: config.ExpandHome(c.Secrets.File), Command: c.Secrets.Command, Region: c.Secrets.Region, Prefix: c.Secrets.Prefix}
 }
 
 // AuditPath is the audit log: flag, else <state dir>/audit/audit.jsonl.

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/openclaw-run/openclaw-run/config"
+	"github.com/openclaw-run/openclaw-run/internal/setup"
+	"github.com/openclaw-run/openclaw-run/secrets"
+)
+
+// cmdSecrets: set NAME [VALUE|-], get NAME, list, rm NAME. Values live
+// encrypted (age) in the state dir; list shows names only.
+func cmdSecrets(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("secrets", stderr)
+	cfgFile := fs.String("config", "", "config file (secrets.provider)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	a := fs.Args()
+	store := secrets.Open(config.StateDir())
+	usage := func() int {
+		fmt.Fprintln(stderr, "usage: openclaw-run secrets set NAME [VALUE|-] | get NAME | list | rm NAME")
+		return 2
+	}
+	if len(a) == 0 {
+		return usage()
+	}
+	switch {
+	case a[0] == "set" && (len(a) == 2 || len(a) == 3):
+		var v string
+		var err error
+		if len(a) == 2 || a[2] == "-" {
+			v, err = secrets.ReadValue(os.Stdin) // keeps the value out of shell history and ps
+		} else {
+			v = a[2]
+			fmt.Fprintln(stderr, "note: a value on the command line is visible in ps and shell history; prefer: secrets set NAME -")
+		}
+		if err == nil {
+			err = store.Set(a[1], v)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	case a[0] == "get" && len(a) == 2:
+		known, _ := setup.Profiles()
+		cfg, err := setup.Config(*cfgFile, known)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		v, err := setup.Secrets(cfg).Get(a[1])
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintln(stdout, v)
+		return 0
+	case a[0] == "list" && len(a) == 1:
+		names, err := store.Names()
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		for _, n := range names {
+			fmt.Fprintln(stdout, n)
+		}
+		return 0
+	case a[0] == "rm" && len(a) == 2:
+		if err := store.Remove(a[1]); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	}
+	return usage()
+}
