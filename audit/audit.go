@@ -359,7 +359,9 @@ func verify(r io.Reader, prev string, next uint64) (string, uint64, int, error) 
 // keyLike matches strings that look like credentials: API keys of the
 // usual providers, bearer tokens, and long hex or base64 secrets after a
 // telling name.
-var keyLike = regexp.MustCompile(`(sk-[A-Za-z0-9_\-]{16,}|sk-ant-[A-Za-z0-9_\-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[baprs]-[A-Za-z0-9\-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{35}|(?i:bearer)\s+[A-Za-z0-9._\-]{16,}|(?i:(?:api[_-]?key|token|secret|password|passwd)\s*[=:]\s*)[^\s'"]{8,})`)
+var keyLike = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(sk-[A-Za-z0-9_\-]{16,}|sk-ant-[A-Za-z0-9_\-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[baprs]-[A-Za-z0-9\-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{35}|(?i:bearer)\s+[A-Za-z0-9._\-]{16,}|(?i:(?:api[_-]?key|token|secret|password|passwd)\s*[=:]\s*)[^\s'"]{8,})`)
+})
 
 // Redact returns params with secret values and key-like strings replaced,
 // and large strings (over 4 KiB) summarized as their size and sha256.
@@ -406,5 +408,5 @@ func redactString(s string, secrets []string) any {
 			s = string(bytes.ReplaceAll([]byte(s), []byte(sec), []byte("[REDACTED]")))
 		}
 	}
-	return keyLike.ReplaceAllString(s, "[REDACTED]")
+	return keyLike().ReplaceAllString(s, "[REDACTED]")
 }

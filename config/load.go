@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/openclaw-run/openclaw-run/policy"
 	"github.com/tailscale/hujson"
@@ -257,10 +258,10 @@ func distance(a, b string) int {
 	return prev[len(b)]
 }
 
-var offsetRe = regexp.MustCompile(`offset (\d+)`)
+var offsetRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`offset (\d+)`) })
 
 func offsetOf(err error) int {
-	if m := offsetRe.FindStringSubmatch(err.Error()); m != nil {
+	if m := offsetRe().FindStringSubmatch(err.Error()); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		return n
 	}
@@ -279,7 +280,7 @@ var windowsCommands = map[string]bool{"taskkill": true, "format": true, "del": t
 	"sc": true, "services.msc": true, "cmd": true, "cmd /c": true, "powershell": true, "powershell -enc": true,
 	"findstr": true, "tasklist": true, "regedit": true}
 
-var windowsPath = regexp.MustCompile(`^[A-Za-z]:\\|\\`)
+var windowsPath = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z]:\\|\\`) })
 
 // sensitive are host places an allowedPath may not expose unless forced.
 var sensitive = []string{"/proc", "/sys", "/dev", "/boot", "/root", "/run", "/var/run",
@@ -338,7 +339,7 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 	// tools.fs
 	for i, p := range c.Tools.FS.AllowedPaths {
 		path := fmt.Sprintf("tools.fs.allowedPaths[%d]", i)
-		if windowsPath.MatchString(p) {
+		if windowsPath().MatchString(p) {
 			add(true, path, "%q is a Windows path; it does not apply on Linux", p)
 			continue
 		}
@@ -366,7 +367,7 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 	}
 	for i, p := range c.Tools.FS.DeniedPaths {
 		path := fmt.Sprintf("tools.fs.deniedPaths[%d]", i)
-		if windowsPath.MatchString(p) {
+		if windowsPath().MatchString(p) {
 			add(true, path, "%q is a Windows path; it does not apply on Linux", p)
 			continue
 		}
@@ -482,7 +483,12 @@ func validOrigin(o string) bool {
 		}
 		host = h
 	}
-	return regexp.MustCompile(`^[A-Za-z0-9.*\-\[\]:]+$`).MatchString(host)
+	for _, r := range host {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".*-[]:", r)) {
+			return false
+		}
+	}
+	return host != ""
 }
 
 func underSensitive(p string) string {

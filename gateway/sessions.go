@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
@@ -41,11 +42,11 @@ type Store interface {
 // ErrNoSession is returned by Get for an unknown id.
 var ErrNoSession = errors.New("no such session")
 
-var sessionID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
+var sessionID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`) })
 
 // ValidSessionID reports whether id may name a session (and its workspace
 // directory): no slashes, no dots first, bounded.
-func ValidSessionID(id string) bool { return sessionID.MatchString(id) }
+func ValidSessionID(id string) bool { return sessionID().MatchString(id) }
 
 var bucket = []byte("sessions")
 

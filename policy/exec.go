@@ -20,6 +20,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -396,10 +397,10 @@ var aliases = map[string][]string{
 }
 
 // versioned names are normalized to their family: python3.11 -> python.
-var versioned = regexp.MustCompile(`^(python|pip|perl|ruby|php|node|lua|pypy)[0-9.]*$`)
+var versioned = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(python|pip|perl|ruby|php|node|lua|pypy)[0-9.]*$`) })
 
 func normalizeName(n string) string {
-	if m := versioned.FindStringSubmatch(n); m != nil {
+	if m := versioned().FindStringSubmatch(n); m != nil {
 		return m[1]
 	}
 	return n

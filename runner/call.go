@@ -72,7 +72,7 @@ type ExecParams struct {
 // HelperPath is where the tool helper binary appears in a file tool's jail.
 const HelperPath = "/run/openclaw-run/tool"
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 // Run runs one call end to end and reports it through emit: a start event,
 // output events, and one result or error event. The returned error is the
@@ -205,12 +205,12 @@ func (p *ExecParams) validate() error {
 		}
 	}
 	for k := range p.Env {
-		if !envName.MatchString(k) {
+		if !envName().MatchString(k) {
 			return invalidParams("exec: env name %q is not a valid variable name", k)
 		}
 	}
 	for k := range p.SecretEnv {
-		if !envName.MatchString(k) {
+		if !envName().MatchString(k) {
 			return invalidParams("exec: secretEnv name %q is not a valid variable name", k)
 		}
 	}

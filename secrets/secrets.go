@@ -19,17 +19,18 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"filippo.io/age"
 	"golang.org/x/sys/unix"
 )
 
-var nameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+var nameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`) })
 
 // ValidName reports whether n may name a secret (it becomes part of an
 // environment variable name).
-func ValidName(n string) bool { return nameRe.MatchString(n) }
+func ValidName(n string) bool { return nameRe().MatchString(n) }
 
 // Store is the encrypted store: <dir>/secrets.age (0600), encrypted to the
 // identity in <dir>/secrets.key (0600) or OPENCLAW_SECRETS_KEY.

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/cgroups"
@@ -186,7 +187,9 @@ func fileChecks(add func(area, check, status, detail, fix string), cfgPath strin
 
 // keyInFile finds API-key-like strings in a config file (the guide's
 // "wrong way").
-var keyInFile = regexp.MustCompile(`sk-[A-Za-z0-9_\-]{12,}|sk-ant-[A-Za-z0-9_\-]{12,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{35}|xox[baprs]-[A-Za-z0-9\-]{10,}`)
+var keyInFile = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`sk-[A-Za-z0-9_\-]{12,}|sk-ant-[A-Za-z0-9_\-]{12,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{35}|xox[baprs]-[A-Za-z0-9\-]{10,}`)
+})
 
 // checklist is the guide's section 8 against the effective config.
 func checklist(add func(area, check, status, detail, fix string), c *config.Config, cfgPath string) {
@@ -218,7 +221,7 @@ func checklist(add func(area, check, status, detail, fix string), c *config.Conf
 		add("checklist", "exec command policy", "WARN", "no denyCommands (the jail is the boundary; the list is an audit signal)",
 			`"tools.exec.denyCommands": ["rm", "curl", "wget", "pip install", "npm install"]`)
 	}
-	if b, err := os.ReadFile(cfgPath); err == nil && keyInFile.Match(b) {
+	if b, err := os.ReadFile(cfgPath); err == nil && keyInFile().Match(b) {
 		add("checklist", "no API keys in files", "FAIL", cfgPath+" contains a key-like string",
 			"move it to the secret store or an OPENCLAW_<NAME> environment variable")
 	} else {
