@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -22,6 +23,21 @@ func TestFilesystemPolicy(t *testing.T) {
 	}
 	defer os.RemoveAll(base)
 	os.Chmod(base, 0o755)
+	// A shared mount, as systemd makes every mount: a clone of it joins its
+	// peer group, so the jail's masks would show up on the host unless the
+	// bind trees are made private. (Caught first by the VM suite.)
+	if err := syscall.Mount(base, base, "", syscall.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Unmount(base, syscall.MNT_DETACH)
+	if err := syscall.Mount("", base, "", syscall.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	mountsUnder := func() int {
+		b, _ := os.ReadFile("/proc/self/mountinfo")
+		return strings.Count(string(b), " "+base)
+	}
+	before := mountsUnder()
 	ro := filepath.Join(base, "shared")
 	rw := filepath.Join(base, "scratch")
 	for _, d := range []string{ro, rw, filepath.Join(ro, "private"), filepath.Join(ro, "keys")} {
@@ -69,6 +85,9 @@ grep -c . /etc/passwd`, ro, rw)
 	}
 	if b, _ := os.ReadFile(filepath.Join(rw, "new")); string(b) != "y\n" {
 		t.Errorf("the :rw path was not written through")
+	}
+	if after := mountsUnder(); after != before {
+		t.Errorf("the jail's mounts propagated to the host: %d mounts under %s, %d before", after, base, before)
 	}
 	if strings.TrimSpace(r.stdout[strings.LastIndex(strings.TrimSpace(r.stdout), "\n")+1:]) != "2" {
 		t.Errorf("/etc/passwd in the jail should be the synthesized 2-line file:\n%s", r.stdout)

@@ -69,7 +69,7 @@ func TestRootlessRefusesWithoutDelegation(t *testing.T) {
 	if r.code != 125 || strings.Contains(r.stdout, "RAN") {
 		t.Fatalf("rootless without delegation ran or failed oddly: %+v", r)
 	}
-	if !strings.Contains(r.stderr, "delegate") {
+	if !strings.Contains(strings.ToLower(r.stderr), "delegate") {
 		t.Errorf("the refusal should say how to delegate: %s", r.stderr)
 	}
 }

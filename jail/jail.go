@@ -254,7 +254,10 @@ func prepareTree(src string, attr uint64) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("bind source %s: open_tree(OPEN_TREE_CLONE): %w", src, err)
 	}
-	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr}); err != nil {
+	// Private, too: a clone of a shared mount (systemd makes / shared)
+	// joins its peer group, and every mount the jail makes on top of it
+	// (a deniedPaths mask, say) would propagate back to the host.
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr, Propagation: unix.MS_PRIVATE}); err != nil {
 		unix.Close(tree)
 		return -1, fmt.Errorf("bind source %s: mount_setattr(%s): %w", src, mountAttrs(attr), err)
 	}

@@ -156,7 +156,7 @@ func (p *program) bindInChild(src, target string, attr uint64) {
 	o := p.add(stepf("open_tree(%q, OPEN_TREE_CLONE|AT_RECURSIVE)", src), unix.SYS_OPEN_TREE,
 		regFile, empty, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE)
 	o.regArgs, o.save = 1, regTree
-	a := &unix.MountAttr{Attr_set: attr}
+	a := &unix.MountAttr{Attr_set: attr, Propagation: unix.MS_PRIVATE} // see prepareTree
 	o = p.add(stepf("mount_setattr(%q, %s)", src, mountAttrs(attr)), unix.SYS_MOUNT_SETATTR,
 		regTree, empty, unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, p.ptr(a, unsafe.Pointer(a)), unsafe.Sizeof(*a))
 	o.regArgs = 1
