@@ -18,7 +18,8 @@ go test -c -tags integration -o "$payload/integration.test" ./integration
 cp "$here/vm-tests.sh" "$payload/"
 mkfs.ext4 -q -F -d "$payload" "$cache/payload.img" 1G
 
-rm -f "$cache/run.qcow2"
+rm -f "$cache/run.qcow2" "$cache/results.img"
+truncate -s 64M "$cache/results.img"
 qemu-img create -q -f qcow2 -b "$cache/rootfs.img" -F raw "$cache/run.qcow2"
 log="$cache/vm-test.log"
 echo "vm: booting (qemu TCG, 2 CPUs, 4 GiB); console in $log"
@@ -28,11 +29,16 @@ timeout 80m qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m 4096 -
   -append "root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 quiet" \
   -drive file="$cache/run.qcow2",if=virtio,format=qcow2 \
   -drive file="$cache/payload.img",if=virtio,format=raw,readonly=on \
+  -drive file="$cache/results.img",if=virtio,format=raw \
   -nic none \
   >"$log" 2>&1 || true
 echo "vm: done in $(( $(date +%s) - start ))s"
-grep -E '^(VM:|== |--- (PASS|FAIL|SKIP)|FAILED|rootless|ok |FAIL|    )' "$log" | tr -d '\r' | tail -200
-if grep -q "VM-TEST-RESULT rc=0" "$log"; then
+# The whole log from the results disk (the console's copy as a fallback).
+results="$cache/vm-results.log"
+tr -d '\000' <"$cache/results.img" >"$results"
+[ -s "$results" ] || tr -d '\000\r' <"$log" >"$results"
+grep -a -E '^(VM:|== |--- (PASS|FAIL|SKIP)|FAILED|rootless|ok |FAIL|    )' "$results" | tail -250
+if grep -a -q "VM-TEST-RESULT rc=0" "$results"; then
   echo "vm-test: PASS"
 else
   echo "vm-test: FAIL (see $log)"
