@@ -153,7 +153,12 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) guard(route string, auth bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
-		defer func() { s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc() }()
+		t0 := time.Now()
+		defer func() {
+			s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+			s.o.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "code", sw.code,
+				"ms", time.Since(t0).Milliseconds(), "addr", clientAddr(r))
+		}()
 		w = sw
 		if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, s.allowedOrigins()) {
 			writeError(w, http.StatusForbidden, "origin_denied", fmt.Sprintf("origin %q is not in gateway.allowOrigins", origin))

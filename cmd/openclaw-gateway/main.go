@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -110,6 +109,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	cfgFile := fs.String("config", "", "config file")
 	addr := fs.String("listen", "", "override host:port (tests)")
 	drain := fs.Duration("drain", 30*time.Second, "on SIGTERM, how long running calls may finish before they are killed")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (default: logging.level of the config)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -150,7 +150,12 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger, logCloser, err := newLogger(cfg.Logging, *logLevel, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer logCloser.Close()
 	srv, err := gateway.New(gateway.Options{Config: cfg, Profiles: known, Token: tok, Store: store, Logger: logger,
 		RunnerOptions: func(p *profiles.Profile) (runner.Options, error) {
 			o, err := setup.RunnerOptions(cfg, p)
