@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -140,9 +141,16 @@ func (fs *RootFS) deny(patterns []string) error {
 			return fmt.Errorf("denied path %q: %w", pat, err)
 		}
 		for _, p := range m {
-			if r, err := filepath.EvalSymlinks(p); err == nil {
-				denied = append(denied, r)
+			r, err := filepath.EvalSymlinks(p)
+			if errors.Is(err, os.ErrNotExist) {
+				continue // gone since the glob: nothing to hide
 			}
+			if err != nil {
+				// Fail closed: a denied path we cannot resolve might
+				// stay visible.
+				return fmt.Errorf("denied path %s: %w", p, err)
+			}
+			denied = append(denied, r)
 		}
 	}
 	if len(denied) == 0 {
@@ -167,8 +175,11 @@ func (fs *RootFS) deny(patterns []string) error {
 				continue
 			}
 			st, err := os.Stat(d)
-			if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
 				continue
+			}
+			if err != nil {
+				return fmt.Errorf("denied path %s: %w", d, err)
 			}
 			rel, _ := filepath.Rel(b.Source, d)
 			fs.Masks = append(fs.Masks, jail.Mask{Path: filepath.Join(b.Target, rel), Dir: st.IsDir()})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openclaw-run/openclaw-run/internal/testutil"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/seccomp"
 )
@@ -96,9 +97,7 @@ func TestRunUsageErrors(t *testing.T) {
 }
 
 func TestDoctor(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("doctor's cgroup check needs root here (a unit test; the CI runs it as root)")
-	}
+	testutil.RequireRoot(t) // doctor's cgroup check creates the calls' base cgroups
 	dir := t.TempDir()
 	os.Chmod(dir, 0o700)
 	t.Setenv("OPENCLAW_STATE_DIR", dir)
