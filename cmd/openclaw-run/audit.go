@@ -13,15 +13,8 @@ import (
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
-	"github.com/openclaw-run/openclaw-run/config"
 	"github.com/openclaw-run/openclaw-run/internal/setup"
 )
-
-func auditPath(flag string) string { return setup.AuditPath(flag) }
-
-func openAudit(flag string, cfg *config.Config) (*audit.Log, error) {
-	return setup.OpenAudit(flag, cfg)
-}
 
 func cliUser() string {
 	if u, err := user.Current(); err == nil {
@@ -39,7 +32,7 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	path := auditPath(*file)
+	path := setup.AuditPath(*file)
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: openclaw-run audit verify|tail|stats [--file F] [-n N] [-f]")
 		return 2

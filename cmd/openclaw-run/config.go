@@ -8,16 +8,7 @@ import (
 	"github.com/openclaw-run/openclaw-run/config"
 	"github.com/openclaw-run/openclaw-run/internal/setup"
 	"github.com/openclaw-run/openclaw-run/profiles"
-	"github.com/openclaw-run/openclaw-run/runner"
 )
-
-func loadConfig(flag string, known map[string]*profiles.Profile, _ io.Writer) (*config.Config, error) {
-	return setup.Config(flag, known)
-}
-
-func runnerOptions(c *config.Config, p *profiles.Profile) (runner.Options, error) {
-	return setup.RunnerOptions(c, p)
-}
 
 // cmdConfig: validate and show.
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
@@ -30,7 +21,7 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: openclaw-run config validate|show [--config F]")
 		return 2
 	}
-	known, err := loadProfiles()
+	known, err := setup.Profiles()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

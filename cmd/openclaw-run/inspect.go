@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/openclaw-run/openclaw-run/internal/setup"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/seccomp"
 )
@@ -16,7 +17,7 @@ func cmdProfiles(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	builtin, err := loadProfiles()
+	builtin, err := setup.Profiles()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

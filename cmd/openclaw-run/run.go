@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/internal/setup"
 	"github.com/openclaw-run/openclaw-run/jail"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runner"
@@ -74,12 +75,12 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	f.limits.Timeout = profiles.Duration(f.timeout)
 
-	builtin, err := loadProfiles()
+	builtin, err := setup.Profiles()
 	if err != nil {
 		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
 		return exitSetup
 	}
-	cfg, err := loadConfig(f.config, builtin, stderr)
+	cfg, err := setup.Config(f.config, builtin)
 	if err != nil {
 		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
 		return exitSetup
@@ -92,14 +93,14 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "openclaw-run: unknown profile %q (have %v)\n", f.profile, profiles.Names(builtin))
 		return exitSetup
 	}
-	opts, err := runnerOptions(cfg, prof)
+	opts, err := setup.RunnerOptions(cfg, prof)
 	if err != nil {
 		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
 		return exitSetup
 	}
 	// Everything is audited: a call whose record cannot be written is
 	// refused before it runs.
-	alog, err := openAudit(f.auditFile, cfg)
+	alog, err := setup.OpenAudit(f.auditFile, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
 		return exitSetup

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/openclaw-run/openclaw-run/internal/setup"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runner"
 	"github.com/openclaw-run/openclaw-run/runner/tools"
@@ -33,13 +34,13 @@ func cmdTools(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	known, err := loadProfiles()
+	known, err := setup.Profiles()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	if fs.NArg() == 1 && fs.Arg(0) == "list" {
-		cfg, err := loadConfig(*cfgFile, known, stderr)
+		cfg, err := setup.Config(*cfgFile, known)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -101,7 +102,7 @@ func cmdTools(args []string, stdout, stderr io.Writer) int {
 		}
 		params["input"] = string(b)
 	}
-	cfg, err := loadConfig(*cfgFile, known, stderr)
+	cfg, err := setup.Config(*cfgFile, known)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitSetup
@@ -115,12 +116,12 @@ func cmdTools(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "unknown profile %q (have %v)\n", name, profiles.Names(known))
 		return exitSetup
 	}
-	opts, err := runnerOptions(cfg, prof)
+	opts, err := setup.RunnerOptions(cfg, prof)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitSetup
 	}
-	alog, err := openAudit(*auditFile, cfg)
+	alog, err := setup.OpenAudit(*auditFile, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitSetup
