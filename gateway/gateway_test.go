@@ -2,7 +2,11 @@ package gateway
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +127,50 @@ func TestValidSessionID(t *testing.T) {
 		if ValidSessionID(id) != ok {
 			t.Errorf("%q", id)
 		}
+	}
+}
+
+// TestSessionSnapshot: the backup route needs the token and returns a
+// store that opens with its sessions.
+func TestSessionSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	st, err := OpenBolt(filepath.Join(dir, "sessions.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.Touch(Session{ID: "snap", Workspace: "/w/snap"})
+	s, err := New(Options{Config: config.Defaults(), Token: "0123456789abcdef0123", Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	get := func(tok string) *http.Response {
+		req, _ := http.NewRequest("GET", srv.URL+"/v1/admin/backup/sessions", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if r := get("wrong-token-wrong-token"); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %s", r.Status)
+	}
+	r := get("0123456789abcdef0123")
+	b, _ := io.ReadAll(r.Body)
+	if r.StatusCode != 200 {
+		t.Fatalf("%s: %s", r.Status, b)
+	}
+	copyPath := filepath.Join(dir, "copy.db")
+	os.WriteFile(copyPath, b, 0o600)
+	c, err := OpenBolt(copyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got, err := c.Get("snap"); err != nil || got.Workspace != "/w/snap" {
+		t.Fatalf("snapshot lacks the session: %+v %v", got, err)
 	}
 }

@@ -7,6 +7,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -111,9 +112,30 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/tools/{tool}", s.guard("/v1/tools", true, http.HandlerFunc(s.toolNDJSON)))
 	s.mux.Handle("POST /tools/invoke", s.guard("/tools/invoke", true, http.HandlerFunc(s.invoke)))
 	s.mux.Handle("GET /v1/ws", s.guard("/v1/ws", true, http.HandlerFunc(s.websocket)))
+	s.mux.Handle("GET /v1/admin/backup/sessions", s.guard("/v1/admin", true, http.HandlerFunc(s.snapshot)))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s (see docs/gateway.md)", r.Method, r.URL.Path))
 	})
+}
+
+// snapshot streams a consistent copy of the session store, for
+// "openclaw-run backup" while the gateway runs (bbolt's file is locked).
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	sn, ok := s.o.Store.(Snapshotter)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "not_supported", "this session store is not backed up through the gateway")
+		return
+	}
+	// Buffered, so that a failure is a 500 and not a truncated copy that
+	// looks complete (the store holds metadata only: it is small).
+	var buf bytes.Buffer
+	if err := sn.Snapshot(&buf); err != nil {
+		writeError(w, http.StatusInternalServerError, "snapshot_failed", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Write(buf.Bytes())
 }
 
 func (s *Server) metricsAuth() bool {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -126,6 +127,21 @@ func (b *boltStore) Delete(id string) error {
 }
 
 func (b *boltStore) Close() error { return b.db.Close() }
+
+// Snapshotter is a store that can write a consistent copy of itself while
+// it serves (for backups).
+type Snapshotter interface {
+	Snapshot(w io.Writer) error
+}
+
+// Snapshot writes the bbolt file as one read transaction sees it: calls
+// keep being served while a backup copies it.
+func (b *boltStore) Snapshot(w io.Writer) error {
+	return b.db.View(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(w)
+		return err
+	})
+}
 
 // Prune removes the sessions unused for longer than age: their workspace
 // (when sessions have their own, below the workspace root) and their

@@ -41,7 +41,7 @@ func main() {
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: openclaw-gateway start [--foreground] | stop | status | restart | sessions list|prune | call TOOL ...")
+		fmt.Fprintln(stderr, "usage: openclaw-gateway start [--foreground] | stop | status | restart | sessions list|prune | call TOOL ... | backup | restore ARCHIVE")
 		return 2
 	}
 	switch args[0] {
@@ -62,6 +62,10 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdSessions(args[1:], stdout, stderr)
 	case "call":
 		return cmdCall(args[1:], stdout, stderr)
+	case "backup":
+		return cmdBackup(args[1:], stdout, stderr)
+	case "restore":
+		return cmdRestore(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "openclaw-gateway: unknown command %q\n", args[0])
 	return 2
@@ -177,7 +181,9 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
-	os.WriteFile(pidFile(), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+	// The pid file's second line is where a local client (backup) reaches
+	// this gateway.
+	os.WriteFile(pidFile(), []byte(strconv.Itoa(os.Getpid())+"\n"+localAddr(ln.Addr())+"\n"), 0o600)
 	defer os.Remove(pidFile())
 	fmt.Fprintf(stdout, "openclaw-gateway listening on http://%s (pid %d)\n", ln.Addr(), os.Getpid())
 	fmt.Fprintf(stdout, "  token: %s/gateway.token (or OPENCLAW_GATEWAY_TOKEN)\n", config.StateDir())
@@ -254,15 +260,31 @@ func background(args []string, stdout, stderr io.Writer) int {
 
 // running reads the pidfile and checks that the process exists.
 func running() (int, bool) {
+	pid, _, ok := runningAt()
+	return pid, ok
+}
+
+// runningAt also returns the address the running gateway listens on.
+func runningAt() (pid int, addr string, ok bool) {
 	b, err := os.ReadFile(pidFile())
 	if err != nil {
-		return 0, false
+		return 0, "", false
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	first, addr, _ := strings.Cut(string(b), "\n")
+	pid, err = strconv.Atoi(strings.TrimSpace(first))
 	if err != nil || pid <= 0 {
-		return 0, false
+		return 0, "", false
 	}
-	return pid, syscall.Kill(pid, 0) == nil
+	return pid, strings.TrimSpace(addr), syscall.Kill(pid, 0) == nil
+}
+
+// localAddr turns a wildcard listen address into a loopback one.
+func localAddr(a net.Addr) string {
+	host, port, _ := net.SplitHostPort(a.String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func cmdStop(args []string, stdout, stderr io.Writer) int {

@@ -58,8 +58,12 @@ func main() {
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// gatewayCommands are served by openclaw-gateway: they need the network or
+// the session store, which the cold CLI path does not link.
+var gatewayCommands = map[string]bool{"gateway": true, "sessions": true, "call": true, "backup": true, "restore": true}
+
 func dispatch(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && (args[0] == "gateway" || args[0] == "sessions" || args[0] == "call") {
+	if len(args) > 0 && gatewayCommands[args[0]] {
 		return execGateway(args, stderr)
 	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -78,7 +82,7 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	return cmdRun(args, stderr)
 }
 
-// execGateway hands "gateway", "sessions" and "call" to openclaw-gateway,
+// execGateway hands the gatewayCommands to openclaw-gateway,
 // installed next to this binary (see cmd/openclaw-gateway for why the
 // gateway is a binary of its own).
 func execGateway(args []string, stderr io.Writer) int {
@@ -100,6 +104,8 @@ Usage:
   openclaw-run gateway start [--foreground] | stop | status | restart
   openclaw-run sessions list | prune --older-than 7d
   openclaw-run call [--gateway URL] [--token T] TOOL [--command C] [--path P]
+  openclaw-run backup [--dest DIR] [--keep-days 30]
+  openclaw-run restore ARCHIVE [--verify]
 `)
 	for _, c := range commands {
 		fmt.Fprintf(w, "  openclaw-run %s\n", c.usage)
