@@ -25,6 +25,7 @@ type Config struct {
 	Logging  Logging  `json:"logging"`
 	Secrets  Secrets  `json:"secrets"`
 	Sandbox  Sandbox  `json:"sandbox"`
+	Alerts   Alerts   `json:"alerts"`
 	// SystemPrompt and Models are accepted so that an OpenClaw config
 	// validates, but the runner runs no model and enforces neither.
 	SystemPrompt string `json:"systemPrompt,omitempty"`
@@ -153,6 +154,18 @@ type Sandbox struct {
 	PerSession *bool `json:"perSession,omitempty"`
 	// Limits override the profiles' limits, per profile name.
 	Limits map[string]profiles.Limits `json:"limits,omitempty"`
+}
+
+// Alerts is alerts.*: the thresholds of "openclaw-run audit alerts" and
+// where its findings are posted. Zero values take the defaults (a minute,
+// 30 execs, 5 failures, 1 denial); any blocked system call is a finding.
+type Alerts struct {
+	// Webhook receives the findings as a JSON POST (http or https).
+	Webhook   string            `json:"webhook,omitempty"`
+	Window    profiles.Duration `json:"window,omitempty"`
+	ExecBurst int               `json:"execBurst,omitempty"`
+	Failures  int               `json:"failures,omitempty"`
+	Denials   int               `json:"denials,omitempty"`
 }
 
 // Models is models.* (accepted, not enforced).

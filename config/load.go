@@ -444,6 +444,15 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 	if c.Secrets.Provider == "exec" && len(c.Secrets.Command) == 0 {
 		add(false, "secrets.command", "the exec provider needs a command")
 	}
+	// alerts
+	if w := c.Alerts.Webhook; w != "" && !strings.HasPrefix(w, "https://") && !strings.HasPrefix(w, "http://") {
+		add(false, "alerts.webhook", "want an http(s) URL, got %q", w)
+	} else if strings.HasPrefix(w, "http://") {
+		add(true, "alerts.webhook", "plain http: findings (session ids, commands refused) travel unencrypted")
+	}
+	if c.Alerts.Window < 0 || c.Alerts.ExecBurst < 0 || c.Alerts.Failures < 0 || c.Alerts.Denials < 0 {
+		add(false, "alerts", "thresholds and window must not be negative")
+	}
 	// sandbox
 	if c.Sandbox.Engine != "native" && c.Sandbox.Engine != "" {
 		add(false, "sandbox.engine", "only \"native\" is available in this build, got %q", c.Sandbox.Engine)

@@ -62,6 +62,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdSessions(args[1:], stdout, stderr)
 	case "call":
 		return cmdCall(args[1:], stdout, stderr)
+	case "audit": // "openclaw-run audit alerts"
+		return cmdAuditAlerts(args[1:], stdout, stderr)
 	case "backup":
 		return cmdBackup(args[1:], stdout, stderr)
 	case "restore":

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -25,6 +26,10 @@ func cliUser() string {
 
 // cmdAudit: verify, tail and stats of the audit log.
 func cmdAudit(args []string, stdout, stderr io.Writer) int {
+	if slices.Contains(args, "alerts") {
+		// Alerts may post to a webhook: openclaw-gateway links net/http.
+		return execGateway(append([]string{"audit"}, args...), stderr)
+	}
 	fs := newFlags("audit", stderr)
 	file := fs.String("file", "", "audit log (default: $OPENCLAW_STATE_DIR/audit/audit.jsonl)")
 	n := fs.IntP("lines", "n", 10, "tail: how many lines")
@@ -34,7 +39,7 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	}
 	path := setup.AuditPath(*file)
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: openclaw-run audit verify|tail|stats [--file F] [-n N] [-f]")
+		fmt.Fprintln(stderr, "usage: openclaw-run audit verify|tail|stats|alerts [--file F] [-n N] [-f]")
 		return 2
 	}
 	f, err := os.Open(path)

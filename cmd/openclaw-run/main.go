@@ -42,7 +42,7 @@ func init() {
 	commands = []command{
 		{"profiles", "profiles list | profiles show NAME [--json]", cmdProfiles},
 		{"seccomp", "seccomp dump TIER [--bpf]", cmdSeccomp},
-		{"audit", "audit verify|tail|stats [--file F] [-n N] [-f]", cmdAudit},
+		{"audit", "audit verify|tail|stats|alerts [--file F] [-n N] [-f] [--since 24h] [--webhook URL]", cmdAudit},
 		{"config", "config validate|show [--config F]", cmdConfig},
 		{"tools", "tools list | tools test TOOL [--path P] [--params JSON]", cmdTools},
 		{"doctor", "doctor [--json]", cmdDoctor},
