@@ -287,4 +287,10 @@ func TestBlockedSyscallAudited(t *testing.T) {
 	if v := runCLI(t, nil, "audit", "verify", "--file", logf); v.code != 0 || !strings.Contains(v.stdout, "OK") {
 		t.Errorf("audit verify: %+v", v)
 	}
+	// The attempt is an alert (exit 1: findings), through the CLI's
+	// hand-over to openclaw-gateway.
+	a := runCLI(t, nil, "audit", "alerts", "--file", logf, "--since", "1h")
+	if a.code != 1 || !strings.Contains(a.stdout, "blocked_syscalls") || !strings.Contains(a.stdout, "attempted ptrace") || !strings.Contains(a.stdout, "attempted bpf") {
+		t.Errorf("audit alerts: %+v", a)
+	}
 }

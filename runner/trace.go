@@ -17,6 +17,10 @@ type trace struct {
 
 var traceOn = os.Getenv("OPENCLAW_TRACE") == "1"
 
+// EnableTrace turns the per-stage trace on for this process (the CLI's
+// --log-level debug).
+func EnableTrace() { traceOn = true }
+
 func newTrace(start time.Time) *trace { return &trace{on: traceOn, last: start} }
 
 func (t *trace) mark(stage string) {

@@ -121,3 +121,10 @@ func TestDoctor(t *testing.T) {
 		t.Errorf("doctor should FAIL on a key in a world-readable config: %d %v", code, fails)
 	}
 }
+
+func TestLogLevelFlag(t *testing.T) {
+	t.Setenv("OPENCLAW_STATE_DIR", t.TempDir())
+	if _, errOut, code := cli(t, "--log-level", "loud", "--", "true"); code != exitSetup || !strings.Contains(errOut, "want error, warn, info or debug") {
+		t.Errorf("bad --log-level: %d %q", code, errOut)
+	}
+}

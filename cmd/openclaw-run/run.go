@@ -29,6 +29,7 @@ type runFlags struct {
 	auditFile string
 	config    string
 	secretEnv map[string]string
+	logLevel  string
 }
 
 func cmdRun(args []string, stderr io.Writer) int {
@@ -59,6 +60,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	fs.IntVar(&f.gid, "gid", 0, "host gid that root in the jail maps to (default: with --uid, the same number)")
 	fs.StringVar(&f.auditFile, "audit-file", "", "append the call's audit record here (default: $OPENCLAW_STATE_DIR/audit/audit.jsonl)")
 	fs.BoolVar(&f.stats, "stats", false, "print a one-line resource summary on stderr when the command ends")
+	fs.StringVar(&f.logLevel, "log-level", "", "error, warn, info or debug (default: logging.level of the config); debug prints the resolved jail and the time of each stage of the call")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -88,6 +90,17 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if f.profile == "" {
 		f.profile = cfg.Tools.Profile
 	}
+	if f.logLevel == "" {
+		f.logLevel = cfg.Logging.Level
+	}
+	level, ok := logLevels[f.logLevel]
+	if !ok {
+		fmt.Fprintf(stderr, "openclaw-run: --log-level %q: want error, warn, info or debug\n", f.logLevel)
+		return exitSetup
+	}
+	if level == levelDebug {
+		runner.EnableTrace()
+	}
 	prof, ok := builtin[f.profile]
 	if !ok {
 		fmt.Fprintf(stderr, "openclaw-run: unknown profile %q (have %v)\n", f.profile, profiles.Names(builtin))
@@ -116,8 +129,13 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return exitSetup
 	}
 
-	if _, err := runner.Sweep(); err != nil {
+	if _, err := runner.Sweep(); err != nil && level >= levelWarn {
 		fmt.Fprintf(stderr, "openclaw-run: warning: sweeping leftover cgroups: %v\n", err)
+	}
+	if level == levelDebug {
+		l := r.Limits().Override(f.limits)
+		fmt.Fprintf(stderr, "openclaw-run: debug: profile=%s seccomp=%s workspace=%s memory=%s cpus=%g pids=%d timeout=%s argv=%q\n",
+			prof.Name, prof.ExecTier, f.workspace, l.Memory, l.CPUs, l.Pids, l.Timeout, argv)
 	}
 
 	// Ctrl-C, SIGTERM and SIGHUP kill the jail; the jail itself is in its
@@ -173,6 +191,17 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	return res.ExitCode
 }
+
+// The CLI's log levels: warnings are shown from warn up, and debug adds
+// the resolved jail and the per-stage trace (OPENCLAW_TRACE=1).
+const (
+	levelError = iota
+	levelWarn
+	levelInfo
+	levelDebug
+)
+
+var logLevels = map[string]int{"error": levelError, "warn": levelWarn, "warning": levelWarn, "info": levelInfo, "debug": levelDebug}
 
 func orDash(s string) string {
 	if s == "" {
