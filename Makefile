@@ -11,6 +11,10 @@ GWBIN    := bin/openclaw-gateway
 # seccomp compiler (cgo); python3, git and make are used by the root tests
 # inside the jail; bubblewrap is the benchmark's yardstick.
 PKGS     := libseccomp-dev gcc pkg-config python3 git make
+# The root tests also run the shipped nginx config (nginx-light). Its
+# packaged service is neither started nor enabled by make deps: the tests
+# start their own nginx on loopback ports.
+TESTPKGS := nginx-light
 BENCHPKG := bubblewrap
 DEMO_WS  ?= /tmp/openclaw-run-demo
 # A static binary: no dynamic loader at every start. On amd64 the seccomp
@@ -25,17 +29,32 @@ endif
 
 FUZZTIME ?= 20000x
 
-.PHONY: vm-test vagrant-test help deps build run demo test unit-test root-test fuzz lint bench clean
+.PHONY: vm-test vagrant-test help deps test-deps install-pkgs build run demo test unit-test root-test fuzz lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
 deps: ## install missing system packages with apt-get (says which)
-	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory install-pkgs WANT="$(PKGS)"
+
+test-deps: deps
+	@$(MAKE) --no-print-directory install-pkgs WANT="$(TESTPKGS)" NOSERVICE=1
+
+# install-pkgs WANT="..." [NOSERVICE=1]: apt-get install what is missing;
+# with NOSERVICE, a temporary policy-rc.d keeps the packages' daemons from
+# starting, and they are disabled afterwards (only those installed here).
+install-pkgs:
+	@missing=""; for p in $(WANT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+		guard=""; if [ -n "$(NOSERVICE)" ] && [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' | $$SUDO tee /usr/sbin/policy-rc.d >/dev/null && $$SUDO chmod 755 /usr/sbin/policy-rc.d && guard=1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; rc=$$?; \
+		if [ -n "$$guard" ]; then $$SUDO rm -f /usr/sbin/policy-rc.d; fi; \
+		if [ -n "$(NOSERVICE)" ] && command -v systemctl >/dev/null; then \
+			for p in $$missing; do $$SUDO systemctl disable "$${p%-light}" >/dev/null 2>&1 || true; done; fi; \
+		exit $$rc; \
 	fi
 	@command -v $(GO) >/dev/null || { echo "make deps: Go is required (https://go.dev/doc/install); go.mod names the version"; exit 1; }
 
@@ -67,7 +86,7 @@ demo: build ## a jailed demo command that shows its own isolation
 unit-test: deps ## every package's tests (jail and cgroup tests skip when not root, fail under CI=true)
 	$(GO) test -count=1 ./...
 
-root-test: build ## end-to-end tests of the built binary (root; CI=true turns skips into failures)
+root-test: build test-deps ## end-to-end tests of the built binary (root; CI=true turns skips into failures)
 	@if [ "$$(id -u)" != 0 ]; then echo "root-test: needs root (the jail maps its root to another uid)"; \
 		if [ "$$CI" = true ]; then exit 1; fi; fi
 	OPENCLAW_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -tags integration ./integration/

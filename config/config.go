@@ -95,6 +95,9 @@ type Gateway struct {
 	// LockoutSeconds (defaults 5 and 300).
 	AuthFailures   int `json:"authFailures,omitempty"`
 	LockoutSeconds int `json:"lockoutSeconds,omitempty"`
+	// TrustedProxies (addresses or CIDRs) may name the client in
+	// X-Real-IP: behind nginx, lockouts and logs are per real client.
+	TrustedProxies []string `json:"trustedProxies,omitempty"`
 }
 
 // Channels is channels.*.

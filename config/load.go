@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -443,6 +444,13 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 	}
 	if c.Secrets.Provider == "exec" && len(c.Secrets.Command) == 0 {
 		add(false, "secrets.command", "the exec provider needs a command")
+	}
+	for _, p := range c.Gateway.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				add(false, "gateway.trustedProxies", "%q is neither an address nor a CIDR prefix", p)
+			}
+		}
 	}
 	// alerts
 	if w := c.Alerts.Webhook; w != "" && !strings.HasPrefix(w, "https://") && !strings.HasPrefix(w, "http://") {

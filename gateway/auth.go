@@ -3,8 +3,10 @@ package gateway
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -89,12 +91,43 @@ func (l *memLockout) Fail(addr string) bool {
 
 // clientAddr is the peer's IP address (the gateway does not trust
 // X-Forwarded-For: behind a proxy, lockouts apply to the proxy).
-func clientAddr(r *http.Request) string {
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
+	// Behind a reverse proxy every request comes from the proxy: one
+	// client's bad tokens would lock out all of them. Only a listed proxy
+	// is believed about the client's address (X-Real-IP, which the shipped
+	// nginx config sets from $remote_addr and a client cannot forge).
+	if ip, err := netip.ParseAddr(host); err == nil && len(trusted) > 0 {
+		for _, p := range trusted {
+			if p.Contains(ip.Unmap()) {
+				if real, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); err == nil {
+					return real.String()
+				}
+				break
+			}
+		}
+	}
 	return host
+}
+
+// ParseProxies reads gateway.trustedProxies: addresses or CIDR prefixes.
+func ParseProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("gateway.trustedProxies: %q is neither an address nor a CIDR prefix", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // originAllowed matches an Origin header against the allowOrigins

@@ -174,3 +174,33 @@ func TestSessionSnapshot(t *testing.T) {
 		t.Fatalf("snapshot lacks the session: %+v %v", got, err)
 	}
 }
+
+// TestClientAddrBehindProxy: X-Real-IP counts only from a trusted proxy.
+func TestClientAddrBehindProxy(t *testing.T) {
+	trusted, err := ParseProxies([]string{"127.0.0.1", "10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ remote, real, want string }{
+		{"127.0.0.1:5000", "203.0.113.9", "203.0.113.9"},
+		{"10.1.2.3:5000", "203.0.113.9", "203.0.113.9"},
+		{"198.51.100.7:5000", "203.0.113.9", "198.51.100.7"}, // not a proxy: the header is a lie
+		{"127.0.0.1:5000", "not-an-ip", "127.0.0.1"},
+		{"127.0.0.1:5000", "", "127.0.0.1"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = c.remote
+		if c.real != "" {
+			r.Header.Set("X-Real-IP", c.real)
+		}
+		if got := clientAddr(r, trusted); got != c.want {
+			t.Errorf("%s with X-Real-IP %q: %s, want %s", c.remote, c.real, got, c.want)
+		}
+	}
+	if got := clientAddr(&http.Request{RemoteAddr: "127.0.0.1:1", Header: http.Header{"X-Real-Ip": {"203.0.113.9"}}}, nil); got != "127.0.0.1" {
+		t.Errorf("no trusted proxies: %s", got)
+	}
+	if _, err := ParseProxies([]string{"nginx"}); err == nil {
+		t.Error("a host name was accepted as a proxy")
+	}
+}

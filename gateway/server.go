@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -59,6 +60,8 @@ type Server struct {
 	runners map[string]*runner.Runner // by profile + workspace
 
 	procs procTable
+	// proxies may tell the client's address (gateway.trustedProxies).
+	proxies []netip.Prefix
 }
 
 // New builds a server; nothing listens yet.
@@ -90,6 +93,10 @@ func New(o Options) (*Server, error) {
 	s := &Server{o: o, cfg: c, mux: http.NewServeMux(), metrics: newMetrics(),
 		slots: make(chan struct{}, maxRun), queue: make(chan struct{}, maxRun+maxQueue), runners: map[string]*runner.Runner{}}
 	s.base, s.stop = context.WithCancel(context.Background())
+	var err error
+	if s.proxies, err = ParseProxies(c.Gateway.TrustedProxies); err != nil {
+		return nil, err
+	}
 	s.routes()
 	return s, nil
 }
@@ -179,7 +186,7 @@ func (s *Server) guard(route string, auth bool, next http.Handler) http.Handler 
 		defer func() {
 			s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
 			s.o.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "code", sw.code,
-				"ms", time.Since(t0).Milliseconds(), "addr", clientAddr(r))
+				"ms", time.Since(t0).Milliseconds(), "addr", clientAddr(r, s.proxies))
 		}()
 		w = sw
 		if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, s.allowedOrigins()) {
@@ -187,7 +194,7 @@ func (s *Server) guard(route string, auth bool, next http.Handler) http.Handler 
 			return
 		}
 		if auth {
-			addr := clientAddr(r)
+			addr := clientAddr(r, s.proxies)
 			if locked, until := s.o.Lockout.Locked(addr); locked {
 				w.Header().Set("Retry-After", strconv.Itoa(int(time.Until(until).Seconds())+1))
 				writeError(w, http.StatusTooManyRequests, "locked_out", "too many failed authentications from this address; try again later")
