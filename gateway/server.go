@@ -42,6 +42,9 @@ type Options struct {
 	Store         Store
 	Lockout       Lockout
 	Logger        *slog.Logger
+	// Workspace, when set, is every session's workspace (an MCP server
+	// started with --workspace); otherwise sandbox.workspace decides.
+	Workspace string
 }
 
 // Server is the gateway.
@@ -143,6 +146,13 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.Write(buf.Bytes())
+}
+
+// Guard wraps a handler mounted beside the gateway's own routes (the MCP
+// endpoint) in the same checks: origin rules, bearer token and lockout,
+// request metrics and the request log line.
+func (s *Server) Guard(route string, next http.Handler) http.Handler {
+	return s.guard(route, true, next)
 }
 
 func (s *Server) metricsAuth() bool {
@@ -410,6 +420,9 @@ func (s *Server) profileName(req *Request) string {
 // workspace returns (creating) the session's workspace: its own directory
 // below sandbox.workspace, or the shared one.
 func (s *Server) workspace(session string) (string, error) {
+	if s.o.Workspace != "" {
+		return s.o.Workspace, nil
+	}
 	root := config.ExpandHome(s.cfg.Sandbox.Workspace)
 	ws := root
 	if s.cfg.SessionWorkspaces() {
@@ -494,6 +507,60 @@ func (s *Server) callContext(r *http.Request) (context.Context, context.CancelFu
 		}
 	}()
 	return ctx, cancel
+}
+
+// Call runs one tool call as the HTTP and WebSocket routes do (channel
+// rules, session and workspace, profile, admission, the gateway's own
+// tools) and reports every outcome as events: start, output, and one
+// result or error (a refusal before the jail is an error event too). The
+// returned error is the error event's. Canceling ctx kills the jail.
+func (s *Server) Call(ctx context.Context, req *Request, emit runner.Emit) error {
+	fail := func(err error) error {
+		code, msg := ErrorCode(err)
+		emit(runner.Event{Type: "error", Tool: req.Tool, Code: code, Message: msg})
+		return err
+	}
+	if evs, ok, err := s.gatewayTool(req); ok {
+		if err != nil {
+			return fail(err)
+		}
+		for _, e := range evs {
+			if err := emit(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	rn, call, err := s.prepare(req)
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.base, cancel) // the gateway shuts down
+	defer stop()
+	release, err := s.admit(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	defer release()
+	t0 := time.Now()
+	return rn.Run(ctx, call, func(e runner.Event) error {
+		s.observe(call.Tool, e, t0)
+		return emit(e)
+	})
+}
+
+// ErrorCode returns the event code and message of an error of Call.
+func ErrorCode(err error) (code, message string) {
+	var he *httpError
+	if errors.As(err, &he) {
+		return he.code, he.message
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "canceled", err.Error()
+	}
+	return "internal", err.Error()
 }
 
 // statusOf maps an event error code to an HTTP status.

@@ -128,6 +128,59 @@ func (b *boltStore) Delete(id string) error {
 
 func (b *boltStore) Close() error { return b.db.Close() }
 
+// memStore keeps sessions in memory: an MCP server over stdio, whose one
+// connection is its one session, and tests.
+type memStore struct {
+	mu sync.Mutex
+	m  map[string]Session
+}
+
+// NewMemoryStore returns a session store that lives as long as the process.
+func NewMemoryStore() Store { return &memStore{m: map[string]Session{}} }
+
+func (m *memStore) Get(id string) (*Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.m[id]
+	if !ok {
+		return nil, ErrNoSession
+	}
+	return &s, nil
+}
+
+func (m *memStore) Touch(in Session) (*Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.m[in.ID]
+	if !ok {
+		s = in
+		s.Created = time.Now().UTC()
+	}
+	s.Calls++
+	s.LastUsed = time.Now().UTC()
+	m.m[in.ID] = s
+	return &s, nil
+}
+
+func (m *memStore) List() ([]Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Session, 0, len(m.m))
+	for _, s := range m.m {
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (m *memStore) Delete(id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.m, id)
+	return nil
+}
+
+func (m *memStore) Close() error { return nil }
+
 // Snapshotter is a store that can write a consistent copy of itself while
 // it serves (for backups).
 type Snapshotter interface {

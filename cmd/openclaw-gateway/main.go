@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/config"
 	"github.com/openclaw-run/openclaw-run/gateway"
 	"github.com/openclaw-run/openclaw-run/internal/setup"
@@ -64,6 +65,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdCall(args[1:], stdout, stderr)
 	case "audit": // "openclaw-run audit alerts"
 		return cmdAuditAlerts(args[1:], stdout, stderr)
+	case "mcp":
+		return cmdMCP(args[1:], stdout, stderr)
 	case "backup":
 		return cmdBackup(args[1:], stdout, stderr)
 	case "restore":
@@ -151,23 +154,13 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	if _, err := runner.Sweep(); err != nil {
 		fmt.Fprintf(stderr, "warning: sweeping leftover cgroups: %v\n", err)
 	}
-	helper, err := helperBinary()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
 	logger, logCloser, err := newLogger(cfg.Logging, *logLevel, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	defer logCloser.Close()
-	srv, err := gateway.New(gateway.Options{Config: cfg, Profiles: known, Token: tok, Store: store, Logger: logger,
-		RunnerOptions: func(p *profiles.Profile) (runner.Options, error) {
-			o, err := setup.RunnerOptions(cfg, p)
-			o.Audit, o.ToolBinary = alog, helper
-			return o, err
-		}})
+	srv, err := newServer(gateway.Options{Config: cfg, Profiles: known, Token: tok, Store: store, Logger: logger}, alog)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -181,7 +174,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "listen %s: %v\n", listen, err)
 		return 1
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+	hs := &http.Server{Handler: withMCP(srv), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 	// The pid file's second line is where a local client (backup) reaches
 	// this gateway.
@@ -211,6 +204,21 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	hs.Close()
 	logger.Info("stopped")
 	return 0
+}
+
+// newServer builds the gateway with the runner options of the config: the
+// same for "start" and "mcp".
+func newServer(o gateway.Options, alog *audit.Log) (*gateway.Server, error) {
+	helper, err := helperBinary()
+	if err != nil {
+		return nil, err
+	}
+	o.RunnerOptions = func(p *profiles.Profile) (runner.Options, error) {
+		ro, err := setup.RunnerOptions(o.Config, p)
+		ro.Audit, ro.ToolBinary = alog, helper
+		return ro, err
+	}
+	return gateway.New(o)
 }
 
 // helperBinary is the openclaw-run binary next to this one: it serves the

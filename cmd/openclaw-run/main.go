@@ -60,7 +60,7 @@ func main() {
 
 // gatewayCommands are served by openclaw-gateway: they need the network or
 // the session store, which the cold CLI path does not link.
-var gatewayCommands = map[string]bool{"gateway": true, "sessions": true, "call": true, "backup": true, "restore": true}
+var gatewayCommands = map[string]bool{"gateway": true, "sessions": true, "call": true, "backup": true, "restore": true, "mcp": true}
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && gatewayCommands[args[0]] {
@@ -104,6 +104,7 @@ Usage:
   openclaw-run gateway start [--foreground] | stop | status | restart
   openclaw-run sessions list | prune --older-than 7d
   openclaw-run call [--gateway URL] [--token T] TOOL [--command C] [--path P]
+  openclaw-run mcp [--http ADDR] [--workspace DIR]  the tools as an MCP server (stdio)
   openclaw-run backup [--dest DIR] [--keep-days 30]
   openclaw-run restore ARCHIVE [--verify]
 `)
