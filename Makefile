@@ -29,7 +29,7 @@ endif
 
 FUZZTIME ?= 20000x
 
-.PHONY: vm-test vagrant-test help deps test-deps install-pkgs build run demo test unit-test root-test fuzz lint bench clean
+.PHONY: mcp-check vm-test vagrant-test help deps test-deps install-pkgs build run demo test unit-test root-test fuzz lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -102,6 +102,15 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./integration/
+
+mcp-check: build ## list and call the tools with the official MCP Inspector (npm, headless); needs node and npm
+	@command -v npx >/dev/null || { echo "mcp-check: needs node and npm (apt-get install nodejs npm)"; exit 1; }
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && mkdir -p $$d/ws $$d/state && chown 65534:65534 $$d/ws 2>/dev/null; \
+	(cd $$d && npm install --no-audit --no-fund --silent @modelcontextprotocol/inspector >/dev/null) && \
+	insp="npx --prefix $$d mcp-inspector --cli $(CURDIR)/$(BIN) mcp --workspace $$d/ws"; export OPENCLAW_STATE_DIR=$$d/state; \
+	echo "== tools/list" && $$insp --method tools/list | grep '"name"' && \
+	echo "== tools/call exec" && $$insp --method tools/call --tool-name exec --tool-arg 'command=id; grep -E "^(NoNewPrivs|Seccomp|CapEff)" /proc/self/status; echo hi > f.txt' | grep '"text"' && \
+	echo "== tools/call read" && $$insp --method tools/call --tool-name read --tool-arg path=f.txt | grep '"text"'
 
 vm-test: deps ## the suite in a Debian 12 VM with systemd and cgroup v2 (qemu TCG; image cached in /var/cache/openclaw-run-vm)
 	@for p in debootstrap qemu-system-x86 qemu-utils e2fsprogs; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

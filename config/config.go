@@ -30,6 +30,9 @@ type Config struct {
 	// validates, but the runner runs no model and enforces neither.
 	SystemPrompt string `json:"systemPrompt,omitempty"`
 	Models       Models `json:"models"`
+	// MCP is OpenClaw's mcp.* (the MCP servers it consumes, such as
+	// "openclaw-run mcp"): accepted so that a shared file validates.
+	MCP any `json:"mcp,omitempty"`
 	// Agents carries OpenClaw's own sandbox limits, mapped onto ours.
 	Agents Agents `json:"agents"`
 }
