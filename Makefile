@@ -11,10 +11,11 @@ GWBIN    := bin/openclaw-gateway
 # seccomp compiler (cgo); python3, git and make are used by the root tests
 # inside the jail; bubblewrap is the benchmark's yardstick.
 PKGS     := libseccomp-dev gcc pkg-config python3 git make
-# The root tests also run the shipped nginx config (nginx-light). Its
-# packaged service is neither started nor enabled by make deps: the tests
-# start their own nginx on loopback ports.
-TESTPKGS := nginx-light
+# The root tests also run the shipped nginx configs (nginx-light) and the
+# HA suite against a real Redis (redis-server). Their
+# packaged services are neither started nor enabled by make deps: the tests
+# start their own on loopback ports.
+TESTPKGS := nginx-light redis-server
 BENCHPKG := bubblewrap
 DEMO_WS  ?= /tmp/openclaw-run-demo
 # A static binary: no dynamic loader at every start. On amd64 the seccomp

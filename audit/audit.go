@@ -74,6 +74,9 @@ type Log struct {
 	// the newest). The chain continues across files.
 	MaxSize int64
 	Backups int
+	// OnAppend, when set, is told each new chain head (a gateway of a
+	// cluster publishes it to the shared store).
+	OnAppend func(seq uint64, hash string)
 }
 
 // AddSecret adds a value to redact from every later record (a secret a
@@ -132,6 +135,10 @@ func (l *Log) Append(r Record) error {
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("audit: write: %w", err)
+		}
+		if l.OnAppend != nil {
+			_, hash, _ := unseal(line[:len(line)-1])
+			l.OnAppend(r.Seq, hash)
 		}
 		return nil
 	}

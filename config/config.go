@@ -26,6 +26,7 @@ type Config struct {
 	Secrets  Secrets  `json:"secrets"`
 	Sandbox  Sandbox  `json:"sandbox"`
 	Alerts   Alerts   `json:"alerts"`
+	Sessions Sessions `json:"sessions"`
 	// SystemPrompt and Models are accepted so that an OpenClaw config
 	// validates, but the runner runs no model and enforces neither.
 	SystemPrompt string `json:"systemPrompt,omitempty"`
@@ -101,6 +102,11 @@ type Gateway struct {
 	// TrustedProxies (addresses or CIDRs) may name the client in
 	// X-Real-IP: behind nginx, lockouts and logs are per real client.
 	TrustedProxies []string `json:"trustedProxies,omitempty"`
+	// ID names this gateway among several sharing a store (default
+	// hostname:port); AdvertiseAddr is where the others reach it (host:port,
+	// default the listen address) to forward calls for its processes.
+	ID            string `json:"id,omitempty"`
+	AdvertiseAddr string `json:"advertiseAddr,omitempty"`
 }
 
 // Channels is channels.*.
@@ -172,6 +178,30 @@ type Alerts struct {
 	ExecBurst int               `json:"execBurst,omitempty"`
 	Failures  int               `json:"failures,omitempty"`
 	Denials   int               `json:"denials,omitempty"`
+}
+
+// Sessions is sessions.*.
+type Sessions struct {
+	Store SessionStore `json:"store"`
+}
+
+// SessionStore chooses where the gateway keeps sessions: "bolt" (default,
+// one host) or "redis", shared by several gateways (sessions, background
+// process owners, auth lockouts, audit chain heads).
+type SessionStore struct {
+	Type string `json:"type,omitempty"`
+	// URL is redis://host:port/db, or rediss:// for TLS.
+	URL       string `json:"url,omitempty"`
+	KeyPrefix string `json:"keyPrefix,omitempty"`
+	// PasswordSecret names the Redis password in the secret store (never
+	// in this file).
+	PasswordSecret string `json:"passwordSecret,omitempty"`
+	// TLS forces TLS (as rediss:// does).
+	TLS bool `json:"tls,omitempty"`
+	// OwnerTTL: a gateway that has not renewed its membership for this
+	// long is dead, and its background processes are marked ended
+	// (default 15s).
+	OwnerTTL profiles.Duration `json:"ownerTTL,omitempty"`
 }
 
 // Models is models.* (accepted, not enforced).

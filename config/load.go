@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -451,6 +452,22 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 				add(false, "gateway.trustedProxies", "%q is neither an address nor a CIDR prefix", p)
 			}
 		}
+	}
+	// sessions
+	switch st := c.Sessions.Store; st.Type {
+	case "", "bolt":
+	case "redis":
+		u, err := url.Parse(st.URL)
+		if st.URL == "" || err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			add(false, "sessions.store.url", "want redis://host:port[/db] or rediss://..., got %q", st.URL)
+		} else if _, has := u.User.Password(); has {
+			add(true, "sessions.store.url", "a password in the URL is a secret in a file: use passwordSecret (the secret store)")
+		}
+		if st.OwnerTTL < 0 {
+			add(false, "sessions.store.ownerTTL", "must not be negative")
+		}
+	default:
+		add(false, "sessions.store.type", "want bolt or redis, got %q", st.Type)
 	}
 	// alerts
 	if w := c.Alerts.Webhook; w != "" && !strings.HasPrefix(w, "https://") && !strings.HasPrefix(w, "http://") {

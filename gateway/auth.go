@@ -27,10 +27,11 @@ func checkToken(r *http.Request, token string) bool {
 // address out after too many. It is an interface so that several gateways
 // can share the counters (HA), and an attacker cannot spread guesses.
 type Lockout interface {
-	// Locked reports whether addr is locked out, and until when.
-	Locked(addr string) (bool, time.Time)
+	// Locked reports whether addr is locked out, and until when. An error
+	// (the shared store is unreachable) refuses the request: fail closed.
+	Locked(addr string) (bool, time.Time, error)
 	// Fail records a failure and reports whether addr is now locked.
-	Fail(addr string) bool
+	Fail(addr string) (bool, error)
 }
 
 // memLockout is the single-gateway Lockout.
@@ -52,17 +53,17 @@ func NewLockout(max int, window, lock time.Duration) Lockout {
 	return &memLockout{max: max, window: window, lock: lock, seen: map[string]*failures{}}
 }
 
-func (l *memLockout) Locked(addr string) (bool, time.Time) {
+func (l *memLockout) Locked(addr string) (bool, time.Time, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f := l.seen[addr]
 	if f == nil {
-		return false, time.Time{}
+		return false, time.Time{}, nil
 	}
-	return time.Now().Before(f.until), f.until
+	return time.Now().Before(f.until), f.until, nil
 }
 
-func (l *memLockout) Fail(addr string) bool {
+func (l *memLockout) Fail(addr string) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
@@ -84,9 +85,9 @@ func (l *memLockout) Fail(addr string) bool {
 	if len(f.times) >= l.max {
 		f.until = now.Add(l.lock)
 		f.times = nil
-		return true
+		return true, nil
 	}
-	return false
+	return false, nil
 }
 
 // clientAddr is the peer's IP address (the gateway does not trust

@@ -36,17 +36,17 @@ func TestOriginPatterns(t *testing.T) {
 func TestLockout(t *testing.T) {
 	l := NewLockout(3, time.Minute, time.Hour)
 	for i := 0; i < 2; i++ {
-		if l.Fail("1.2.3.4") {
+		if now, _ := l.Fail("1.2.3.4"); now {
 			t.Fatal("locked too early")
 		}
 	}
-	if !l.Fail("1.2.3.4") {
+	if now, _ := l.Fail("1.2.3.4"); !now {
 		t.Fatal("not locked after 3 failures")
 	}
-	if locked, _ := l.Locked("1.2.3.4"); !locked {
+	if locked, _, _ := l.Locked("1.2.3.4"); !locked {
 		t.Error("Locked says no")
 	}
-	if locked, _ := l.Locked("5.6.7.8"); locked {
+	if locked, _, _ := l.Locked("5.6.7.8"); locked {
 		t.Error("another address locked")
 	}
 }

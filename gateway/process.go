@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,7 +31,7 @@ type bgProc struct {
 	Started              time.Time
 
 	mu       sync.Mutex
-	status   string // running, exited, failed, killed
+	status   string // running, exited, failed, killed (ended: see Redis.Reap)
 	exitCode int
 	errMsg   string
 	buf      []byte // the newest maxProcOutput bytes
@@ -126,8 +127,17 @@ func (s *Server) startBackground(rn *runner.Runner, call runner.Call, args map[s
 	s.procs.procs[p.ID] = p
 	s.procs.mu.Unlock()
 	release, err := s.admit(ctx)
+	if err == nil {
+		err = s.share(p)
+		if err != nil {
+			release()
+		}
+	}
 	if err != nil {
 		cancel()
+		s.procs.mu.Lock()
+		delete(s.procs.procs, p.ID)
+		s.procs.mu.Unlock()
 		return nil, err
 	}
 	var final runner.Event
@@ -156,6 +166,9 @@ func (s *Server) startBackground(rn *runner.Runner, call runner.Call, args map[s
 		default:
 			p.finish("failed", -1, "no result")
 		}
+		if err := s.share(p); err != nil {
+			s.o.Logger.Error("cluster: recording the end of a process", "process", p.ID, "err", err)
+		}
 	}()
 	select {
 	case <-p.done:
@@ -165,6 +178,121 @@ func (s *Server) startBackground(rn *runner.Runner, call runner.Call, args map[s
 	case <-time.After(yield):
 		return p.view(true), nil
 	}
+}
+
+// share records a process and its state in the cluster, if any: the other
+// gateways then forward calls for it here, and mark it ended if this
+// gateway dies. Without the record the process is not started: a poll
+// through another gateway could not find it.
+func (s *Server) share(p *bgProc) error {
+	if s.o.Cluster == nil {
+		return nil
+	}
+	p.mu.Lock()
+	info := ProcInfo{ID: p.ID, Session: p.Session, Owner: s.o.Cluster.Self().ID, Command: p.Command, Status: p.status,
+		ExitCode: p.exitCode, Error: p.errMsg, Started: p.Started}
+	p.mu.Unlock()
+	if err := s.o.Cluster.PutProc(info); err != nil {
+		return &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", "cannot record the background process: " + err.Error()}
+	}
+	return nil
+}
+
+// infoView is what list and poll show of a process known only from the
+// cluster.
+func infoView(i *ProcInfo) map[string]any {
+	v := map[string]any{"processId": i.ID, "status": i.Status, "command": i.Command, "started": i.Started, "gateway": i.Owner}
+	if i.Status != "running" {
+		v["exitCode"] = i.ExitCode
+	}
+	if i.Error != "" {
+		v["error"] = i.Error
+	}
+	return v
+}
+
+// remote serves a process call for a process this gateway does not run:
+// forwarded to the gateway that runs it, or, when that gateway is gone,
+// answered with the process marked ended (its jail died with it).
+func (s *Server) remote(session, id string, raw json.RawMessage) (map[string]any, error) {
+	c := s.o.Cluster
+	info, err := c.Proc(id)
+	if errors.Is(err, ErrNoProc) || (err == nil && info.Session != session) {
+		return nil, &httpError{http.StatusNotFound, "not_found", fmt.Sprintf("no process %q in session %q", id, session)}
+	}
+	if err != nil {
+		return nil, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", err.Error()}
+	}
+	var owner *Member
+	if info.Status == "running" && info.Owner != c.Self().ID {
+		if owner, err = c.MemberOf(info.Owner); err != nil {
+			return nil, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", err.Error()}
+		}
+	}
+	if owner != nil {
+		return s.forward(owner, session, raw)
+	}
+	if info.Status == "running" { // its gateway is gone (or restarted): so is its jail
+		info.Status, info.ExitCode = "ended", -1
+		info.Error = fmt.Sprintf("its gateway %s is gone; its jail died with it", info.Owner)
+		if err := c.PutProc(*info); err != nil {
+			return nil, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", err.Error()}
+		}
+	}
+	var a struct {
+		Action string `json:"action"`
+	}
+	json.Unmarshal(orEmpty(raw), &a)
+	switch a.Action {
+	case "poll", "kill":
+		return infoView(info), nil
+	case "remove":
+		if err := c.DeleteProc(*info); err != nil {
+			return nil, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", err.Error()}
+		}
+		return map[string]any{"processId": id, "removed": true}, nil
+	}
+	return nil, &httpError{http.StatusGone, "not_found", fmt.Sprintf("process %s %s on gateway %s: its output is gone with it", id, info.Status, info.Owner)}
+}
+
+// forwardClient carries process calls to the gateway that owns the
+// process; a poll waits up to 30 s there.
+var forwardClient = &http.Client{Timeout: 45 * time.Second}
+
+// forward sends a process call to its owner's /tools/invoke with this
+// gateway's token (the gateways of a cluster share one) and relays the
+// answer.
+func (s *Server) forward(owner *Member, session string, raw json.RawMessage) (map[string]any, error) {
+	body, _ := json.Marshal(map[string]any{"tool": "process", "args": json.RawMessage(orEmpty(raw)), "sessionKey": session})
+	req, _ := http.NewRequestWithContext(s.base, "POST", "http://"+owner.Addr+"/tools/invoke", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+s.o.Token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := forwardClient.Do(req)
+	if err != nil {
+		return nil, &httpError{http.StatusBadGateway, "owner_unreachable", fmt.Sprintf("the process runs on gateway %s (%s), which did not answer: %v", owner.ID, owner.Addr, err)}
+	}
+	defer resp.Body.Close()
+	var out struct {
+		OK     bool `json:"ok"`
+		Result struct {
+			Output map[string]any `json:"output"`
+		} `json:"result"`
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&out); err != nil {
+		return nil, &httpError{http.StatusBadGateway, "owner_unreachable", fmt.Sprintf("gateway %s (%s) answered %s: %v", owner.ID, owner.Addr, resp.Status, err)}
+	}
+	if !out.OK {
+		return nil, &httpError{resp.StatusCode, out.Error.Code, out.Error.Message + " (from gateway " + owner.ID + ")"}
+	}
+	if out.Result.Output == nil {
+		out.Result.Output = map[string]any{}
+	}
+	out.Result.Output["gateway"] = owner.ID
+	return out.Result.Output, nil
 }
 
 // process serves the process tool for a session.
@@ -189,16 +317,32 @@ func (s *Server) process(session string, raw json.RawMessage) (map[string]any, e
 	}
 	if a.Action == "list" {
 		s.procs.mu.Lock()
-		defer s.procs.mu.Unlock()
 		var out []map[string]any
+		local := map[string]bool{}
 		for _, p := range s.procs.procs {
 			if p.Session == session {
 				out = append(out, p.view(false))
+				local[p.ID] = true
+			}
+		}
+		s.procs.mu.Unlock()
+		if s.o.Cluster != nil {
+			infos, err := s.o.Cluster.Procs(session)
+			if err != nil {
+				return nil, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", err.Error()}
+			}
+			for i := range infos {
+				if !local[infos[i].ID] {
+					out = append(out, infoView(&infos[i]))
+				}
 			}
 		}
 		return map[string]any{"processes": out}, nil
 	}
 	p, err := s.procs.get(session, a.ProcessID)
+	if err != nil && s.o.Cluster != nil {
+		return s.remote(session, a.ProcessID, raw)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +409,11 @@ func (s *Server) process(session string, raw json.RawMessage) (map[string]any, e
 		s.procs.mu.Lock()
 		delete(s.procs.procs, p.ID)
 		s.procs.mu.Unlock()
+		if s.o.Cluster != nil {
+			if err := s.o.Cluster.DeleteProc(ProcInfo{ID: p.ID, Session: p.Session}); err != nil {
+				return nil, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", err.Error()}
+			}
+		}
 		return map[string]any{"processId": p.ID, "removed": true}, nil
 	case "send-keys", "submit", "paste", "clear":
 		return nil, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("process %s needs a pty, which this runner does not offer yet", a.Action)}

@@ -45,6 +45,25 @@ type Options struct {
 	// Workspace, when set, is every session's workspace (an MCP server
 	// started with --workspace); otherwise sandbox.workspace decides.
 	Workspace string
+	// Cluster, when set, is the state shared with other gateways: who runs
+	// which background process (sessions.store redis).
+	Cluster Cluster
+}
+
+// Cluster is what a gateway shares with the others about background
+// processes (implemented by *Redis).
+type Cluster interface {
+	Self() Member
+	MemberOf(id string) (*Member, error)
+	PutProc(ProcInfo) error
+	Proc(id string) (*ProcInfo, error)
+	Procs(session string) ([]ProcInfo, error)
+	DeleteProc(ProcInfo) error
+}
+
+// Pinger is a store that can say whether it is reachable (readyz).
+type Pinger interface {
+	Ping(ctx context.Context) error
 }
 
 // Server is the gateway.
@@ -205,14 +224,21 @@ func (s *Server) guard(route string, auth bool, next http.Handler) http.Handler 
 		}
 		if auth {
 			addr := clientAddr(r, s.proxies)
-			if locked, until := s.o.Lockout.Locked(addr); locked {
+			locked, until, err := s.o.Lockout.Locked(addr)
+			if err != nil {
+				writeError(w, http.StatusServiceUnavailable, "shared_state_unavailable", "cannot check the auth lockout: "+err.Error())
+				return
+			}
+			if locked {
 				w.Header().Set("Retry-After", strconv.Itoa(int(time.Until(until).Seconds())+1))
 				writeError(w, http.StatusTooManyRequests, "locked_out", "too many failed authentications from this address; try again later")
 				return
 			}
 			if !checkToken(r, s.o.Token) {
 				s.metrics.authFailures.Inc()
-				if s.o.Lockout.Fail(addr) {
+				if now, err := s.o.Lockout.Fail(addr); err != nil {
+					s.o.Logger.Error("auth lockout: cannot count a failure", "addr", addr, "err", err)
+				} else if now {
 					s.o.Logger.Warn("auth lockout", "addr", addr)
 				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="openclaw-run"`)
@@ -239,6 +265,14 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if p, ok := s.o.Store.(Pinger); ok {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := p.Ping(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unready", "reason": err.Error()})
+			return
+		}
+	}
 	if err := runner.Ready(); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unready", "reason": err.Error()})
 		return
@@ -313,7 +347,7 @@ func (s *Server) spawn(req *Request) ([]runner.Event, error) {
 		return nil, err
 	}
 	if _, err := s.o.Store.Touch(Session{ID: id, UserID: req.UserID, Channel: req.Channel, Workspace: ws}); err != nil {
-		return nil, err
+		return nil, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", "session store: " + err.Error()}
 	}
 	s.refreshSessions()
 	return []runner.Event{{Type: "start", Tool: "sessions_spawn"}, {Type: "result", Output: map[string]any{"sessionId": id}}}, nil
@@ -359,7 +393,7 @@ func (s *Server) prepare(req *Request) (*runner.Runner, runner.Call, error) {
 	}
 	sess, err := s.o.Store.Touch(Session{ID: id, UserID: req.UserID, Channel: req.Channel, Workspace: ws})
 	if err != nil {
-		return nil, call, &httpError{http.StatusServiceUnavailable, "internal", "session store: " + err.Error()}
+		return nil, call, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", "session store: " + err.Error() + " (the call was not run)"}
 	}
 	if sess.Calls == 1 {
 		s.refreshSessions()

@@ -35,6 +35,12 @@ type gw struct {
 // openclaw.json and its own state dir.
 func startGateway(t *testing.T, cfg string) *gw {
 	t.Helper()
+	return startGatewayEnv(t, cfg)
+}
+
+// startGatewayEnv is startGateway with extra environment (a shared token).
+func startGatewayEnv(t *testing.T, cfg string, env ...string) *gw {
+	t.Helper()
 	workspace(t) // root check
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -46,7 +52,7 @@ func startGateway(t *testing.T, cfg string) *gw {
 	os.WriteFile(filepath.Join(state, "openclaw.json"), []byte(cfg), 0o600)
 	g := &gw{url: "http://" + addr, state: state, log: &bytes.Buffer{}}
 	g.cmd = exec.Command(gwBinary, "start", "--foreground", "--listen", addr, "--drain", "3s")
-	g.cmd.Env = append(os.Environ(), "OPENCLAW_STATE_DIR="+state, "OPENCLAW_CONFIG_PATH="+filepath.Join(state, "openclaw.json"))
+	g.cmd.Env = append(append(os.Environ(), "OPENCLAW_STATE_DIR="+state, "OPENCLAW_CONFIG_PATH="+filepath.Join(state, "openclaw.json")), env...)
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
 	if err := g.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -72,6 +78,11 @@ func startGateway(t *testing.T, cfg string) *gw {
 	}
 	b, _ := os.ReadFile(filepath.Join(state, "gateway.token"))
 	g.token = strings.TrimSpace(string(b))
+	for _, kv := range env {
+		if t, ok := strings.CutPrefix(kv, "OPENCLAW_GATEWAY_TOKEN="); ok {
+			g.token = t
+		}
+	}
 	return g
 }
 

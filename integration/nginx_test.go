@@ -61,7 +61,7 @@ func selfSigned(t *testing.T, dir string) (crt, key string) {
 // startNginx runs deploy/nginx/openclaw.conf, with its host paths and
 // ports pointed at the test's, in front of the gateway at upstream. It
 // returns the HTTPS and HTTP base URLs.
-func startNginx(t *testing.T, shipped, upstream, token string) (string, string) {
+func startNginx(t *testing.T, shipped, upstream, token string, more ...[2]string) (string, string) {
 	t.Helper()
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
@@ -78,16 +78,19 @@ func startNginx(t *testing.T, shipped, upstream, token string) (string, string) 
 	}
 	httpsPort, httpPort := freePort(t), freePort(t)
 	conf := string(src)
-	for _, r := range [][2]string{
-		{"server 127.0.0.1:18789;", upstream},
+	repl := [][2]string{
 		{"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", httpPort)},
 		{"listen 443 ssl;", fmt.Sprintf("listen 127.0.0.1:%d ssl;", httpsPort)},
 		{"/etc/nginx/tls/openclaw.crt", crt},
 		{"/etc/nginx/tls/openclaw.key", key},
 		{"/etc/nginx/openclaw.htpasswd", filepath.Join(dir, "htpasswd")},
 		{"/etc/nginx/openclaw-token.conf", filepath.Join(dir, "token.conf")},
-	} {
-		if !strings.Contains(conf, r[0]) {
+	}
+	if upstream != "" {
+		repl = append(repl, [2]string{"server 127.0.0.1:18789;", upstream})
+	}
+	for _, r := range append(repl, more...) {
+		if !strings.Contains(conf, r[0]) && r[0] != "listen 80;" {
 			t.Fatalf("deploy/nginx/%s no longer contains %q: update this test with it", shipped, r[0])
 		}
 		conf = strings.ReplaceAll(conf, r[0], r[1])
@@ -96,7 +99,7 @@ func startNginx(t *testing.T, shipped, upstream, token string) (string, string) 
 	// The main file is the test's: paths in its temporary directory, and
 	// workers as root because that directory is 0700.
 	main := fmt.Sprintf(`user root; worker_processes 1; daemon off; pid %[1]s/nginx.pid; error_log %[1]s/error.log;
-events { worker_connections 256; }
+events { worker_connections 2048; }
 http {
     access_log %[1]s/access.log;
     client_body_temp_path %[1]s/body; proxy_temp_path %[1]s/proxy; fastcgi_temp_path %[1]s/fcgi;
@@ -190,6 +193,13 @@ func TestNginxReverseProxy(t *testing.T) {
 	}
 
 	// WebSocket through nginx, authenticated by the password only.
+	wsThroughNginx(t, base, "via-nginx-ws")
+}
+
+// wsThroughNginx runs one exec over the WebSocket through nginx at base,
+// with basic auth, and checks its output.
+func wsThroughNginx(t *testing.T, base, word string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	hdr := http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("alice:s3cret-pass"))},
@@ -200,21 +210,21 @@ func TestNginxReverseProxy(t *testing.T) {
 		t.Fatalf("websocket through nginx: %v", err)
 	}
 	defer c.Close(websocket.StatusNormalClosure, "")
-	wsjson.Write(ctx, c, map[string]any{"type": "req", "id": "w", "method": "tools.call", "params": map[string]any{"tool": "exec", "args": map[string]any{"command": "echo via-nginx-ws"}}})
+	wsjson.Write(ctx, c, map[string]any{"type": "req", "id": "w", "method": "tools.call", "params": map[string]any{"tool": "exec", "args": map[string]any{"command": "echo " + word}}})
 	sawData := false
 	for {
 		var f map[string]any
 		if err := wsjson.Read(ctx, c, &f); err != nil {
 			t.Fatalf("websocket read: %v", err)
 		}
-		if p, _ := f["payload"].(map[string]any); f["type"] == "event" && p["data"] == "via-nginx-ws\n" {
+		if p, _ := f["payload"].(map[string]any); f["type"] == "event" && p["data"] == word+"\n" {
 			sawData = true
 		}
 		if f["type"] == "res" {
 			if f["ok"] != true || !sawData {
 				t.Errorf("websocket result: %v (output seen: %v)", f, sawData)
 			}
-			break
+			return
 		}
 	}
 }

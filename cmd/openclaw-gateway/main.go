@@ -145,7 +145,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	store, err := gateway.OpenBolt(filepath.Join(config.StateDir(), "sessions.db"))
+	store, shared, err := openStore(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -160,11 +160,6 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer logCloser.Close()
-	srv, err := newServer(gateway.Options{Config: cfg, Profiles: known, Token: tok, Store: store, Logger: logger}, alog)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
 	listen := *addr
 	if listen == "" {
 		listen = net.JoinHostPort(cfg.Gateway.Host, strconv.Itoa(cfg.Gateway.Port))
@@ -172,6 +167,37 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "listen %s: %v\n", listen, err)
+		return 1
+	}
+	opts := gateway.Options{Config: cfg, Profiles: known, Token: tok, Store: store, Logger: logger}
+	if shared != nil {
+		// One of several gateways: auth lockouts, background process
+		// owners and audit heads are shared too.
+		shared.SetLogger(logger)
+		opts.Lockout, opts.Cluster = shared, shared
+		self := gateway.Member{ID: cfg.Gateway.ID, Addr: cfg.Gateway.AdvertiseAddr, PID: os.Getpid(), Started: time.Now().UTC()}
+		if self.Addr == "" {
+			self.Addr = localAddr(ln.Addr())
+		}
+		if self.ID == "" {
+			host, _ := os.Hostname()
+			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			self.ID = host + ":" + port
+		}
+		joinCtx, leave := context.WithCancel(context.Background())
+		joined := make(chan struct{})
+		go func() { shared.Join(joinCtx, self); close(joined) }()
+		defer func() { leave(); <-joined }()
+		alog.OnAppend = func(seq uint64, hash string) {
+			if err := shared.SetAuditHead(seq, hash); err != nil {
+				logger.Error("cluster: publishing the audit chain head", "err", err)
+			}
+		}
+		logger.Info("cluster member", "id", self.ID, "addr", self.Addr, "store", cfg.Sessions.Store.URL)
+	}
+	srv, err := newServer(opts, alog)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	hs := &http.Server{Handler: withMCP(srv), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
@@ -204,6 +230,35 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	hs.Close()
 	logger.Info("stopped")
 	return 0
+}
+
+// openStore opens the configured session store: the embedded bbolt file
+// in the state dir, or Redis shared with other gateways (then also
+// returned as shared).
+func openStore(cfg *config.Config) (gateway.Store, *gateway.Redis, error) {
+	st := cfg.Sessions.Store
+	if st.Type != "redis" {
+		s, err := gateway.OpenBolt(filepath.Join(config.StateDir(), "sessions.db"))
+		return s, nil, err
+	}
+	var password string
+	if st.PasswordSecret != "" {
+		p, err := setup.Secrets(cfg).Get(st.PasswordSecret)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sessions.store.passwordSecret: %w", err)
+		}
+		password = p
+	}
+	n, lock := cfg.Gateway.AuthFailures, cfg.Gateway.LockoutSeconds
+	if n <= 0 {
+		n = 5
+	}
+	if lock <= 0 {
+		lock = 300
+	}
+	r, err := gateway.OpenRedis(gateway.RedisOptions{URL: st.URL, KeyPrefix: st.KeyPrefix, Password: password, TLS: st.TLS,
+		OwnerTTL: st.OwnerTTL.D(), Failures: n, Window: time.Minute, Lockup: time.Duration(lock) * time.Second})
+	return r, r, err
 }
 
 // newServer builds the gateway with the runner options of the config: the
@@ -333,7 +388,13 @@ func cmdSessions(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: openclaw-gateway sessions list | sessions prune --older-than 7d")
 		return 2
 	}
-	store, err := gateway.OpenBolt(filepath.Join(config.StateDir(), "sessions.db"))
+	known, _ := setup.Profiles()
+	cfg, err := setup.Config(*cfgFile, known)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	store, _, err := openStore(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err, "(is the gateway running? stop it first, or use the HTTP API)")
 		return 1
@@ -356,12 +417,6 @@ func cmdSessions(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 2
-		}
-		known, _ := setup.Profiles()
-		cfg, err := setup.Config(*cfgFile, known)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
 		}
 		alog, err := setup.OpenAudit("", cfg)
 		if err != nil {
