@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -72,11 +73,16 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	if _, err := exec.LookPath("systemd-analyze"); err != nil {
 		t.Skip("systemd-analyze not installed: the unit is checked where systemd is (make vm-test)")
 	}
-	out, err := exec.Command("systemd-analyze", "verify", "--man=no", "../deploy/systemd/openclaw-gateway.service").CombinedOutput()
+	// The HA template is verified as an instance of itself.
+	tmpl, _ := os.ReadFile("../deploy/systemd/openclaw-gateway@.service")
+	inst := filepath.Join(t.TempDir(), "openclaw-gateway@18789.service")
+	os.WriteFile(inst, tmpl, 0o644)
+	out, err := exec.Command("systemd-analyze", "verify", "--man=no", "../deploy/systemd/openclaw-gateway.service", inst).CombinedOutput()
 	// A missing binary on the test host is expected; anything else is not.
 	var bad []string
 	for _, l := range strings.Split(string(out), "\n") {
-		if l != "" && !strings.Contains(l, "/usr/local/bin/openclaw-gateway") && !strings.Contains(l, "Failed to prepare filename") {
+		if l != "" && !strings.Contains(l, "/usr/local/bin/openclaw-gateway") && !strings.Contains(l, "Failed to prepare filename") &&
+			!strings.Contains(l, "/etc/openclaw/gateway.env") {
 			bad = append(bad, l)
 		}
 	}
@@ -136,5 +142,34 @@ func TestDockerFiles(t *testing.T) {
 	}
 	if out, err := exec.Command("docker", "build", "-f", "../deploy/docker/Dockerfile", "-t", "openclaw-run:test", "..").CombinedOutput(); err != nil {
 		t.Errorf("docker build: %v\n%s", err, out)
+	}
+}
+
+// TestHADeployFiles: the compose HA stack has three gateways, Redis and
+// nginx wired to each other, and its gateway config validates.
+func TestHADeployFiles(t *testing.T) {
+	t.Setenv("OPENCLAW_GATEWAY_TOKEN", "from-compose-0123456789")
+	cfg, _ := os.ReadFile("../deploy/docker/openclaw-ha.json")
+	res := config.Parse(cfg, []string{"minimal", "coding", "full"})
+	if err := res.Err(); err != nil {
+		t.Errorf("deploy/docker/openclaw-ha.json: %v", err)
+	}
+	if res.Config.Sessions.Store.Type != "redis" || !strings.Contains(res.Config.Sessions.Store.URL, "redis:6379") {
+		t.Errorf("openclaw-ha.json does not use the compose Redis: %+v", res.Config.Sessions.Store)
+	}
+	compose, _ := os.ReadFile("../deploy/docker/compose-ha.yaml")
+	ngx, _ := os.ReadFile("../deploy/docker/nginx-ha.conf")
+	for _, svc := range []string{"gateway-1", "gateway-2", "gateway-3"} {
+		if !strings.Contains(string(compose), "\n  "+svc+":\n") || !strings.Contains(string(compose), "OPENCLAW_ADVERTISE_ADDR: "+svc+":18789") {
+			t.Errorf("compose-ha.yaml lacks the service %s or its advertised address", svc)
+		}
+		if !strings.Contains(string(ngx), "server "+svc+":18789") {
+			t.Errorf("nginx-ha.conf does not balance to %s", svc)
+		}
+	}
+	for _, want := range []string{"\n  redis:\n", "\n  nginx:\n", "./nginx-ha.conf:/etc/nginx/conf.d/default.conf", "workspaces:/srv/openclaw/workspace", "--appendonly"} {
+		if !strings.Contains(string(compose), want) {
+			t.Errorf("compose-ha.yaml lacks %q", want)
+		}
 	}
 }

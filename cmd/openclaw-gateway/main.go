@@ -10,6 +10,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -175,7 +176,10 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 		// owners and audit heads are shared too.
 		shared.SetLogger(logger)
 		opts.Lockout, opts.Cluster = shared, shared
-		self := gateway.Member{ID: cfg.Gateway.ID, Addr: cfg.Gateway.AdvertiseAddr, PID: os.Getpid(), Started: time.Now().UTC()}
+		// Per-gateway values may come from the environment, so that several
+		// gateways share one config file (compose, a systemd template).
+		self := gateway.Member{ID: cmp.Or(os.Getenv("OPENCLAW_GATEWAY_ID"), cfg.Gateway.ID),
+			Addr: cmp.Or(os.Getenv("OPENCLAW_ADVERTISE_ADDR"), cfg.Gateway.AdvertiseAddr), PID: os.Getpid(), Started: time.Now().UTC()}
 		if self.Addr == "" {
 			self.Addr = localAddr(ln.Addr())
 		}
