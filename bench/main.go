@@ -181,6 +181,7 @@ func main() {
 	for _, s := range setups {
 		fmt.Fprintf(&b, "- **%s**: %s\n", s.name, s.note)
 	}
+	b.WriteString(haSection(filepath.Join(filepath.Dir(*bin), "openclaw-gateway")))
 	b.WriteString(notes)
 	fmt.Print(b.String())
 	if *out != "" {
@@ -232,22 +233,38 @@ type gateway struct {
 	client *http.Client
 }
 
-func startGateway(bin string) *gateway {
+func startGateway(bin string) *gateway { return startGatewayCfg(bin, "", "") }
+
+// startGatewayCfg starts a gateway with cfg as its openclaw.json ("" for
+// none) and, when token is set, that token.
+func startGatewayCfg(bin, cfg, token string) *gateway {
 	if _, err := os.Stat(bin); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: no %s; skipping the gateway figures\n", bin)
 		return nil
 	}
 	state, _ := os.MkdirTemp("", "openclaw-bench-gw-")
+	cfgPath := filepath.Join(state, "none.json")
+	if cfg != "" {
+		cfgPath = filepath.Join(state, "openclaw.json")
+		must(os.WriteFile(cfgPath, []byte(cfg), 0o600))
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(err)
 	addr := ln.Addr().String()
 	ln.Close()
-	g := &gateway{url: "http://" + addr, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	g := &gateway{url: "http://" + addr, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 	g.cmd = exec.Command(bin, "start", "--foreground", "--listen", addr)
-	g.cmd.Env = append(os.Environ(), "OPENCLAW_STATE_DIR="+state, "OPENCLAW_CONFIG_PATH="+filepath.Join(state, "none.json"))
+	g.cmd.Env = append(os.Environ(), "OPENCLAW_STATE_DIR="+state, "OPENCLAW_CONFIG_PATH="+cfgPath)
+	if token != "" {
+		g.cmd.Env = append(g.cmd.Env, "OPENCLAW_GATEWAY_TOKEN="+token)
+	}
 	must(g.cmd.Start())
 	for i := 0; i < 100; i++ {
-		if b, err := os.ReadFile(filepath.Join(state, "gateway.token")); err == nil {
+		b, err := os.ReadFile(filepath.Join(state, "gateway.token"))
+		if token != "" {
+			b, err = []byte(token), nil
+		}
+		if err == nil {
 			if r, err := http.Get(g.url + "/healthz"); err == nil {
 				r.Body.Close()
 				g.token = strings.TrimSpace(string(b))
