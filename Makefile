@@ -121,7 +121,7 @@ vm-test: deps ## the suite in a Debian 12 VM with systemd and cgroup v2 (qemu TC
 vagrant-test: ## the suite on Vagrant VMs (Debian 12, Ubuntu 24.04; libvirt or VirtualBox)
 	vagrant up --provision-with deps,build,test
 
-bench: build ## interleaved latency and throughput vs bare fork+exec and bubblewrap; writes BENCHMARKS.md
+bench: build test-deps ## interleaved latency and throughput vs bare fork+exec and bubblewrap; writes BENCHMARKS.md
 	@dpkg -s $(BENCHPKG) >/dev/null 2>&1 || { echo "make bench: installing $(BENCHPKG)"; apt-get update -qq && apt-get install -y -qq $(BENCHPKG); }
 	$(GO) run ./bench -bin $(BIN) -out BENCHMARKS.md
 
