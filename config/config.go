@@ -93,6 +93,10 @@ type Gateway struct {
 	// wait (default 64); beyond that a call gets 429.
 	MaxConcurrent int `json:"maxConcurrent,omitempty"`
 	MaxQueue      int `json:"maxQueue,omitempty"`
+	// Prewarm: jails each session keeps built ahead of its next exec call
+	// (default 1; 0 turns pre-warming off). A pre-warmed jail serves one
+	// call and is destroyed, like any other; an idle one after a minute.
+	Prewarm *int `json:"prewarm,omitempty"`
 	// MaxBodyBytes bounds a request body (default 8 MiB).
 	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
 	// AuthFailures within a minute lock a client address out for

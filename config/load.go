@@ -446,6 +446,9 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 	if c.Secrets.Provider == "exec" && len(c.Secrets.Command) == 0 {
 		add(false, "secrets.command", "the exec provider needs a command")
 	}
+	if c.Gateway.Prewarm != nil && (*c.Gateway.Prewarm < 0 || *c.Gateway.Prewarm > 8) {
+		add(false, "gateway.prewarm", "want 0 to 8 jails per session, got %d", *c.Gateway.Prewarm)
+	}
 	for _, p := range c.Gateway.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			if _, err := netip.ParseAddr(p); err != nil {

@@ -131,6 +131,11 @@ func (s *Server) Handler() http.Handler { return s.mux }
 func (s *Server) Shutdown() {
 	s.stop()
 	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.runners {
+		r.Close() // pre-warmed jails that no call will use
+	}
 }
 
 func (s *Server) routes() {
@@ -494,11 +499,18 @@ func (s *Server) runner(p *profiles.Profile, ws string) (*runner.Runner, error) 
 		return nil, err
 	}
 	o.Workspace = ws
+	o.Prewarm = 1
+	if s.cfg.Gateway.Prewarm != nil {
+		o.Prewarm = *s.cfg.Gateway.Prewarm
+	}
 	r, err := runner.New(o)
 	if err != nil {
 		return nil, err
 	}
 	if len(s.runners) > 1024 {
+		for _, old := range s.runners {
+			old.Close() // their waiting jails
+		}
 		s.runners = map[string]*runner.Runner{}
 	}
 	s.runners[key] = r

@@ -59,12 +59,33 @@ type ExitStatus struct {
 // nil error the command is running (execve succeeded); every setup step
 // succeeded or nothing runs.
 func Start(s *Spec) (*Process, error) {
+	if s.Deferred {
+		return nil, errors.New("jail: a deferred spec is started with Prepare")
+	}
+	proc, _, err := start(s)
+	return proc, err
+}
+
+// Prepare builds a jail for s.Deferred up to the point where it would
+// exec, and returns it waiting for its command (Pending.Exec): a
+// pre-warmed jail. It is the same setup as Start's, in the same order;
+// only the working directory, the environment and the command come later.
+// A Pending is used at most once.
+func Prepare(s *Spec) (*Pending, error) {
+	if !s.Deferred {
+		return nil, errors.New("jail: Prepare needs a deferred spec")
+	}
+	_, pend, err := start(s)
+	return pend, err
+}
+
+func start(s *Spec) (*Process, *Pending, error) {
 	if err := s.validate(); err != nil {
-		return nil, fmt.Errorf("invalid jail spec: %w", err)
+		return nil, nil, fmt.Errorf("invalid jail spec: %w", err)
 	}
 	rootful := os.Geteuid() == 0
 	if !rootful && (s.HostUID != os.Geteuid() || s.HostGID != os.Getegid()) {
-		return nil, fmt.Errorf("an unprivileged runner can map jail root only to its own ids %d:%d, not %d:%d",
+		return nil, nil, fmt.Errorf("an unprivileged runner can map jail root only to its own ids %d:%d, not %d:%d",
 			os.Geteuid(), os.Getegid(), s.HostUID, s.HostGID)
 	}
 
@@ -84,18 +105,28 @@ func Start(s *Spec) (*Process, error) {
 	}
 	syncR, syncW, err := pipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	goR, goW := -1, -1
+	if s.Deferred {
+		if goR, goW, err = pipe(); err != nil {
+			return nil, nil, err
+		}
+		// The command block must fit the pipe whole (see Pending.Exec).
+		if _, err := unix.FcntlInt(uintptr(goW), unix.F_SETPIPE_SZ, deferredSize); err != nil {
+			return nil, nil, fmt.Errorf("pipe capacity for a pre-warmed jail: %w", err)
+		}
 	}
 	errR, errW, err := pipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	fds := childFDs{syncR: syncR, syncW: syncW, errW: errW, notifyW: -1}
+	fds := childFDs{syncR: syncR, syncW: syncW, errW: errW, notifyW: -1, goR: goR}
 	notifyR := -1
 	if s.SeccompNotify {
 		sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			return nil, fmt.Errorf("socketpair: %w", err)
+			return nil, nil, fmt.Errorf("socketpair: %w", err)
 		}
 		closers = append(closers, sp[0], sp[1])
 		notifyR, fds.notifyW = sp[0], sp[1]
@@ -105,7 +136,7 @@ func Start(s *Spec) (*Process, error) {
 		if f == nil {
 			null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
 			if err != nil {
-				return nil, fmt.Errorf("open /dev/null: %w", err)
+				return nil, nil, fmt.Errorf("open /dev/null: %w", err)
 			}
 			closers = append(closers, null)
 			src = null
@@ -116,7 +147,7 @@ func Start(s *Spec) (*Process, error) {
 		// overwrites a source it still needs.
 		fd, err := unix.FcntlInt(uintptr(src), unix.F_DUPFD_CLOEXEC, 3)
 		if err != nil {
-			return nil, fmt.Errorf("dup stdio %d: %w", i, err)
+			return nil, nil, fmt.Errorf("dup stdio %d: %w", i, err)
 		}
 		closers = append(closers, fd)
 		fds.stdio[i] = fd
@@ -136,7 +167,7 @@ func Start(s *Spec) (*Process, error) {
 		}
 		fd, err := prepareTree(src, attr)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		closers = append(closers, fd)
 		if i < len(s.Binds) {
@@ -148,7 +179,7 @@ func Start(s *Spec) (*Process, error) {
 
 	prog, err := compile(s, fds, rootful)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	pidfd := new(int32)
@@ -170,13 +201,16 @@ func Start(s *Spec) (*Process, error) {
 	runtime.KeepAlive(prog)
 	runtime.KeepAlive(args)
 	if errno != 0 {
-		return nil, fmt.Errorf("clone3: %w", errno)
+		return nil, nil, fmt.Errorf("clone3: %w", errno)
 	}
 	proc := &Process{Pid: int(pid), pidfd: int(*pidfd), listener: -1}
 
 	// The child holds its own copies now.
 	unix.Close(syncR)
 	unix.Close(errW)
+	if goR >= 0 {
+		unix.Close(goR)
+	}
 	for _, fd := range fds.stdio {
 		unix.Close(fd)
 	}
@@ -184,12 +218,12 @@ func Start(s *Spec) (*Process, error) {
 		unix.Close(fds.notifyW)
 	}
 	// The trees stay open until the child has attached them.
-	closers = append([]int{syncW, errR, notifyR}, append(fds.trees, fds.devs...)...)
+	closers = append([]int{syncW, errR, notifyR, goW}, append(fds.trees, fds.devs...)...)
 
-	fail := func(err error) (*Process, error) {
+	fail := func(err error) (*Process, *Pending, error) {
 		proc.Kill()
 		proc.Wait()
-		return nil, err
+		return nil, nil, err
 	}
 	if err := writeIDMaps(proc.Pid, s.HostUID, s.HostGID, rootful); err != nil {
 		return fail(err)
@@ -202,14 +236,31 @@ func Start(s *Spec) (*Process, error) {
 	if _, err := unix.Write(syncW, []byte{0}); err != nil {
 		return fail(fmt.Errorf("release the jail: %w", err))
 	}
-	// EOF on the error pipe means execve succeeded (the pipe is
-	// close-on-exec); a report means a step failed.
+	if s.Deferred {
+		// Waiting for its command; the pending jail owns the fds now.
+		pend := &Pending{proc: proc, prog: prog, goW: goW, errR: errR, notifyR: notifyR, notify: s.SeccompNotify, fds: closers}
+		closers = nil
+		return nil, pend, nil
+	}
+	proc, err = finish(proc, prog, errR, notifyR, s.SeccompNotify, s.Args[0])
+	return proc, nil, err
+}
+
+// finish waits for the child's verdict: EOF on the error pipe means
+// execve succeeded (the pipe is close-on-exec); a report means a step
+// failed, and the child has exited.
+func finish(proc *Process, prog *program, errR, notifyR int, notify bool, name string) (*Process, error) {
+	fail := func(err error) (*Process, error) {
+		proc.Kill()
+		proc.Wait()
+		return nil, err
+	}
 	var rep childReport
 	buf := (*[unsafe.Sizeof(rep)]byte)(unsafe.Pointer(&rep))[:]
 	n, err := readFull(errR, buf)
 	switch {
 	case n == 0 && err == nil:
-		if s.SeccompNotify {
+		if notify {
 			if proc.listener, err = recvListener(notifyR); err != nil {
 				return fail(err)
 			}
@@ -219,14 +270,11 @@ func Start(s *Spec) (*Process, error) {
 		return fail(fmt.Errorf("read the jail's setup status: %d bytes, %v", n, err))
 	}
 	ce := &ChildError{Errno: syscall.Errno(rep.errno)}
-	if int(rep.index) < len(prog.steps) {
-		ce.Step = prog.steps[rep.index].String()
-	} else {
-		ce.Step = fmt.Sprintf("execve %s", s.Args[0])
-		proc.Wait()
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, s.Args[0])
-	}
 	proc.Wait()
+	if int(rep.index) >= len(prog.steps) || (int(rep.index) == prog.execIndex && prog.deferred != nil && ce.Errno == syscall.ENOENT) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	ce.Step = prog.steps[rep.index].String()
 	return nil, ce
 }
 

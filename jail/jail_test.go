@@ -112,3 +112,63 @@ func TestBindSourceSymlinkRefused(t *testing.T) {
 		t.Fatalf("want ELOOP for a symlinked bind source, got %v", err)
 	}
 }
+
+// A pre-warmed jail runs the command it is given later, once, with the
+// given environment and working directory; a second Exec is refused.
+func TestDeferredJail(t *testing.T) {
+	testutil.RequireRoot(t)
+	s := minimalSpec(t)
+	s.Deferred, s.Dir = true, "/tmp"
+	w, err := Prepare(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := w.Exec([]string{"/bin/sh", "-c", `test "$GREETING" = hello && test "$(pwd)" = /usr/bin && exit 9`}, []string{"GREETING=hello", "PATH=/usr/bin"}, "/usr/bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := p.Wait(); err != nil || st.Code != 9 {
+		t.Fatalf("deferred command: %+v %v; want exit 9", st, err)
+	}
+	if _, err := w.Exec([]string{"/bin/true"}, nil, "/"); err == nil {
+		t.Fatal("a pre-warmed jail ran a second command")
+	}
+}
+
+func TestDeferredErrors(t *testing.T) {
+	testutil.RequireRoot(t)
+	s := minimalSpec(t)
+	s.Deferred, s.Dir = true, "/"
+	for _, c := range []struct {
+		argv []string
+		dir  string
+		want func(error) bool
+	}{
+		{[]string{"/no/such/program"}, "/", func(err error) bool { return errors.Is(err, ErrNotFound) }},
+		{[]string{"/bin/true"}, "/no/such/dir", func(err error) bool {
+			var ce *ChildError
+			return errors.As(err, &ce) && ce.Errno == syscall.ENOENT && strings.Contains(ce.Step, "working directory")
+		}},
+	} {
+		w, err := Prepare(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Exec(c.argv, nil, c.dir); !c.want(err) {
+			t.Errorf("%v in %s: %v", c.argv, c.dir, err)
+		}
+	}
+	if Fits([]string{"true"}, nil, "/") || Fits([]string{"/bin/sh", strings.Repeat("x", deferredSize)}, nil, "/") {
+		t.Error("Fits accepts a bare name or an oversized command")
+	}
+	// Discard kills the waiting jail.
+	w, err := Prepare(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := w.Pid()
+	w.Discard()
+	if syscall.Kill(pid, 0) == nil {
+		t.Errorf("discarded jail %d still exists", pid)
+	}
+}

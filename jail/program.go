@@ -41,6 +41,11 @@ type program struct {
 	ops   []op
 	steps []step
 	keep  []any
+	// deferred: the buffer the child reads its command into, at the same
+	// address in the child (a copy of this process), and the index of
+	// the execve op.
+	deferred  []byte
+	execIndex int
 }
 
 // Register numbers (0 means "none").
@@ -240,6 +245,8 @@ type childFDs struct {
 	// listener to the parent (-1: no listener).
 	notifyW int
 	stdio   [3]int
+	// goR is where a deferred jail reads its command (-1: not deferred).
+	goR int
 	// trees[i] is the detached mount of Spec.Binds[i]; devs[i] of devices[i].
 	trees, devs []int
 }
@@ -408,8 +415,49 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	o.regArgs = 1
 	p.add(stepf("close"), unix.SYS_CLOSE, regSock).regArgs = 1
 
-	// 14. Process state: working directory, limits, stdio.
-	p.add(stepf("chdir %s", s.Dir), unix.SYS_CHDIR, p.str(s.Dir))
+	// 13b. Close every fd this jail does not need. The child is a copy of
+	// the runner and holds whatever the runner had open when it forked,
+	// such as the output pipes of other calls running at the same time:
+	// close-on-exec would drop them only at execve, and until then the
+	// other calls would not see EOF (for a pre-warmed jail, not until its
+	// own call arrives). The binds are attached; what is left is the
+	// stdio sources, the error pipe, the listener socket and the command
+	// pipe.
+	keepFDs := []int{fds.errW, fds.stdio[0], fds.stdio[1], fds.stdio[2]}
+	if fds.notifyW >= 0 {
+		keepFDs = append(keepFDs, fds.notifyW)
+	}
+	if s.Deferred {
+		keepFDs = append(keepFDs, fds.goR)
+	}
+	sort.Ints(keepFDs)
+	from := 3
+	for _, fd := range append(keepFDs, int(^uint32(0)>>1)+1) {
+		if fd > from {
+			last := uintptr(fd - 1)
+			if fd > int(^uint32(0)>>1) {
+				last = ^uintptr(0)
+			}
+			p.add(stepf("close_range(%d, %d)", from, fd-1), unix.SYS_CLOSE_RANGE, uintptr(from), last, 0)
+		}
+		if fd >= from {
+			from = fd + 1
+		}
+	}
+
+	// 14. A deferred jail waits here, fully built, for its command: the
+	// runner writes a block laid out for this buffer's address (see
+	// deferredBlock). Everything after this point is per call.
+	dir, dirStep := p.str(s.Dir), stepf("chdir %s", s.Dir)
+	if s.Deferred {
+		p.deferred = make([]byte, deferredSize)
+		base := p.ptr(p.deferred, unsafe.Pointer(&p.deferred[0]))
+		p.add(stepf("wait for the command"), unix.SYS_READ, uintptr(fds.goR), base, deferredSize)
+		dir, dirStep = base+dirOff, stepf("chdir to the call's working directory")
+	}
+
+	// Process state: working directory, limits, stdio.
+	p.add(dirStep, unix.SYS_CHDIR, dir)
 	for _, r := range s.Rlimits {
 		lim := &unix.Rlimit{Cur: r.Cur, Max: r.Max}
 		p.add(stepf("prlimit(%d, %d, %d)", r.Resource, r.Cur, r.Max), unix.SYS_PRLIMIT64,
@@ -456,7 +504,14 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		}
 	}
 
-	// 18. execve, trying each PATH entry for a bare name like execvp(3).
+	// 18. execve, trying each PATH entry for a bare name like execvp(3). A
+	// deferred jail execs the absolute path of its block.
+	p.execIndex = len(p.ops)
+	if s.Deferred {
+		base := uintptr(unsafe.Pointer(&p.deferred[0]))
+		p.add(stepf("execve"), unix.SYS_EXECVE, base+pathOff, base+argvOff, base+envOff)
+		return p, nil
+	}
 	argv, envp := p.strv(s.Args), p.strv(s.Env)
 	for _, c := range candidates(s.Args[0], s.Env) {
 		p.add(stepf("execve %s", c), unix.SYS_EXECVE, p.str(c), argv, envp).okErrno = syscall.ENOENT

@@ -65,6 +65,11 @@ type Spec struct {
 	// CgroupFD, when > 0, is an open cgroup v2 directory: the child is cloned
 	// straight into it (CLONE_INTO_CGROUP), so it never runs outside it.
 	CgroupFD int
+	// Deferred builds the jail without its command: Prepare returns it
+	// waiting, and Pending.Exec gives it Args, Env and Dir (a pre-warmed,
+	// single-use jail). Args and Env are then ignored; Dir is created.
+	Deferred bool
+
 	// BeforeExec runs in the parent while the child waits at the barrier,
 	// after the id maps are written and before any of the child's setup.
 	// cgroup v1 placement happens here (the child has not executed anything
@@ -114,7 +119,7 @@ type Rlimit struct {
 // the kernel. Each returns a specific error.
 func (s *Spec) validate() error {
 	var errs []error
-	if len(s.Args) == 0 || s.Args[0] == "" {
+	if (len(s.Args) == 0 || s.Args[0] == "") && !s.Deferred {
 		errs = append(errs, errors.New("no command"))
 	}
 	if !path.IsAbs(s.Dir) {

@@ -62,6 +62,9 @@ type Options struct {
 	ToolBinary string
 	// Secrets resolves the secrets a call names (exec secretEnv).
 	Secrets SecretResolver
+	// Prewarm keeps up to this many jails of the exec tier built ahead of
+	// their calls (0: none). Each serves one call (see warm.go).
+	Prewarm int
 }
 
 // SecretResolver finds a secret's value by name.
@@ -75,6 +78,7 @@ type Runner struct {
 	limits   profiles.Limits
 	uid, gid int
 	rootfs   *RootFS
+	warm     warmPool
 }
 
 // New checks the options and prepares what every call shares (the root
@@ -343,10 +347,8 @@ func newCallID() string {
 
 func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, error) {
 	start := time.Now()
-	prog, err := seccomp.Compile(tier)
-	if err != nil {
-		return nil, err
-	}
+	tr := newTrace(start)
+	defer tr.print()
 	lim := r.limits
 	timeout := lim.Timeout.D()
 	if cmd.Timeout > 0 {
@@ -356,82 +358,46 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 	if dir == "" {
 		dir = WorkspaceDir
 	}
+	env := Env(r.opts.Term, cmd.Env)
 
-	tr := newTrace(start)
-	out, err := newOutput(int64(lim.MaxOutput), cmd.Stdout, cmd.Stderr)
-	if err != nil {
-		return nil, err
-	}
-	defer out.closeAll()
-	stdin, feed, err := stdinFile(cmd.Stdin)
-	if err != nil {
-		return nil, err
-	}
-	defer stdin.Close()
-	// On cgroup v1 the cgroup is made while the jail is being built (the
-	// child waits at its barrier until it is placed); on v2 it must exist
-	// before clone, which puts the child straight into it.
-	v2 := cgroups.Mode() == "v2"
-	pending := startCgroup(cgroups.Limits{MemoryBytes: int64(lim.Memory), CPUs: lim.CPUs, Pids: int64(lim.Pids)}, !v2)
-	defer func() {
-		pending.release()
-		tr.mark("cgroup delete")
-		tr.print()
-	}()
-	cgFD := -1
-	if v2 {
-		cg, err := pending.get()
+	var proc *jail.Process
+	j := r.takeWarm(tier, cmd, env, dir)
+	if j != nil {
+		// A pre-warmed jail: built before this call, used by it alone.
+		j.out.dst = [2]io.Writer{cmd.Stdout, cmd.Stderr}
+		var err error
+		proc, err = j.pend.Exec(cmd.Argv, env, dir)
+		tr.mark("warm exec")
 		if err != nil {
+			j.close()
 			return nil, err
 		}
-		cgFD = cg.FD()
-		tr.mark("cgroup")
+		go feedStdin(j.stdinW, cmd.Stdin)
+	} else {
+		var err error
+		if j, err = r.build(tier, &cmd, env, dir, tr); err != nil {
+			return nil, err
+		}
+		proc = j.proc
+		tr.mark("jail start")
 	}
-
-	spec := &jail.Spec{
-		Args:     cmd.Argv,
-		Env:      Env(r.opts.Term, cmd.Env),
-		Dir:      dir,
-		Hostname: Hostname,
-		HostUID:  r.uid,
-		HostGID:  r.gid,
-		Binds:    append(r.rootfs.Binds[:len(r.rootfs.Binds):len(r.rootfs.Binds)], cmd.Binds...),
-		Files:    r.rootfs.Files,
-		Symlinks: r.rootfs.Symlinks,
-		Masks:    r.rootfs.Masks,
-		TmpSize:  int64(lim.TmpSize),
-		Rlimits: []jail.Rlimit{
-			{Resource: unix.RLIMIT_CORE, Cur: 0, Max: 0},
-			{Resource: unix.RLIMIT_NOFILE, Cur: uint64(lim.OpenFiles), Max: uint64(lim.OpenFiles)},
-			{Resource: unix.RLIMIT_FSIZE, Cur: uint64(lim.FileSize), Max: uint64(lim.FileSize)},
-		},
-		Seccomp:       prog.Filter,
-		SeccompNotify: prog.Notify,
-		Stdin:         stdin,
-		Stdout:        out.w[0],
-		Stderr:        out.w[1],
-		CgroupFD:      cgFD,
-		BeforeExec: func(pid int) error {
-			cg, err := pending.get()
-			if err != nil {
-				return err
-			}
-			return cg.Place(pid)
-		},
+	defer func() {
+		j.close()
+		tr.mark("cgroup delete")
+		// The next call's jail is built once this one is over, so that
+		// building it does not compete with this call for the CPU.
+		if r.opts.Prewarm > 0 && tier == r.opts.Profile.ExecTier {
+			go r.prewarm(tier)
+		}
+	}()
+	if j.feed != nil {
+		go j.feed()
 	}
-	proc, err := jail.Start(spec)
-	if err != nil {
-		return nil, err
-	}
-	tr.mark("jail start")
-	stdin.Close() // the jail holds its own copy; EOF and EPIPE follow the jail
-	if feed != nil {
-		go feed()
-	}
-	cg, _ := pending.get() // placed: Start returned
-	out.start()
+	cg, _ := j.cg.get() // placed: the jail is running
+	j.out.start()
 	var sup *seccomp.Supervisor
 	if l := proc.Listener(); l >= 0 {
+		var err error
 		if sup, err = seccomp.Supervise(l); err != nil {
 			proc.Kill()
 			proc.Wait()
@@ -459,7 +425,7 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 	st, werr := proc.Wait()
 	close(done)
 	tr.mark("wait")
-	res.OutputBytes, res.OutputTruncated = out.wait()
+	res.OutputBytes, res.OutputTruncated = j.out.wait()
 	if sup != nil {
 		res.BlockedSyscalls = sup.Stop()
 	}

@@ -1,0 +1,145 @@
+package jail
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// A deferred jail's command arrives as one block written into a pipe, laid
+// out for the address of the buffer the child reads it into (the child is
+// a copy of this process, so that address is the same there). Fixed
+// offsets let the child's last ops point at it without parsing anything.
+const (
+	dirOff       = 64        // working directory, NUL-terminated
+	pathOff      = 4096      // absolute path of the program
+	argvOff      = 8192      // NULL-terminated pointer array
+	envOff       = 16384     // NULL-terminated pointer array
+	strOff       = 32768     // the strings the arrays point at
+	deferredSize = 256 << 10 // the whole buffer, and the pipe's capacity
+	maxArgv      = (envOff - argvOff) / 8
+	maxEnv       = (strOff - envOff) / 8
+)
+
+// ErrTooLarge means a command does not fit a deferred jail's block; the
+// caller starts a jail the ordinary way.
+var ErrTooLarge = errors.New("the command does not fit a pre-warmed jail")
+
+// Pending is a jail built up to its execve, waiting for its command. It is
+// used once: Exec or Discard.
+type Pending struct {
+	proc    *Process
+	prog    *program
+	goW     int
+	errR    int
+	notifyR int
+	notify  bool
+	fds     []int
+
+	mu   sync.Mutex
+	used bool
+}
+
+// Pid is the waiting jail's pid (for its cgroup).
+func (w *Pending) Pid() int { return w.proc.Pid }
+
+// Fits reports whether Exec can take this command: an absolute path, and
+// a block within the pipe's capacity.
+func Fits(argv, env []string, dir string) bool {
+	_, err := block(0, argv, env, dir)
+	return err == nil
+}
+
+// block lays out argv, env and dir for a buffer at base.
+func block(base uintptr, argv, env []string, dir string) ([]byte, error) {
+	if len(argv) == 0 || !strings.HasPrefix(argv[0], "/") || len(argv[0]) >= argvOff-pathOff ||
+		len(dir) >= pathOff-dirOff || !strings.HasPrefix(dir, "/") || len(argv) >= maxArgv || len(env) >= maxEnv {
+		return nil, ErrTooLarge
+	}
+	size := strOff
+	for _, s := range append(append([]string(nil), argv...), env...) {
+		if strings.IndexByte(s, 0) >= 0 {
+			return nil, fmt.Errorf("a NUL byte in %q", s)
+		}
+		size += len(s) + 1
+	}
+	if size > deferredSize || strings.IndexByte(dir, 0) >= 0 {
+		return nil, ErrTooLarge
+	}
+	b := make([]byte, size)
+	copy(b[dirOff:], dir)
+	copy(b[pathOff:], argv[0])
+	at := strOff
+	put := func(arr int, i int, s string) {
+		*(*uintptr)(unsafe.Pointer(&b[arr+8*i])) = base + uintptr(at)
+		copy(b[at:], s)
+		at += len(s) + 1
+	}
+	for i, a := range argv {
+		put(argvOff, i, a)
+	}
+	for i, e := range env {
+		put(envOff, i, e)
+	}
+	return b, nil
+}
+
+// Exec gives the jail its command and returns it running, as Start does:
+// on error nothing runs and the jail is gone. argv[0] must be an absolute
+// path inside the jail (a pre-warmed jail does no PATH search).
+func (w *Pending) Exec(argv, env []string, dir string) (*Process, error) {
+	w.mu.Lock()
+	used := w.used
+	w.used = true
+	w.mu.Unlock()
+	if used {
+		return nil, errors.New("jail: a pre-warmed jail is used once")
+	}
+	defer w.closeFDs()
+	b, err := block(uintptr(unsafe.Pointer(&w.prog.deferred[0])), argv, env, dir)
+	if err != nil {
+		w.kill()
+		return nil, err
+	}
+	// One write into an empty pipe whose capacity holds the whole block:
+	// the child's single read gets all of it.
+	// A jail whose setup failed has exited with its report: the write
+	// fails (EPIPE) and finish reads why.
+	n, werr := unix.Write(w.goW, b)
+	proc, err := finish(w.proc, w.prog, w.errR, w.notifyR, w.notify, argv[0])
+	if err == nil && (werr != nil || n != len(b)) {
+		w.kill()
+		return nil, fmt.Errorf("hand the command to the pre-warmed jail: %d of %d bytes, %v", n, len(b), werr)
+	}
+	return proc, err
+}
+
+// Discard kills a jail that will not be used.
+func (w *Pending) Discard() {
+	w.mu.Lock()
+	used := w.used
+	w.used = true
+	w.mu.Unlock()
+	if !used {
+		w.kill()
+		w.closeFDs()
+	}
+}
+
+func (w *Pending) kill() {
+	w.proc.Kill()
+	w.proc.Wait()
+}
+
+func (w *Pending) closeFDs() {
+	for _, fd := range w.fds {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+	w.fds = nil
+}
