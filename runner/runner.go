@@ -258,6 +258,9 @@ type Result struct {
 	OutputBytes     int64 `json:"outputBytes"`
 	// SetupMs is the time from the call to the jailed process running.
 	SetupMs float64 `json:"setupMs"`
+	// Prewarmed: the jail was built before the call arrived (and served
+	// this call alone).
+	Prewarmed bool `json:"prewarmed,omitempty"`
 	// BlockedSyscalls are the dangerous system calls the jail attempted
 	// and the filter refused (reported by the seccomp supervisor).
 	BlockedSyscalls []seccomp.Blocked `json:"blockedSyscalls"`
@@ -404,7 +407,7 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 			return nil, err
 		}
 	}
-	res := &Result{SetupMs: float64(time.Since(start).Microseconds()) / 1000}
+	res := &Result{SetupMs: float64(time.Since(start).Microseconds()) / 1000, Prewarmed: j.pend != nil}
 
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
