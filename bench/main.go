@@ -43,6 +43,8 @@ func main() {
 	parallel := flag.Int("parallel", 8, "concurrent callers for the throughput figure")
 	bin := flag.String("bin", "bin/openclaw-run", "openclaw-run binary")
 	out := flag.String("out", "BENCHMARKS.md", "report to write (empty: none)")
+	streamMB := flag.Int("stream-mb", 1024, "size of the streaming test file, MiB")
+	extra := flag.Bool("extra", true, "also measure streaming, memory, scaling and HA")
 	flag.Parse()
 
 	ws, err := os.MkdirTemp("", "openclaw-bench-")
@@ -181,7 +183,23 @@ func main() {
 	for _, s := range setups {
 		fmt.Fprintf(&b, "- **%s**: %s\n", s.name, s.note)
 	}
-	b.WriteString(haSection(filepath.Join(filepath.Dir(*bin), "openclaw-gateway")))
+	if *extra {
+		gwBin := filepath.Join(filepath.Dir(*bin), "openclaw-gateway")
+		cfg := fmt.Sprintf(`{"gateway": {"maxConcurrent": 64, "maxQueue": 256},
+			"sandbox": {"workspace": %q, "perSession": false, "limits": {"coding": {"maxOutput": "%dM"}}}}`, ws, *streamMB+1)
+		if big := startGatewayCfg(gwBin, cfg, ""); big != nil {
+			fmt.Fprintln(os.Stderr, "bench: streaming")
+			b.WriteString(streamSection(*bin, big, ws, *streamMB))
+			fmt.Fprintln(os.Stderr, "bench: memory")
+			b.WriteString(memorySection(big, 50))
+			fmt.Fprintln(os.Stderr, "bench: scaling")
+			b.WriteString(scalingSection(big))
+			big.stop()
+		}
+		b.WriteString(workspaceSection(*bin))
+		fmt.Fprintln(os.Stderr, "bench: HA")
+		b.WriteString(haSection(gwBin))
+	}
 	b.WriteString(notes)
 	fmt.Print(b.String())
 	if *out != "" {

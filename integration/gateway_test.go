@@ -233,7 +233,8 @@ func TestGatewayConcurrentStreams(t *testing.T) {
 // TestGatewayDisconnectKillsJail: a client that goes away takes its jail
 // with it.
 func TestGatewayDisconnectKillsJail(t *testing.T) {
-	g := startGateway(t, `{}`)
+	// No pre-warming: the only cgroup of this gateway is the call's.
+	g := startGateway(t, `{"gateway": {"prewarm": 0}}`)
 	marker := fmt.Sprintf("1000.%d", time.Now().UnixNano()%100000+11)
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "POST", g.url+"/v1/tools/exec", strings.NewReader(`{"args":{"command":"echo started; sleep `+marker+`"}}`))

@@ -98,8 +98,25 @@ ls /proc/self/fd | tr '\n' ' '; echo; env | sort | tr '\n' ' '; echo; ls /proc |
 		t.Fatal("no output")
 	}
 	// A dangerous call is still refused and reported.
+	time.Sleep(500 * time.Millisecond)
 	_, res = execResult(t, g, "posture", `python3 -c "import ctypes; ctypes.CDLL(None).ptrace(0, 0, 0, 0)"`)
 	if res["prewarmed"] != true || !strings.Contains(fmt.Sprint(res["blockedSyscalls"]), "ptrace") {
 		t.Errorf("blocked ptrace in a pre-warmed jail: %v", res)
+	}
+}
+
+// TestExecWithoutShell: a plain command runs as the jail's pid 1 itself,
+// with its own name as argv[0]; anything with shell syntax keeps sh -c;
+// a missing program is sh's 127, as before.
+func TestExecWithoutShell(t *testing.T) {
+	g := startGateway(t, `{}`)
+	if out, _ := execResult(t, g, "direct", "cat /proc/1/cmdline"); out != "cat\x00/proc/1/cmdline\x00" {
+		t.Errorf("plain command: pid 1 is %q, want cat itself", out)
+	}
+	if out, _ := execResult(t, g, "direct", `cat /proc/1/cmdline; echo " $HOME"`); !strings.HasPrefix(out, "/bin/sh\x00-c\x00") || !strings.HasSuffix(out, " /workspace\n") {
+		t.Errorf("shell syntax: %q, want sh -c", out)
+	}
+	if _, res := execResult(t, g, "direct", "no-such-program-here --x"); res["exitCode"] != float64(127) {
+		t.Errorf("missing program: %v, want exit 127", res)
 	}
 }

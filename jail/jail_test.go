@@ -123,14 +123,14 @@ func TestDeferredJail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := w.Exec([]string{"/bin/sh", "-c", `test "$GREETING" = hello && test "$(pwd)" = /usr/bin && exit 9`}, []string{"GREETING=hello", "PATH=/usr/bin"}, "/usr/bin")
+	p, err := w.Exec("/bin/sh", []string{"sh", "-c", `test "$GREETING" = hello && test "$(pwd)" = /usr/bin && exit 9`}, []string{"GREETING=hello", "PATH=/usr/bin"}, "/usr/bin")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st, err := p.Wait(); err != nil || st.Code != 9 {
 		t.Fatalf("deferred command: %+v %v; want exit 9", st, err)
 	}
-	if _, err := w.Exec([]string{"/bin/true"}, nil, "/"); err == nil {
+	if _, err := w.Exec("/bin/true", []string{"true"}, nil, "/"); err == nil {
 		t.Fatal("a pre-warmed jail ran a second command")
 	}
 }
@@ -154,11 +154,11 @@ func TestDeferredErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.Exec(c.argv, nil, c.dir); !c.want(err) {
+		if _, err := w.Exec(c.argv[0], c.argv, nil, c.dir); !c.want(err) {
 			t.Errorf("%v in %s: %v", c.argv, c.dir, err)
 		}
 	}
-	if Fits([]string{"true"}, nil, "/") || Fits([]string{"/bin/sh", strings.Repeat("x", deferredSize)}, nil, "/") {
+	if Fits("true", []string{"true"}, nil, "/") || Fits("/bin/sh", []string{"sh", strings.Repeat("x", deferredSize)}, nil, "/") {
 		t.Error("Fits accepts a bare name or an oversized command")
 	}
 	// Discard kills the waiting jail.

@@ -49,19 +49,19 @@ func (w *Pending) Pid() int { return w.proc.Pid }
 
 // Fits reports whether Exec can take this command: an absolute path, and
 // a block within the pipe's capacity.
-func Fits(argv, env []string, dir string) bool {
-	_, err := block(0, argv, env, dir)
+func Fits(path string, argv, env []string, dir string) bool {
+	_, err := block(0, path, argv, env, dir)
 	return err == nil
 }
 
 // block lays out argv, env and dir for a buffer at base.
-func block(base uintptr, argv, env []string, dir string) ([]byte, error) {
-	if len(argv) == 0 || !strings.HasPrefix(argv[0], "/") || len(argv[0]) >= argvOff-pathOff ||
+func block(base uintptr, path string, argv, env []string, dir string) ([]byte, error) {
+	if len(argv) == 0 || !strings.HasPrefix(path, "/") || len(path) >= argvOff-pathOff ||
 		len(dir) >= pathOff-dirOff || !strings.HasPrefix(dir, "/") || len(argv) >= maxArgv || len(env) >= maxEnv {
 		return nil, ErrTooLarge
 	}
 	size := strOff
-	for _, s := range append(append([]string(nil), argv...), env...) {
+	for _, s := range append(append([]string{path}, argv...), env...) {
 		if strings.IndexByte(s, 0) >= 0 {
 			return nil, fmt.Errorf("a NUL byte in %q", s)
 		}
@@ -72,7 +72,7 @@ func block(base uintptr, argv, env []string, dir string) ([]byte, error) {
 	}
 	b := make([]byte, size)
 	copy(b[dirOff:], dir)
-	copy(b[pathOff:], argv[0])
+	copy(b[pathOff:], path)
 	at := strOff
 	put := func(arr int, i int, s string) {
 		*(*uintptr)(unsafe.Pointer(&b[arr+8*i])) = base + uintptr(at)
@@ -89,9 +89,10 @@ func block(base uintptr, argv, env []string, dir string) ([]byte, error) {
 }
 
 // Exec gives the jail its command and returns it running, as Start does:
-// on error nothing runs and the jail is gone. argv[0] must be an absolute
-// path inside the jail (a pre-warmed jail does no PATH search).
-func (w *Pending) Exec(argv, env []string, dir string) (*Process, error) {
+// on error nothing runs and the jail is gone. path is the program's
+// absolute path inside the jail (a pre-warmed jail does no PATH search);
+// argv[0] is its name.
+func (w *Pending) Exec(path string, argv, env []string, dir string) (*Process, error) {
 	w.mu.Lock()
 	used := w.used
 	w.used = true
@@ -100,7 +101,7 @@ func (w *Pending) Exec(argv, env []string, dir string) (*Process, error) {
 		return nil, errors.New("jail: a pre-warmed jail is used once")
 	}
 	defer w.closeFDs()
-	b, err := block(uintptr(unsafe.Pointer(&w.prog.deferred[0])), argv, env, dir)
+	b, err := block(uintptr(unsafe.Pointer(&w.prog.deferred[0])), path, argv, env, dir)
 	if err != nil {
 		w.kill()
 		return nil, err
@@ -110,7 +111,7 @@ func (w *Pending) Exec(argv, env []string, dir string) (*Process, error) {
 	// A jail whose setup failed has exited with its report: the write
 	// fails (EPIPE) and finish reads why.
 	n, werr := unix.Write(w.goW, b)
-	proc, err := finish(w.proc, w.prog, w.errR, w.notifyR, w.notify, argv[0])
+	proc, err := finish(w.proc, w.prog, w.errR, w.notifyR, w.notify, path)
 	if err == nil && (werr != nil || n != len(b)) {
 		w.kill()
 		return nil, fmt.Errorf("hand the command to the pre-warmed jail: %d of %d bytes, %v", n, len(b), werr)

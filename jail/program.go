@@ -513,7 +513,11 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		return p, nil
 	}
 	argv, envp := p.strv(s.Args), p.strv(s.Env)
-	for _, c := range candidates(s.Args[0], s.Env) {
+	cands := candidates(s.Args[0], s.Env)
+	if s.Path != "" {
+		cands = []string{s.Path}
+	}
+	for _, c := range cands {
 		p.add(stepf("execve %s", c), unix.SYS_EXECVE, p.str(c), argv, envp).okErrno = syscall.ENOENT
 	}
 	return p, nil

@@ -17,6 +17,9 @@ type Spec struct {
 	// Args is the command line. Args[0] is an absolute path inside the jail,
 	// or a bare name looked up in the PATH of Env (as execvp does).
 	Args []string
+	// Path, when set, is the absolute path of the program to run, and
+	// Args[0] only its name (as execve takes them); no PATH search.
+	Path string
 	// Env is the complete environment of the jailed process. Nothing of the
 	// runner's own environment is added.
 	Env []string
@@ -121,6 +124,9 @@ func (s *Spec) validate() error {
 	var errs []error
 	if (len(s.Args) == 0 || s.Args[0] == "") && !s.Deferred {
 		errs = append(errs, errors.New("no command"))
+	}
+	if s.Path != "" && !path.IsAbs(s.Path) {
+		errs = append(errs, fmt.Errorf("program path %q is not absolute", s.Path))
 	}
 	if !path.IsAbs(s.Dir) {
 		errs = append(errs, fmt.Errorf("working directory %q is not absolute", s.Dir))

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/openclaw-run/openclaw-run/policy"
 	"io"
 	"os"
 	"path"
@@ -67,6 +68,55 @@ type ExecParams struct {
 	TimeoutSeconds float64           `json:"timeoutSeconds,omitempty"`
 	Background     bool              `json:"background,omitempty"`
 	Pty            bool              `json:"pty,omitempty"`
+}
+
+// lookPath finds name as execvp in the jail would: in the jail's PATH (the
+// base one: a call that sets its own PATH keeps sh -c), on the host's
+// copy of the system directories the jail binds at the same place, and
+// not under a denied path. "" means: leave it to sh -c.
+func (r *Runner) lookPath(name string, env []string) string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PATH=") {
+			return ""
+		}
+	}
+	var cands []string
+	if strings.Contains(name, "/") {
+		if !path.IsAbs(name) {
+			return "" // relative to the jail's working directory
+		}
+		cands = []string{name}
+	} else {
+		for _, dir := range strings.Split(strings.TrimPrefix(Env("", nil)[0], "PATH="), ":") {
+			cands = append(cands, dir+"/"+name)
+		}
+	}
+	for _, c := range cands {
+		real, err := filepath.EvalSymlinks(c)
+		if err != nil {
+			continue
+		}
+		st, err := os.Stat(real)
+		if err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
+			continue
+		}
+		bound := false
+		for _, b := range r.rootfs.Binds {
+			if b.Source == b.Target && !b.Writable && within(real, b.Source) {
+				bound = true
+			}
+		}
+		for _, m := range r.rootfs.Masks {
+			if within(real, m.Path) || within(c, m.Path) {
+				return ""
+			}
+		}
+		if !bound {
+			return ""
+		}
+		return c
+	}
+	return ""
 }
 
 // HelperPath is where the tool helper binary appears in a file tool's jail.
@@ -170,8 +220,16 @@ func (r *Runner) execCall(ctx context.Context, id string, call Call, send func(E
 		return nil, err
 	}
 	env = append(env, secretEnv...)
+	// A plain command with literal words runs without a shell in between
+	// (one exec fewer); anything else is sh -c, as OpenClaw runs it.
+	argv, prog := []string{"/bin/sh", "-c", p.Command}, ""
+	if words, ok := policy.SimpleArgv(p.Command); ok {
+		if prog = r.lookPath(words[0], env); prog != "" {
+			argv = words
+		}
+	}
 	cmd := Command{
-		Argv: []string{"/bin/sh", "-c", p.Command}, Dir: resolveWorkdir(p.Workdir), Env: env, Stdin: call.Stdin,
+		Argv: argv, Path: prog, Dir: resolveWorkdir(p.Workdir), Env: env, Stdin: call.Stdin,
 		Timeout:   time.Duration(p.TimeoutSeconds * float64(time.Second)),
 		Stdout:    &streamWriter{typ: "stdout", id: id, send: send},
 		Stderr:    &streamWriter{typ: "stderr", id: id, send: send},

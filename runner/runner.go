@@ -217,6 +217,9 @@ func (r *Runner) Limits() profiles.Limits { return r.limits }
 // Command is one program to run in a jail.
 type Command struct {
 	Argv []string
+	// Path, when set, is the program's absolute path in the jail, and
+	// Argv[0] only its name.
+	Path string
 	// Dir is the working directory inside the jail; default /workspace.
 	Dir string
 	// Env are extra variables (K=V) on top of the fixed base.
@@ -238,6 +241,14 @@ type Command struct {
 	Params map[string]any
 	// callID, when set by Run, names the call in the audit log.
 	callID string
+}
+
+// program is the path a pre-warmed jail executes.
+func (c *Command) program() string {
+	if c.Path != "" {
+		return c.Path
+	}
+	return c.Argv[0]
 }
 
 // Result is how a call ended and what it used: the status taxonomy of the
@@ -369,7 +380,7 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 		// A pre-warmed jail: built before this call, used by it alone.
 		j.out.dst = [2]io.Writer{cmd.Stdout, cmd.Stderr}
 		var err error
-		proc, err = j.pend.Exec(cmd.Argv, env, dir)
+		proc, err = j.pend.Exec(cmd.program(), cmd.Argv, env, dir)
 		tr.mark("warm exec")
 		if err != nil {
 			j.close()

@@ -101,7 +101,7 @@ func (r *Runner) build(tier string, cmd *Command, env []string, dir string, tr *
 		},
 	}
 	if cmd != nil {
-		spec.Args = cmd.Argv
+		spec.Args, spec.Path = cmd.Argv, cmd.Path
 		j.proc, err = jail.Start(spec)
 	} else {
 		spec.Deferred, spec.Dir = true, WorkspaceDir
@@ -161,7 +161,7 @@ type warmPool struct {
 // the call needs what a pre-warmed jail cannot give (extra binds, a bare
 // command name, another tier, a command too large for its block).
 func (r *Runner) takeWarm(tier string, cmd Command, env []string, dir string) *jailed {
-	if r.opts.Prewarm == 0 || tier != r.opts.Profile.ExecTier || len(cmd.Binds) > 0 || !jail.Fits(cmd.Argv, env, dir) {
+	if r.opts.Prewarm == 0 || tier != r.opts.Profile.ExecTier || len(cmd.Binds) > 0 || !jail.Fits(cmd.program(), cmd.Argv, env, dir) {
 		return nil
 	}
 	r.warm.mu.Lock()
