@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"bytes"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/config"
+	"github.com/openclaw-run/openclaw-run/runner"
 )
 
 func TestOriginPatterns(t *testing.T) {
@@ -202,5 +204,36 @@ func TestClientAddrBehindProxy(t *testing.T) {
 	}
 	if _, err := ParseProxies([]string{"nginx"}); err == nil {
 		t.Error("a host name was accepted as a proxy")
+	}
+}
+
+// appendOutput encodes output events exactly as encoding/json decodes
+// them back, for every byte value and multi-byte characters.
+func TestAppendOutputRoundTrip(t *testing.T) {
+	var all []byte
+	for c := 0; c < 0x80; c++ {
+		all = append(all, byte(c))
+	}
+	all = append(all, "é漢字🙂<>&\u2028"...)
+	e := runner.Event{Type: "stdout", CallID: "abc", Data: string(all)}
+	line := appendOutput(nil, &e)
+	var back runner.Event
+	if err := json.Unmarshal(line, &back); err != nil {
+		t.Fatalf("%v: %q", err, line)
+	}
+	if back != e || line[len(line)-1] != '\n' {
+		t.Fatalf("round trip: %+v from %q", back, line)
+	}
+	// Characters that need escaping at every offset of the 8-byte blocks.
+	for _, special := range []string{"\"", "\\", "\n", "\x00", "\x1f", "é"} {
+		for at := 0; at < 40; at++ {
+			d := strings.Repeat("abcdefgh", 5)
+			d = d[:at] + special + d[at:]
+			e := runner.Event{Type: "stderr", CallID: "x", Data: d}
+			var back runner.Event
+			if err := json.Unmarshal(appendOutput(nil, &e), &back); err != nil || back.Data != d {
+				t.Fatalf("%q at %d: %q %v", special, at, back.Data, err)
+			}
+		}
 	}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"runtime"
@@ -48,7 +49,7 @@ func (s *Server) toolNDJSON(w http.ResponseWriter, r *http.Request) {
 	defer release()
 
 	flusher, _ := w.(http.Flusher)
-	enc := json.NewEncoder(w)
+	enc := &ndjson{w: w}
 	var held *runner.Event
 	started := false
 	begin := func(status int) {
@@ -75,7 +76,7 @@ func (s *Server) toolNDJSON(w http.ResponseWriter, r *http.Request) {
 				begin(http.StatusOK)
 			}
 		}
-		if err := enc.Encode(e); err != nil {
+		if err := enc.Encode(&e); err != nil {
 			return err // the client is gone: cancel, kill the jail
 		}
 		if flusher != nil {
@@ -87,6 +88,94 @@ func (s *Server) toolNDJSON(w http.ResponseWriter, r *http.Request) {
 		begin(http.StatusOK)
 	}
 }
+
+// ndjson writes events one per line. Output events, nearly all the bytes
+// of a stream, are encoded by hand in one pass (appendOutput); the rest
+// by encoding/json.
+type ndjson struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (n *ndjson) Encode(e *runner.Event) error {
+	if (e.Type == "stdout" || e.Type == "stderr") && e.Base64 == "" && e.Result == nil && e.Output == nil && e.Code == "" {
+		n.buf = appendOutput(n.buf[:0], e)
+	} else {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		n.buf = append(append(n.buf[:0], b...), '\n')
+	}
+	_, err := n.w.Write(n.buf)
+	if cap(n.buf) > 1<<20 {
+		n.buf = nil // one large chunk does not pin its buffer for the whole stream
+	}
+	return err
+}
+
+// appendOutput encodes {"type","callId","data"} as encoding/json would,
+// for data that is valid UTF-8 (the runner sends anything else as base64):
+// quotes, backslashes and control characters escaped, the rest copied in
+// runs. (encoding/json also escapes <, >, & and U+2028/9 for HTML and
+// JavaScript embedding; an NDJSON stream needs neither.)
+func appendOutput(b []byte, e *runner.Event) []byte {
+	b = append(b, `{"type":"`...)
+	b = append(b, e.Type...)
+	b = append(b, `","callId":"`...)
+	b = append(b, e.CallID...)
+	b = append(b, `","data":"`...)
+	const hex = "0123456789abcdef"
+	d := e.Data
+	start := 0
+	for i := 0; i < len(d); i++ {
+		// Eight bytes at a time while none needs escaping (SWAR: a byte
+		// below 0x20, or equal to '"' or '\\', sets its high bit here).
+		for i+8 <= len(d) {
+			x := uint64(d[i]) | uint64(d[i+1])<<8 | uint64(d[i+2])<<16 | uint64(d[i+3])<<24 |
+				uint64(d[i+4])<<32 | uint64(d[i+5])<<40 | uint64(d[i+6])<<48 | uint64(d[i+7])<<56
+			if (hasLess(x, 0x20)|hasZero(x^(lsb*'"'))|hasZero(x^(lsb*'\\')))&msb != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(d) {
+			break
+		}
+		c := d[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, d[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, d[start:]...)
+	return append(b, '"', '}', '\n')
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// hasZero sets the high bit of a byte of the result when that byte of x
+// is zero (may also flag a 0x01 byte above a zero one: a false positive
+// only sends those bytes to the exact check). hasLess likewise for bytes
+// below n (n <= 128).
+func hasZero(x uint64) uint64    { return (x - lsb) &^ x }
+func hasLess(x, n uint64) uint64 { return (x - lsb*n) &^ x }
 
 // observe feeds the metrics from a call's events.
 func (s *Server) observe(tool string, e runner.Event, t0 time.Time) {

@@ -408,7 +408,10 @@ type streamWriter struct {
 
 func (w *streamWriter) Write(p []byte) (int, error) {
 	n := len(p)
-	buf := append(w.held, p...)
+	buf := p
+	if len(w.held) > 0 { // the rest of a character split by the last write
+		buf = append(w.held, p...)
+	}
 	cut := len(buf)
 	for i := 1; i <= utf8.UTFMax && i <= len(buf); i++ {
 		if utf8.RuneStart(buf[len(buf)-i]) {
@@ -418,7 +421,7 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 			break
 		}
 	}
-	w.held = append([]byte(nil), buf[cut:]...)
+	w.held = append(w.held[:0:0], buf[cut:]...)
 	w.emit(buf[:cut])
 	return n, nil
 }
