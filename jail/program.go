@@ -262,9 +262,20 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	one := new([1]byte)
 	bufp := p.ptr(one, unsafe.Pointer(one))
 
+	// 0. First of all, close every fd this jail does not need. The child is
+	// a copy of the runner and holds whatever the runner had open when it
+	// forked: other calls' pipes, the audit log (and its flock), the sync
+	// pipes of jails forked at the same time. Held for the whole setup,
+	// they would keep those calls from seeing EOF, keep the audit lock
+	// taken, and keep two jails forked together waiting for each other's
+	// barrier after their runner died. (close-on-exec drops them only at
+	// execve; a pre-warmed jail execs much later.)
+	keep := []int{fds.syncR, fds.errW, fds.stdio[0], fds.stdio[1], fds.stdio[2], fds.notifyW, fds.goR}
+	keep = append(append(keep, fds.trees...), fds.devs...)
+	p.closeAllBut(keep)
+
 	// 1. Barrier: wait until the parent has written the id maps and placed
 	// us in our cgroup. EOF means the parent is gone: stop.
-	p.add(stepf("close sync write end"), unix.SYS_CLOSE, uintptr(fds.syncW))
 	p.add(stepf("wait for the runner (id maps, cgroup)"), unix.SYS_READ, uintptr(fds.syncR), bufp, 1).want = 1
 
 	// 2. Become root of the new user namespace. Supplementary groups are
@@ -415,35 +426,9 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	o.regArgs = 1
 	p.add(stepf("close"), unix.SYS_CLOSE, regSock).regArgs = 1
 
-	// 13b. Close every fd this jail does not need. The child is a copy of
-	// the runner and holds whatever the runner had open when it forked,
-	// such as the output pipes of other calls running at the same time:
-	// close-on-exec would drop them only at execve, and until then the
-	// other calls would not see EOF (for a pre-warmed jail, not until its
-	// own call arrives). The binds are attached; what is left is the
-	// stdio sources, the error pipe, the listener socket and the command
-	// pipe.
-	keepFDs := []int{fds.errW, fds.stdio[0], fds.stdio[1], fds.stdio[2]}
-	if fds.notifyW >= 0 {
-		keepFDs = append(keepFDs, fds.notifyW)
-	}
-	if s.Deferred {
-		keepFDs = append(keepFDs, fds.goR)
-	}
-	sort.Ints(keepFDs)
-	from := 3
-	for _, fd := range append(keepFDs, int(^uint32(0)>>1)+1) {
-		if fd > from {
-			last := uintptr(fd - 1)
-			if fd > int(^uint32(0)>>1) {
-				last = ^uintptr(0)
-			}
-			p.add(stepf("close_range(%d, %d)", from, fd-1), unix.SYS_CLOSE_RANGE, uintptr(from), last, 0)
-		}
-		if fd >= from {
-			from = fd + 1
-		}
-	}
+	// 13b. The bind trees are attached: close them too, so that a
+	// pre-warmed jail holds only what its command needs.
+	p.closeAllBut([]int{fds.errW, fds.stdio[0], fds.stdio[1], fds.stdio[2], fds.notifyW, fds.goR})
 
 	// 14. A deferred jail waits here, fully built, for its command: the
 	// runner writes a block laid out for this buffer's address (see
@@ -521,6 +506,28 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		p.add(stepf("execve %s", c), unix.SYS_EXECVE, p.str(c), argv, envp).okErrno = syscall.ENOENT
 	}
 	return p, nil
+}
+
+// closeAllBut closes every fd from 3 up except keep (negative entries are
+// ignored), with one close_range per gap.
+func (p *program) closeAllBut(keep []int) {
+	var ks []int
+	for _, fd := range keep {
+		if fd >= 3 {
+			ks = append(ks, fd)
+		}
+	}
+	sort.Ints(ks)
+	from := uintptr(3)
+	for _, fd := range ks {
+		if uintptr(fd) > from {
+			p.add(stepf("close_range(%d, %d)", from, fd-1), unix.SYS_CLOSE_RANGE, from, uintptr(fd-1), 0)
+		}
+		if uintptr(fd) >= from {
+			from = uintptr(fd) + 1
+		}
+	}
+	p.add(stepf("close_range(%d, ~0)", from), unix.SYS_CLOSE_RANGE, from, ^uintptr(0), 0)
 }
 
 // candidates lists the paths execve tries for name.
