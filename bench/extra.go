@@ -43,7 +43,7 @@ func timeCmd(name string, args ...string) time.Duration {
 	c.Stderr = &errb
 	if err := c.Run(); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %s %v: %v %s\n", name, args, err, errb.String())
-		os.Exit(1)
+		exit(1)
 	}
 	return time.Since(t0)
 }
@@ -76,7 +76,7 @@ func streamSection(bin string, g *gateway, ws string, mb int) string {
 			resp.Body.Close()
 			if n < int64(mb)<<20 {
 				fmt.Fprintf(os.Stderr, "bench: the gateway streamed %d bytes of %d MiB\n", n, mb)
-				os.Exit(1)
+				exit(1)
 			}
 			return time.Since(t0)
 		})
