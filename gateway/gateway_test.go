@@ -1,8 +1,8 @@
 package gateway
 
 import (
-	"encoding/json"
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
