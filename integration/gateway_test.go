@@ -276,18 +276,8 @@ func TestGatewayLifecycle(t *testing.T) {
 	workspace(t)
 	state := t.TempDir()
 	env := append(os.Environ(), "OPENCLAW_STATE_DIR="+state, "OPENCLAW_GATEWAY_TOKEN=")
-	gwRun := func(args ...string) run {
-		cmd := exec.Command(binary, args...) // openclaw-run hands these to openclaw-gateway
-		cmd.Env = env
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
-		return run{out.String(), errb.String(), code}
-	}
+	// openclaw-run hands these to openclaw-gateway.
+	gwRun := func(args ...string) run { return runEnv(env, "", args...) }
 	os.WriteFile(filepath.Join(state, "openclaw.json"), []byte(`{"gateway": {"host": "0.0.0.0"}}`), 0o600)
 	if r := gwRun("gateway", "start", "--foreground"); r.code == 0 || !strings.Contains(r.stderr, "authToken") {
 		t.Errorf("a non-loopback gateway without a token started: %+v", r)

@@ -78,16 +78,8 @@ func haCall(t *testing.T, g *gw, session, command string) (int, string) {
 }
 
 func sessionsCLI(g *gw, args ...string) run {
-	cmd := exec.Command(binary, append([]string{"sessions"}, args...)...)
-	cmd.Env = append(os.Environ(), "OPENCLAW_STATE_DIR="+g.state, "OPENCLAW_CONFIG_PATH="+filepath.Join(g.state, "openclaw.json"))
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	}
-	return run{out.String(), errb.String(), code}
+	return runEnv(append(os.Environ(), "OPENCLAW_STATE_DIR="+g.state, "OPENCLAW_CONFIG_PATH="+filepath.Join(g.state, "openclaw.json")),
+		"", append([]string{"sessions"}, args...)...)
 }
 
 func process(t *testing.T, g *gw, session string, args map[string]any) map[string]any {

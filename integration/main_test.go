@@ -101,6 +101,23 @@ func runCLI(t *testing.T, setup func(*exec.Cmd), args ...string) run {
 	return run{out.String(), errb.String(), code}
 }
 
+// runEnv runs openclaw-run with env and stdin, without a *testing.T (for
+// closures); a failure to start is exit code -1.
+func runEnv(env []string, stdin string, args ...string) run {
+	cmd := exec.Command(binary, args...)
+	cmd.Env, cmd.Stdin = env, strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		code = -1
+	}
+	return run{out.String(), errb.String(), code}
+}
+
 // field returns the value of "Key:\tvalue" in a /proc status dump.
 func field(status, key string) string {
 	for _, line := range strings.Split(status, "\n") {

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -73,18 +72,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	ln.Close()
 	os.WriteFile(filepath.Join(state, "openclaw.json"), []byte(fmt.Sprintf(`{"gateway": {"port": %d}, "sandbox": {"workspace": %q}}`, port, ws)), 0o600)
 	env := append(os.Environ(), "OPENCLAW_STATE_DIR="+state, "OPENCLAW_GATEWAY_TOKEN=", "OPENCLAW_BACKUP_DIR="+dest)
-	cli := func(stdin string, args ...string) run {
-		cmd := exec.Command(binary, args...)
-		cmd.Env, cmd.Stdin = env, strings.NewReader(stdin)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
-		return run{out.String(), errb.String(), code}
-	}
+	cli := func(stdin string, args ...string) run { return runEnv(env, stdin, args...) }
 	const secret = "sk-backup-0123456789abcdef"
 	if r := cli(secret+"\n", "secrets", "set", "MODEL_KEY", "-"); r.code != 0 {
 		t.Fatalf("secrets set: %+v", r)

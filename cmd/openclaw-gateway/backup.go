@@ -12,7 +12,6 @@ import (
 
 	"github.com/openclaw-run/openclaw-run/backup"
 	"github.com/openclaw-run/openclaw-run/config"
-	"github.com/openclaw-run/openclaw-run/internal/setup"
 	"golang.org/x/sys/unix"
 )
 
@@ -105,12 +104,7 @@ func cmdBackup(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: openclaw-run backup [--dest DIR] [--keep-days 30] [--config F]")
 		return 2
 	}
-	known, err := setup.Profiles()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	cfg, err := setup.Config(*cfgFile, known)
+	_, cfg, err := loadConfig(*cfgFile)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

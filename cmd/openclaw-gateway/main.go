@@ -126,12 +126,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	if !*fg {
 		return background(args, stdout, stderr)
 	}
-	known, err := setup.Profiles()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	cfg, err := setup.Config(*cfgFile, known)
+	known, cfg, err := loadConfig(*cfgFile)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -234,6 +229,17 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	hs.Close()
 	logger.Info("stopped")
 	return 0
+}
+
+// loadConfig reads the profiles (built-in and the state dir's) and the
+// validated config; an invalid one is an error.
+func loadConfig(flag string) (map[string]*profiles.Profile, *config.Config, error) {
+	known, err := setup.Profiles()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := setup.Config(flag, known)
+	return known, cfg, err
 }
 
 // openStore opens the configured session store: the embedded bbolt file

@@ -55,12 +55,7 @@ func cmdMCP(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: openclaw-run mcp [--http ADDR] [--workspace DIR] [--profile P] [--config F]")
 		return 2
 	}
-	known, err := setup.Profiles()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	cfg, err := setup.Config(*cfgFile, known)
+	known, cfg, err := loadConfig(*cfgFile)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
