@@ -90,7 +90,7 @@ unit-test: deps ## every package's tests (jail and cgroup tests skip when not ro
 root-test: build test-deps ## end-to-end tests of the built binary (root; CI=true turns skips into failures)
 	@if [ "$$(id -u)" != 0 ]; then echo "root-test: needs root (the jail maps its root to another uid)"; \
 		if [ "$$CI" = true ]; then exit 1; fi; fi
-	OPENCLAW_BIN=$(CURDIR)/$(BIN) OPENCLAW_REQUIRE_REDIS=1 $(GO) test -count=1 -tags integration ./integration/
+	OPENCLAW_BIN=$(CURDIR)/$(BIN) OPENCLAW_REQUIRE_SERVICES=1 $(GO) test -count=1 -tags integration ./integration/
 
 fuzz: ## run each fuzz target briefly (FUZZTIME=20000x inputs) from its committed seeds
 	$(GO) test -run '^$$' -fuzz '^FuzzExecPolicy$$' -fuzztime $(FUZZTIME) -parallel 1 ./policy/

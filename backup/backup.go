@@ -159,38 +159,48 @@ func addTree(tw *tar.Writer, t Tree, m *Manifest) error {
 		case !d.Type().IsRegular():
 			return nil // sockets, fifos, devices: not data
 		}
-		content, err := fileContent(p, t.Special[rel])
+		src, size, closeSrc, err := fileSource(p, t.Special[rel])
 		if err != nil {
 			return err
 		}
-		hdr.Typeflag, hdr.Size = tar.TypeReg, int64(len(content))
-		sum := sha256.Sum256(content)
-		f.Type, f.Size, f.SHA256 = "file", hdr.Size, hex.EncodeToString(sum[:])
-		m.Files = append(m.Files, f)
+		defer closeSrc()
+		hdr.Typeflag, hdr.Size = tar.TypeReg, size
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
-		_, err = tw.Write(content)
-		return err
+		h := sha256.New()
+		if n, err := io.Copy(io.MultiWriter(tw, h), src); err != nil || n != size {
+			return fmt.Errorf("%s: copied %d of %d bytes: %v (did it shrink while being backed up?)", p, n, size, err)
+		}
+		f.Type, f.Size, f.SHA256 = "file", size, hex.EncodeToString(h.Sum(nil))
+		m.Files = append(m.Files, f)
+		return nil
 	})
 }
 
-// fileContent reads a file whole, so that its size in the tar header and
-// its hash describe the same bytes even if it is being appended to.
-func fileContent(p string, special func(io.Writer) error) ([]byte, error) {
+// fileSource opens what a file entry holds: the special's output (a
+// small snapshot, in memory), or the file streamed up to the size it had
+// when opened, so that the tar header, the bytes and the hash agree even
+// if it is being appended to (a file that shrinks meanwhile is an error).
+// Files are never read whole: a workspace may hold large ones.
+func fileSource(p string, special func(io.Writer) error) (io.Reader, int64, func(), error) {
 	if special != nil {
 		var b bytes.Buffer
 		if err := special(&b); err != nil {
-			return nil, err
+			return nil, 0, nil, err
 		}
-		return b.Bytes(), nil
+		return &b, int64(b.Len()), func() {}, nil
 	}
 	f, err := os.OpenFile(p, os.O_RDONLY|syscallNoFollow, 0)
 	if err != nil {
-		return nil, err
+		return nil, 0, nil, err
 	}
-	defer f.Close()
-	return io.ReadAll(f)
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, nil, err
+	}
+	return io.LimitReader(f, st.Size()), st.Size(), func() { f.Close() }, nil
 }
 
 // Verify reads the whole archive and checks every entry against the

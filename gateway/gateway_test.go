@@ -224,7 +224,7 @@ func TestAppendOutputRoundTrip(t *testing.T) {
 	if back != e || line[len(line)-1] != '\n' {
 		t.Fatalf("round trip: %+v from %q", back, line)
 	}
-	// Characters that need escaping at every offset of the 8-byte blocks.
+	// Characters that need escaping at every offset of a run of plain bytes.
 	for _, special := range []string{"\"", "\\", "\n", "\x00", "\x1f", "é"} {
 		for at := 0; at < 40; at++ {
 			d := strings.Repeat("abcdefgh", 5)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"time"
 
@@ -82,7 +83,8 @@ func OpenRedis(o RedisOptions) (*Redis, error) {
 		opt.Password = o.Password
 	}
 	if o.TLS && opt.TLSConfig == nil {
-		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: hostOnly(opt.Addr)}
+		host, _, _ := net.SplitHostPort(opt.Addr)
+		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
 	}
 	// Fail fast: a call waits at most this long for Redis before it is
 	// refused.
@@ -99,15 +101,6 @@ func OpenRedis(o RedisOptions) (*Redis, error) {
 	}
 	return &Redis{c: redis.NewClient(opt), prefix: o.KeyPrefix, ttl: o.OwnerTTL, max: o.Failures, window: o.Window,
 		lock: o.Lockup, log: o.Logger, opTimout: 3 * time.Second}, nil
-}
-
-func hostOnly(addr string) string {
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			return addr[:i]
-		}
-	}
-	return addr
 }
 
 func (r *Redis) key(parts ...string) string {

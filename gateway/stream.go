@@ -129,19 +129,6 @@ func appendOutput(b []byte, e *runner.Event) []byte {
 	d := e.Data
 	start := 0
 	for i := 0; i < len(d); i++ {
-		// Eight bytes at a time while none needs escaping (SWAR: a byte
-		// below 0x20, or equal to '"' or '\\', sets its high bit here).
-		for i+8 <= len(d) {
-			x := uint64(d[i]) | uint64(d[i+1])<<8 | uint64(d[i+2])<<16 | uint64(d[i+3])<<24 |
-				uint64(d[i+4])<<32 | uint64(d[i+5])<<40 | uint64(d[i+6])<<48 | uint64(d[i+7])<<56
-			if (hasLess(x, 0x20)|hasZero(x^(lsb*'"'))|hasZero(x^(lsb*'\\')))&msb != 0 {
-				break
-			}
-			i += 8
-		}
-		if i >= len(d) {
-			break
-		}
 		c := d[i]
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
@@ -164,18 +151,6 @@ func appendOutput(b []byte, e *runner.Event) []byte {
 	b = append(b, d[start:]...)
 	return append(b, '"', '}', '\n')
 }
-
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// hasZero sets the high bit of a byte of the result when that byte of x
-// is zero (may also flag a 0x01 byte above a zero one: a false positive
-// only sends those bytes to the exact check). hasLess likewise for bytes
-// below n (n <= 128).
-func hasZero(x uint64) uint64    { return (x - lsb) &^ x }
-func hasLess(x, n uint64) uint64 { return (x - lsb*n) &^ x }
 
 // observe feeds the metrics from a call's events.
 func (s *Server) observe(tool string, e runner.Event, t0 time.Time) {

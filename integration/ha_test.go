@@ -35,10 +35,10 @@ func startRedis(t *testing.T, dir string, port int) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		// make root-test installs it and sets OPENCLAW_REQUIRE_REDIS: there
+		// make root-test installs it and sets OPENCLAW_REQUIRE_SERVICES: there
 		// a missing server fails the run. The VM suite (cgroup v2 and
 		// systemd) has none and skips the HA tests, which the host runs.
-		if os.Getenv("OPENCLAW_REQUIRE_REDIS") == "1" {
+		if os.Getenv("OPENCLAW_REQUIRE_SERVICES") == "1" {
 			t.Fatal("redis-server is not installed (make test installs it)")
 		}
 		t.Skip("redis-server is not installed (apt-get install redis-server): the HA tests need it")

@@ -50,25 +50,40 @@ func (w *Pending) Pid() int { return w.proc.Pid }
 // Fits reports whether Exec can take this command: an absolute path, and
 // a block within the pipe's capacity.
 func Fits(path string, argv, env []string, dir string) bool {
-	_, err := block(0, path, argv, env, dir)
+	_, err := blockSize(path, argv, env, dir)
 	return err == nil
+}
+
+// blockSize checks that a command fits a block and returns the block's
+// size, without building it (Fits runs for every exec call).
+func blockSize(path string, argv, env []string, dir string) (int, error) {
+	if len(argv) == 0 || !strings.HasPrefix(path, "/") || len(path) >= argvOff-pathOff ||
+		len(dir) >= pathOff-dirOff || !strings.HasPrefix(dir, "/") || len(argv) >= maxArgv || len(env) >= maxEnv {
+		return 0, ErrTooLarge
+	}
+	if strings.IndexByte(path, 0) >= 0 || strings.IndexByte(dir, 0) >= 0 {
+		return 0, fmt.Errorf("a NUL byte in %q or %q", path, dir)
+	}
+	size := strOff
+	for _, list := range [][]string{argv, env} {
+		for _, s := range list {
+			if strings.IndexByte(s, 0) >= 0 {
+				return 0, fmt.Errorf("a NUL byte in %q", s)
+			}
+			size += len(s) + 1
+		}
+	}
+	if size > deferredSize {
+		return 0, ErrTooLarge
+	}
+	return size, nil
 }
 
 // block lays out argv, env and dir for a buffer at base.
 func block(base uintptr, path string, argv, env []string, dir string) ([]byte, error) {
-	if len(argv) == 0 || !strings.HasPrefix(path, "/") || len(path) >= argvOff-pathOff ||
-		len(dir) >= pathOff-dirOff || !strings.HasPrefix(dir, "/") || len(argv) >= maxArgv || len(env) >= maxEnv {
-		return nil, ErrTooLarge
-	}
-	size := strOff
-	for _, s := range append(append([]string{path}, argv...), env...) {
-		if strings.IndexByte(s, 0) >= 0 {
-			return nil, fmt.Errorf("a NUL byte in %q", s)
-		}
-		size += len(s) + 1
-	}
-	if size > deferredSize || strings.IndexByte(dir, 0) >= 0 {
-		return nil, ErrTooLarge
+	size, err := blockSize(path, argv, env, dir)
+	if err != nil {
+		return nil, err
 	}
 	b := make([]byte, size)
 	copy(b[dirOff:], dir)

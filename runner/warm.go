@@ -155,6 +155,9 @@ type warmPool struct {
 	mu     sync.Mutex
 	jails  []*jailed
 	closed bool
+	// building counts jails being built for the pool: calls ending together
+	// must not each build one only to throw all but one away.
+	building int
 }
 
 // takeWarm returns a waiting jail for this call, or nil: none is ready, or
@@ -181,23 +184,27 @@ func (r *Runner) takeWarm(tier string, cmd Command, env []string, dir string) *j
 // prewarm builds one waiting jail for tier, unless the pool is full.
 func (r *Runner) prewarm(tier string) {
 	r.warm.mu.Lock()
-	full := r.warm.closed || len(r.warm.jails) >= r.opts.Prewarm
-	r.warm.mu.Unlock()
-	if full {
+	if r.warm.closed || len(r.warm.jails)+r.warm.building >= r.opts.Prewarm {
+		r.warm.mu.Unlock()
 		return
 	}
 	select {
 	case warmSlots <- struct{}{}:
 	default:
+		r.warm.mu.Unlock()
 		return // enough jails wait on this host
 	}
+	r.warm.building++
+	r.warm.mu.Unlock()
 	j, err := r.build(tier, nil, nil, WorkspaceDir, newTrace(time.Now()))
+	r.warm.mu.Lock()
+	r.warm.building--
 	if err != nil {
+		r.warm.mu.Unlock()
 		<-warmSlots // the call that needs it will build one cold, and say why if it fails
 		return
 	}
-	r.warm.mu.Lock()
-	if r.warm.closed || len(r.warm.jails) >= r.opts.Prewarm {
+	if r.warm.closed {
 		r.warm.mu.Unlock()
 		<-warmSlots
 		j.close()
