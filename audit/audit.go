@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -77,6 +78,27 @@ type Log struct {
 	// OnAppend, when set, is told each new chain head (a gateway of a
 	// cluster publishes it to the shared store).
 	OnAppend func(seq uint64, hash string)
+
+	// last is where this Log's latest append left the file (guarded by
+	// mu): while the file is still that one at that size, nobody appended
+	// after it, and the chain head is known without reading the file.
+	last head
+}
+
+// head is a chain head and the file state it was read from.
+type head struct {
+	dev, ino uint64
+	size     int64
+	seq      uint64
+	hash     string
+}
+
+// headOf identifies st's file and size.
+func headOf(st os.FileInfo) (dev, ino uint64, size int64) {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return sys.Dev, sys.Ino, st.Size()
+	}
+	return 0, 0, -1
 }
 
 // AddSecret adds a value to redact from every later record (a secret a
@@ -104,12 +126,19 @@ func (l *Log) Append(r Record) error {
 	r.Parameters = Redact(r.Parameters, secrets)
 	r.Reason = fmt.Sprint(redactString(r.Reason, secrets))
 	for attempt := 0; attempt < 10; attempt++ {
-		f, err := l.lockCurrent()
+		f, st, err := l.lockCurrent()
 		if err != nil {
 			return err
 		}
-		seq, prev, err := tail(f)
-		if err != nil {
+		dev, ino, size := headOf(st)
+		l.mu.Lock()
+		last := l.last
+		l.mu.Unlock()
+		var seq uint64
+		var prev string
+		if size > 0 && last.dev == dev && last.ino == ino && last.size == size {
+			seq, prev = last.seq, last.hash
+		} else if seq, prev, err = tail(f); err != nil {
 			f.Close()
 			return fmt.Errorf("audit: %s: %w", l.path, err)
 		}
@@ -120,7 +149,7 @@ func (l *Log) Append(r Record) error {
 			return fmt.Errorf("audit: %w", err)
 		}
 		line := seal(body)
-		if st, err := f.Stat(); err == nil && l.MaxSize > 0 && st.Size() > 0 && st.Size()+int64(len(line)) > l.MaxSize {
+		if l.MaxSize > 0 && st.Size() > 0 && st.Size()+int64(len(line)) > l.MaxSize {
 			// Rotate under the lock, then start over on the new file:
 			// another writer may get there first, and the line must
 			// follow whatever is last.
@@ -131,13 +160,16 @@ func (l *Log) Append(r Record) error {
 			}
 			continue
 		}
-		_, err = f.Write(line)
+		n, err := f.Write(line)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("audit: write: %w", err)
 		}
+		_, hash, _ := unseal(line[:len(line)-1])
+		l.mu.Lock()
+		l.last = head{dev: dev, ino: ino, size: size + int64(n), seq: r.Seq, hash: hash}
+		l.mu.Unlock()
 		if l.OnAppend != nil {
-			_, hash, _ := unseal(line[:len(line)-1])
 			l.OnAppend(r.Seq, hash)
 		}
 		return nil
@@ -147,24 +179,24 @@ func (l *Log) Append(r Record) error {
 
 // lockCurrent opens the log and takes its lock, making sure the file
 // locked is still the one at the path (a rotation may have moved it).
-func (l *Log) lockCurrent() (*os.File, error) {
+func (l *Log) lockCurrent() (*os.File, os.FileInfo, error) {
 	for i := 0; i < 100; i++ {
 		f, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
-			return nil, fmt.Errorf("audit: %w", err)
+			return nil, nil, fmt.Errorf("audit: %w", err)
 		}
 		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("audit: lock: %w", err)
+			return nil, nil, fmt.Errorf("audit: lock: %w", err)
 		}
 		a, err1 := f.Stat()
 		b, err2 := os.Stat(l.path)
 		if err1 == nil && err2 == nil && os.SameFile(a, b) {
-			return f, nil
+			return f, a, nil
 		}
 		f.Close()
 	}
-	return nil, fmt.Errorf("audit: %s keeps moving", l.path)
+	return nil, nil, fmt.Errorf("audit: %s keeps moving", l.path)
 }
 
 // rotate shifts path.N-1 to path.N ... path to path.1 and drops the
@@ -237,17 +269,22 @@ func tail(f *os.File) (uint64, string, error) {
 		}
 		return 0, genesis, nil
 	}
+	// The last line: read backwards in growing steps until a newline
+	// before it (or the start of the file) is in the buffer.
 	size := st.Size()
-	n := int64(64 << 10)
-	if n > size {
-		n = size
+	var last []byte
+	for n := int64(4 << 10); ; n *= 2 {
+		n = min(n, size)
+		buf := make([]byte, n)
+		if _, err := f.ReadAt(buf, size-n); err != nil && err != io.EOF {
+			return 0, "", err
+		}
+		buf = bytes.TrimRight(buf, "\n")
+		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 || n == size {
+			last = buf[i+1:]
+			break
+		}
 	}
-	buf := make([]byte, n)
-	if _, err := f.ReadAt(buf, size-n); err != nil && err != io.EOF {
-		return 0, "", err
-	}
-	buf = bytes.TrimRight(buf, "\n")
-	last := buf[bytes.LastIndexByte(buf, '\n')+1:]
 	body, hash, ok := unseal(last)
 	if !ok {
 		return 0, "", errors.New("the last line is not a sealed audit record; run 'openclaw-run audit verify'")

@@ -161,3 +161,38 @@ func TestRotationKeepsTheChain(t *testing.T) {
 		t.Errorf("a missing file must be named at the next file's first line: %v", err)
 	}
 }
+
+// Two writers of one file (a gateway and CLI calls, say) keep one chain: a
+// writer trusts the head it remembers only while the file is exactly as
+// its own last append left it, and reads the last line otherwise, also
+// when that line is longer than the first step it reads.
+func TestWritersShareTheChain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	a, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Open(path, nil)
+	long := strings.Repeat("x", 3000) // under the redaction size, over 4 KiB with both fields
+	for i := 0; i < 40; i++ {
+		w := a
+		if i%3 == 2 {
+			w = b
+		}
+		err := w.Append(Record{Timestamp: time.Now(), Action: "tool_call", Tool: "exec", CallID: fmt.Sprint(i),
+			Parameters: map[string]any{"command": long, "workdir": long}, Decision: "allow"})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := Verify(bytes.NewReader(data)); err != nil || n != 40 {
+		t.Fatalf("Verify: %d lines, %v; want 40 and no problem", n, err)
+	}
+	if lines := bytes.Split(bytes.TrimSpace(data), []byte("\n")); len(lines[len(lines)-1]) <= 4096 {
+		t.Fatalf("the lines are %d bytes: the test needs lines longer than the first read step", len(lines[len(lines)-1]))
+	}
+}

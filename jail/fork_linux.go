@@ -45,8 +45,9 @@ type childReport struct {
 	errno uint32
 }
 
-// forkExec clones the child and, in the child, runs p.ops. It returns the
-// child's pid in the parent. The child never returns: it execs or exits.
+// forkExec clones the child as a copy of this process (a fork) and, in
+// the child, runs p. It returns the child's pid in the parent. It is the
+// portable way; cloneChild uses it where no shared-memory clone exists.
 //
 // Between clone and execve the child is a copy of this process with one
 // thread and a poisoned stack guard: it may only make raw system calls on
@@ -57,6 +58,31 @@ type childReport struct {
 //go:norace
 //go:noinline
 func forkExec(p *program, args *cloneArgs, errFD uintptr) (pid uintptr, err syscall.Errno) {
+	beforeFork()
+	r1, _, e := syscall.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(args)), unsafe.Sizeof(*args), 0)
+	if e != 0 || r1 != 0 {
+		afterFork()
+		return r1, e
+	}
+	// Child: default signal handlers and the mask restored, then the ops.
+	afterForkInChild()
+	runChild(p, errFD)
+	return 0, 0 // not reached
+}
+
+// runChild is the child's whole life between clone and execve: it runs
+// p.ops top to bottom and, when one fails, reports its index and errno on
+// errFD and exits. It never returns.
+//
+// It may run on a stack of its own in the parent's address space (see
+// cloneChild), where nothing of the Go runtime is usable: no allocation,
+// no stack growth (hence nosplit, and only nosplit callees:
+// syscall.RawSyscall6 and the runtime's raw Syscall6), no write barriers
+// (only integers are stored), no race instrumentation.
+//
+//go:nosplit
+//go:norace
+func runChild(p *program, errFD uintptr) {
 	var (
 		r1   uintptr
 		e    syscall.Errno
@@ -65,16 +91,6 @@ func forkExec(p *program, args *cloneArgs, errFD uintptr) (pid uintptr, err sysc
 		rep  childReport
 		ops  = p.ops
 	)
-
-	beforeFork()
-	r1, _, e = syscall.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(args)), unsafe.Sizeof(*args), 0)
-	if e != 0 || r1 != 0 {
-		afterFork()
-		return r1, e
-	}
-
-	// Child.
-	afterForkInChild()
 	for i = 0; i < len(ops); i++ {
 		o := &ops[i]
 		if o.store != nil {

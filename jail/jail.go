@@ -182,10 +182,15 @@ func start(s *Spec) (*Process, *Pending, error) {
 		return nil, nil, err
 	}
 
-	pidfd := new(int32)
+	// The kernel writes the pidfd through a raw address (clone_args.pidfd)
+	// that the garbage collector neither sees nor adjusts, so the slot is
+	// in prog, on the heap, where nothing moves. A local here lived on the
+	// goroutine stack: when the stack grew before clone3, the kernel wrote
+	// into the freed old stack and the pidfd read 0, so Kill signalled fd 0
+	// and Wait closed the runner's stdin.
 	args := &cloneArgs{
 		flags:      cloneFlags | unix.CLONE_PIDFD,
-		pidfd:      uint64(uintptr(unsafe.Pointer(pidfd))),
+		pidfd:      uint64(uintptr(unsafe.Pointer(&prog.pidfd))),
 		exitSignal: uint64(unix.SIGCHLD),
 	}
 	if s.CgroupFD > 0 {
@@ -196,14 +201,14 @@ func start(s *Spec) (*Process, *Pending, error) {
 	// ForkLock keeps other goroutines of os/exec from forking while fds
 	// are being created; close_range in the child is the real guarantee.
 	syscall.ForkLock.Lock()
-	pid, errno := forkExec(prog, args, uintptr(errW))
+	pid, errno := cloneChild(prog, args, uintptr(errW))
 	syscall.ForkLock.Unlock()
 	runtime.KeepAlive(prog)
 	runtime.KeepAlive(args)
 	if errno != 0 {
 		return nil, nil, fmt.Errorf("clone3: %w", errno)
 	}
-	proc := &Process{Pid: int(pid), pidfd: int(*pidfd), listener: -1}
+	proc := &Process{Pid: int(pid), pidfd: int(prog.pidfd), listener: -1}
 
 	// The child holds its own copies now.
 	unix.Close(syncR)
@@ -250,6 +255,9 @@ func start(s *Spec) (*Process, *Pending, error) {
 // execve succeeded (the pipe is close-on-exec); a report means a step
 // failed, and the child has exited.
 func finish(proc *Process, prog *program, errR, notifyR int, notify bool, name string) (*Process, error) {
+	// The child may run in this process's memory (cloneChild): prog stays
+	// alive until it has exec'd or exited.
+	defer runtime.KeepAlive(prog)
 	fail := func(err error) (*Process, error) {
 		proc.Kill()
 		proc.Wait()

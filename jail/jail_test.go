@@ -2,11 +2,15 @@ package jail
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/openclaw-run/openclaw-run/internal/testutil"
 )
@@ -170,5 +174,144 @@ func TestDeferredErrors(t *testing.T) {
 	w.Discard()
 	if syscall.Kill(pid, 0) == nil {
 		t.Errorf("discarded jail %d still exists", pid)
+	}
+}
+
+// deep uses about n*128 bytes of the goroutine's stack and then calls f.
+//
+//go:noinline
+func deep(n int, f func()) {
+	var pad [96]byte
+	if n > 0 {
+		deep(n-1, f)
+	} else {
+		f()
+	}
+	runtime.KeepAlive(pad)
+}
+
+// Every jail gets a real pidfd, however the stack of the goroutine that
+// starts it moves. The kernel writes the pidfd through a raw address; that
+// slot was once on the goroutine stack. Jails started together wait for
+// each other on syscall.ForkLock, and the garbage collector may shrink the
+// stack of a goroutine parked there: the kernel then wrote into the freed
+// old stack and the jail's pidfd read 0, so Kill signalled fd 0 and Wait
+// closed the runner's stdin (found with 8 concurrent gateway calls).
+func TestPidfdSurvivesStackMoves(t *testing.T) {
+	testutil.RequireRoot(t)
+	stdin0, err := os.Readlink("/proc/self/fd/0")
+	if err != nil {
+		t.Skip("no fd 0 in this test process")
+	}
+	stop := make(chan struct{})
+	var gcs sync.WaitGroup
+	gcs.Add(1)
+	go func() {
+		defer gcs.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				runtime.GC()
+			}
+		}
+	}()
+	var (
+		mu  sync.Mutex
+		bad []string
+		wg  sync.WaitGroup
+	)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				// A large stack, mostly unused when Start parks on
+				// ForkLock: the collector shrinks such stacks.
+				deep(200+i, func() {})
+				p, err := Start(minimalSpec(t, "true"))
+				if err != nil {
+					mu.Lock()
+					bad = append(bad, err.Error())
+					mu.Unlock()
+					return
+				}
+				if link, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", p.pidfd)); link != "anon_inode:[pidfd]" {
+					mu.Lock()
+					bad = append(bad, fmt.Sprintf("jail %d: pidfd %d is %q", p.Pid, p.pidfd, link))
+					mu.Unlock()
+					syscall.Kill(p.Pid, syscall.SIGKILL)
+				}
+				p.Wait()
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	gcs.Wait()
+	for _, b := range bad {
+		t.Error(b)
+	}
+	if now, _ := os.Readlink("/proc/self/fd/0"); now != stdin0 {
+		t.Errorf("fd 0 of the runner was %q and is now %q: a jail closed it", stdin0, now)
+	}
+}
+
+// A jail waiting for its command holds its own stdio on 0, 1 and 2 and no
+// fd of the runner's: not even the runner's own 0 to 2, which a call's
+// pipe can occupy when one of them was closed, and which a waiting jail
+// then kept open for its whole wait (the call never saw EOF).
+func TestWaitingJailHoldsOnlyItsOwnFds(t *testing.T) {
+	testutil.RequireRoot(t)
+	var pipes [3][2]*os.File
+	for i := range pipes {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		defer w.Close()
+		pipes[i] = [2]*os.File{r, w}
+	}
+	s := minimalSpec(t)
+	s.Deferred, s.Dir = true, "/"
+	s.Stdin, s.Stdout, s.Stderr = pipes[0][0], pipes[1][1], pipes[2][1]
+	w, err := Prepare(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Discard()
+	ino := func(path string) string { l, _ := os.Readlink(path); return l }
+	want := map[string]string{
+		"0": ino(fmt.Sprintf("/proc/self/fd/%d", pipes[0][0].Fd())),
+		"1": ino(fmt.Sprintf("/proc/self/fd/%d", pipes[1][1].Fd())),
+		"2": ino(fmt.Sprintf("/proc/self/fd/%d", pipes[2][1].Fd())),
+	}
+	// The child reaches its wait shortly after Prepare returns.
+	var got map[string]string
+	for try := 0; try < 200; try++ {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", w.Pid()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = map[string]string{}
+		for _, e := range ents {
+			got[e.Name()] = ino(fmt.Sprintf("/proc/%d/fd/%s", w.Pid(), e.Name()))
+		}
+		if len(got) <= 5 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for fd, link := range want {
+		if got[fd] != link {
+			t.Errorf("fd %s of the waiting jail is %q, want its own stdio %q", fd, got[fd], link)
+		}
+	}
+	// Besides 0 to 2: the error pipe, the command pipe, and the seccomp
+	// socket when asked for. Nothing else of the runner's.
+	if len(got) > 5 {
+		t.Errorf("the waiting jail holds %d fds: %v", len(got), got)
 	}
 }

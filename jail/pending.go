@@ -3,6 +3,7 @@ package jail
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -11,8 +12,9 @@ import (
 )
 
 // A deferred jail's command arrives as one block written into a pipe, laid
-// out for the address of the buffer the child reads it into (the child is
-// a copy of this process, so that address is the same there). Fixed
+// out for the address of the buffer the child reads it into (the child
+// shares this process's memory or is a copy of it, so that address is the
+// same there). Fixed
 // offsets let the child's last ops point at it without parsing anything.
 const (
 	dirOff       = 64        // working directory, NUL-terminated
@@ -127,6 +129,7 @@ func (w *Pending) Exec(path string, argv, env []string, dir string) (*Process, e
 	// fails (EPIPE) and finish reads why.
 	n, werr := unix.Write(w.goW, b)
 	proc, err := finish(w.proc, w.prog, w.errR, w.notifyR, w.notify, path)
+	runtime.KeepAlive(w.prog) // the child read its block from there
 	if err == nil && (werr != nil || n != len(b)) {
 		w.kill()
 		return nil, fmt.Errorf("hand the command to the pre-warmed jail: %d of %d bytes, %v", n, len(b), werr)

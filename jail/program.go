@@ -42,10 +42,15 @@ type program struct {
 	steps []step
 	keep  []any
 	// deferred: the buffer the child reads its command into, at the same
-	// address in the child (a copy of this process), and the index of
-	// the execve op.
+	// address in the child (which shares this process's memory or is a
+	// copy of it), and the index of the execve op.
 	deferred  []byte
 	execIndex int
+	// stack is the child's stack when it shares this process's memory
+	// (cloneChild).
+	stack []byte
+	// pidfd is where clone3 writes the child's pidfd (CLONE_PIDFD).
+	pidfd int32
 }
 
 // Register numbers (0 means "none").
@@ -262,15 +267,39 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	one := new([1]byte)
 	bufp := p.ptr(one, unsafe.Pointer(one))
 
-	// 0. First of all, close every fd this jail does not need. The child is
-	// a copy of the runner and holds whatever the runner had open when it
-	// forked: other calls' pipes, the audit log (and its flock), the sync
+	// 0a. Signals: every disposition back to the default, then nothing
+	// blocked. The child starts with every signal blocked (the runner
+	// blocks them around clone) and with the runner's handlers, which must
+	// never run in it: on amd64 it shares the runner's memory. Ignored
+	// signals are reset too, so a jailed program never inherits the
+	// runner's dispositions (execve(2) keeps SIG_IGN).
+	dfl := new([4]uint64) // struct sigaction: SIG_DFL, no flags, empty mask
+	for sig := 1; sig <= 64; sig++ {
+		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+			continue
+		}
+		p.add(stepf("rt_sigaction(%d, SIG_DFL)", sig), unix.SYS_RT_SIGACTION, uintptr(sig), p.ptr(dfl, unsafe.Pointer(dfl)), 0, 8)
+	}
+	empty := new(uint64)
+	p.add(stepf("rt_sigprocmask(SIG_SETMASK, {})"), unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, p.ptr(empty, unsafe.Pointer(empty)), 0, 8)
+
+	// 0b. The jail's own stdio onto 0, 1 and 2 first: whatever the runner
+	// had there (its stdin, its log; or, had one of them been closed, a
+	// reused number that is now another call's pipe) must not stay open in
+	// a jail that waits for its command for a minute.
+	for i, fd := range fds.stdio {
+		p.add(stepf("dup3(%d, %d)", fd, i), unix.SYS_DUP3, uintptr(fd), uintptr(i), 0)
+	}
+
+	// 0c. Close every other fd this jail does not need. The child's fd
+	// table is a copy of the runner's and holds whatever the runner had
+	// open when it was cloned: other calls' pipes, the audit log (and its flock), the sync
 	// pipes of jails forked at the same time. Held for the whole setup,
 	// they would keep those calls from seeing EOF, keep the audit lock
 	// taken, and keep two jails forked together waiting for each other's
 	// barrier after their runner died. (close-on-exec drops them only at
 	// execve; a pre-warmed jail execs much later.)
-	keep := []int{fds.syncR, fds.errW, fds.stdio[0], fds.stdio[1], fds.stdio[2], fds.notifyW, fds.goR}
+	keep := []int{fds.syncR, fds.errW, fds.notifyW, fds.goR}
 	keep = append(append(keep, fds.trees...), fds.devs...)
 	p.closeAllBut(keep)
 
@@ -428,7 +457,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 
 	// 13b. The bind trees are attached: close them too, so that a
 	// pre-warmed jail holds only what its command needs.
-	p.closeAllBut([]int{fds.errW, fds.stdio[0], fds.stdio[1], fds.stdio[2], fds.notifyW, fds.goR})
+	p.closeAllBut([]int{fds.errW, fds.notifyW, fds.goR})
 
 	// 14. A deferred jail waits here, fully built, for its command: the
 	// runner writes a block laid out for this buffer's address (see
@@ -441,15 +470,13 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		dir, dirStep = base+dirOff, stepf("chdir to the call's working directory")
 	}
 
-	// Process state: working directory, limits, stdio.
+	// Process state: working directory and limits (stdio is in place
+	// since 0b).
 	p.add(dirStep, unix.SYS_CHDIR, dir)
 	for _, r := range s.Rlimits {
 		lim := &unix.Rlimit{Cur: r.Cur, Max: r.Max}
 		p.add(stepf("prlimit(%d, %d, %d)", r.Resource, r.Cur, r.Max), unix.SYS_PRLIMIT64,
 			0, uintptr(r.Resource), p.ptr(lim, unsafe.Pointer(lim)), 0)
-	}
-	for i, fd := range fds.stdio {
-		p.add(stepf("dup3(%d, %d)", fd, i), unix.SYS_DUP3, uintptr(fd), uintptr(i), 0)
 	}
 
 	// 15. Privileges: no_new_privs, then every capability set emptied.
