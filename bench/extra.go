@@ -183,7 +183,7 @@ func scalingSection(g *gateway) string {
 				defer wg.Done()
 				for i := 0; i < per; i++ {
 					s := time.Now()
-					must(g.call())
+					must(g.sessionCall(w))
 					mu.Lock()
 					lat = append(lat, time.Since(s))
 					mu.Unlock()
@@ -195,7 +195,7 @@ func scalingSection(g *gateway) string {
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		fmt.Fprintf(&b, "| %d | %d | %.1f | %.1f | %.0f |\n", c, len(lat), ms(pct(lat, 50)), ms(pct(lat, 99)), float64(len(lat))/wall.Seconds())
 	}
-	b.WriteString("\nThe gateway runs at most maxConcurrent calls at once (64 here) on 2 cores: beyond a few callers the latency is queueing for the CPU.\n")
+	b.WriteString("\nEach caller is a session of its own. The gateway runs at most maxConcurrent calls at once (64 here) on 2 cores: beyond a few callers the latency is queueing for the CPU.\n")
 	return b.String()
 }
 

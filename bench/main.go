@@ -31,8 +31,10 @@ type setup struct {
 	name string
 	note string
 	cmd  func() *exec.Cmd
-	// call, instead of cmd: an in-process client call (the gateway)
-	call func() error
+	// call, instead of cmd: an in-process client call (the gateway);
+	// sessionCall is the same call in session n
+	call        func() error
+	sessionCall func(n int) error
 	// extra files for the child (bwrap's seccomp fd)
 	files func() ([]*os.File, func())
 	times []time.Duration
@@ -95,7 +97,7 @@ func main() {
 	if gw := startGateway(filepath.Join(filepath.Dir(*bin), "openclaw-gateway")); gw != nil {
 		defer gw.stop()
 		setups = append(setups, &setup{name: "gateway", note: "POST /v1/tools/exec {command: /bin/true} over a kept-alive HTTP connection, until the result event (a fresh jail per call, pre-warmed: built before the call, used once)",
-			call: gw.call})
+			call: gw.call, sessionCall: gw.sessionCall})
 	}
 
 	runOne := func(s *setup) time.Duration {
@@ -138,26 +140,42 @@ func main() {
 		}
 	}
 
-	// Throughput: N callers for a fixed number of calls each, per setup.
+	// Throughput: N callers at once, a few calls each, in bursts that
+	// take turns between the setups (like the rounds above), so that a
+	// noisy moment of the host slows every setup alike. A gateway caller
+	// is a client of its own: its own session (and pre-warmed jail).
 	rates := map[string]float64{}
-	for _, s := range setups {
-		if s.name == "bare" {
-			continue
+	busy := map[string]time.Duration{}
+	const bursts, per = 5, 3
+	for b := 0; b < bursts; b++ {
+		for _, s := range setups {
+			if s.name == "bare" {
+				continue
+			}
+			t0 := time.Now()
+			var wg sync.WaitGroup
+			for w := 0; w < *parallel; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < per; i++ {
+						if s.sessionCall != nil {
+							if err := s.sessionCall(w); err != nil {
+								fmt.Fprintf(os.Stderr, "bench: %s: %v\n", s.name, err)
+								exit(1)
+							}
+							continue
+						}
+						runOne(s)
+					}
+				}()
+			}
+			wg.Wait()
+			busy[s.name] += time.Since(t0)
 		}
-		per := 10
-		t0 := time.Now()
-		var wg sync.WaitGroup
-		for w := 0; w < *parallel; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < per; i++ {
-					runOne(s)
-				}
-			}()
-		}
-		wg.Wait()
-		rates[s.name] = float64(per**parallel) / time.Since(t0).Seconds()
+	}
+	for name, d := range busy {
+		rates[name] = float64(bursts*per**parallel) / d.Seconds()
 	}
 
 	bare := pct(setups[0].times, 50)
@@ -167,7 +185,8 @@ func main() {
 		"read the **ratios**, which come from one interleaved run, not the absolute times.\n\n", runtime.GOARCH, runtime.NumCPU(), kernel(), cgroupMode())
 	fmt.Fprintf(&b, "Method: %d rounds; each round runs every setup once, in turn, after 3 warm-up calls each. "+
 		"Each call is a new process started by this program and timed until it exits. "+
-		"Throughput: %d concurrent callers, 10 calls each.\n\n", *rounds, *parallel)
+		"Throughput: %d concurrent callers, 3 calls each, in 5 bursts per setup that take turns between the setups; "+
+		"each gateway caller uses a session of its own, as %d agents would.\n\n", *rounds, *parallel, *parallel)
 	fmt.Fprintf(&b, "| setup | p50 ms | p95 ms | p99 ms | p50 / bare | p50 / bwrap | %d-way calls/s |\n|---|---|---|---|---|---|---|\n", *parallel)
 	bw := pct(setups[1].times, 50)
 	for _, s := range setups {
@@ -309,17 +328,24 @@ func startGatewayCfg(bin, cfg, token string) *gateway {
 	return nil
 }
 
-func (g *gateway) call() error {
-	req, _ := http.NewRequest("POST", g.url+"/v1/tools/exec", strings.NewReader(`{"args":{"command":"/bin/true"}}`))
+func (g *gateway) call() error { return g.post(`{"args":{"command":"/bin/true"}}`) }
+
+// sessionCall is call in session bench-n.
+func (g *gateway) sessionCall(n int) error {
+	return g.post(fmt.Sprintf(`{"args":{"command":"/bin/true"},"sessionId":"bench-%d"}`, n))
+}
+
+func (g *gateway) post(body string) error {
+	req, _ := http.NewRequest("POST", g.url+"/v1/tools/exec", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+g.token)
 	resp, err := g.client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || !bytes.Contains(body, []byte(`"type":"result"`)) {
-		return fmt.Errorf("no result: %s %v", body, err)
+	out, err := io.ReadAll(resp.Body)
+	if err != nil || !bytes.Contains(out, []byte(`"type":"result"`)) {
+		return fmt.Errorf("no result: %s %v", out, err)
 	}
 	return nil
 }

@@ -41,6 +41,8 @@ type Process struct {
 	pidfd int
 	// listener is the seccomp listener fd, or -1.
 	listener int
+	// mntns holds the jail's mount namespace (Spec.HoldMounts), or -1.
+	mntns int
 
 	mu     sync.Mutex
 	reaped bool
@@ -208,7 +210,7 @@ func start(s *Spec) (*Process, *Pending, error) {
 	if errno != 0 {
 		return nil, nil, fmt.Errorf("clone3: %w", errno)
 	}
-	proc := &Process{Pid: int(pid), pidfd: int(prog.pidfd), listener: -1}
+	proc := &Process{Pid: int(pid), pidfd: int(prog.pidfd), listener: -1, mntns: -1}
 
 	// The child holds its own copies now.
 	unix.Close(syncR)
@@ -226,12 +228,20 @@ func start(s *Spec) (*Process, *Pending, error) {
 	closers = append([]int{syncW, errR, notifyR, goW}, append(fds.trees, fds.devs...)...)
 
 	fail := func(err error) (*Process, *Pending, error) {
-		proc.Kill()
-		proc.Wait()
+		proc.destroy()
 		return nil, nil, err
 	}
 	if err := writeIDMaps(proc.Pid, s.HostUID, s.HostGID, rootful); err != nil {
 		return fail(err)
+	}
+	if s.HoldMounts {
+		// The child made its mount namespace at clone and waits at the
+		// barrier: the namespace at this path is the jail's.
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/mnt", proc.Pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fail(fmt.Errorf("hold the jail's mount namespace: %w", err))
+		}
+		proc.mntns = fd
 	}
 	if s.BeforeExec != nil {
 		if err := s.BeforeExec(proc.Pid); err != nil {
@@ -259,8 +269,7 @@ func finish(proc *Process, prog *program, errR, notifyR int, notify bool, name s
 	// alive until it has exec'd or exited.
 	defer runtime.KeepAlive(prog)
 	fail := func(err error) (*Process, error) {
-		proc.Kill()
-		proc.Wait()
+		proc.destroy()
 		return nil, err
 	}
 	var rep childReport
@@ -278,7 +287,7 @@ func finish(proc *Process, prog *program, errR, notifyR int, notify bool, name s
 		return fail(fmt.Errorf("read the jail's setup status: %d bytes, %v", n, err))
 	}
 	ce := &ChildError{Errno: syscall.Errno(rep.errno)}
-	proc.Wait()
+	proc.destroy() // it has exited with its report
 	if int(rep.index) >= len(prog.steps) || (int(rep.index) == prog.execIndex && prog.deferred != nil && ce.Errno == syscall.ENOENT) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, name)
 	}
@@ -389,6 +398,25 @@ func (p *Process) Kill() error {
 		return nil
 	}
 	return unix.PidfdSendSignal(p.pidfd, unix.SIGKILL, nil, 0)
+}
+
+// Release drops the jail's mount namespace (Spec.HoldMounts): its mounts
+// go now, in the caller. Call it once the jail has exited; it is safe to
+// call more than once, and a no-op without HoldMounts.
+func (p *Process) Release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mntns >= 0 {
+		unix.Close(p.mntns)
+		p.mntns = -1
+	}
+}
+
+// destroy kills, reaps and releases a jail that will not be used.
+func (p *Process) destroy() {
+	p.Kill()
+	p.Wait()
+	p.Release()
 }
 
 // Wait waits for the jail's init to exit and reaps it.

@@ -150,8 +150,7 @@ func (w *Pending) Discard() {
 }
 
 func (w *Pending) kill() {
-	w.proc.Kill()
-	w.proc.Wait()
+	w.proc.destroy()
 }
 
 func (w *Pending) closeFDs() {

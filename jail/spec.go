@@ -73,6 +73,13 @@ type Spec struct {
 	// single-use jail). Args and Env are then ignored; Dir is created.
 	Deferred bool
 
+	// HoldMounts keeps a reference to the jail's mount namespace from the
+	// barrier until Process.Release. When the jail's init exits, the
+	// kernel then does not unmount the jail's few dozen mounts in that
+	// exit, before the runner can reap it: Release does it, after the
+	// call's result has gone out.
+	HoldMounts bool
+
 	// BeforeExec runs in the parent while the child waits at the barrier,
 	// after the id maps are written and before any of the child's setup.
 	// cgroup v1 placement happens here (the child has not executed anything

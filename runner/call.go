@@ -130,6 +130,8 @@ var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`
 func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	ctx, teardown := r.withTeardown(ctx)
+	defer teardown() // after the result or error event
 	var emitErr error
 	var mu sync.Mutex
 	send := func(e Event) {

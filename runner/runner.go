@@ -5,19 +5,19 @@
 package runner
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"strings"
-
-	"context"
 	"errors"
 	"fmt"
-	"github.com/openclaw-run/openclaw-run/audit"
 	"io"
 	"os"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/cgroups"
 	"github.com/openclaw-run/openclaw-run/jail"
 	"github.com/openclaw-run/openclaw-run/policy"
@@ -79,6 +79,9 @@ type Runner struct {
 	uid, gid int
 	rootfs   *RootFS
 	warm     warmPool
+	// teardowns counts the calls whose teardown runs after their result
+	// (see afterResult); Close waits for them.
+	teardowns sync.WaitGroup
 }
 
 // New checks the options and prepares what every call shares (the root
@@ -386,6 +389,7 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 			j.close()
 			return nil, err
 		}
+		j.proc = proc
 		go feedStdin(j.stdinW, cmd.Stdin)
 	} else {
 		var err error
@@ -395,15 +399,16 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 		proc = j.proc
 		tr.mark("jail start")
 	}
-	defer func() {
+	defer r.afterResult(ctx, func() {
 		j.close()
-		tr.mark("cgroup delete")
+		tr.mark("teardown")
 		// The next call's jail is built once this one is over, so that
-		// building it does not compete with this call for the CPU.
+		// building it does not compete with this call for the CPU; here,
+		// so that Close waits for it too.
 		if r.opts.Prewarm > 0 && tier == r.opts.Profile.ExecTier {
-			go r.prewarm(tier)
+			r.prewarm(tier)
 		}
-	}()
+	})
 	if j.feed != nil {
 		go j.feed()
 	}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"io"
 	"os"
 	"runtime"
@@ -92,6 +93,7 @@ func (r *Runner) build(tier string, cmd *Command, env []string, dir string, tr *
 		Stdout:        j.out.w[0],
 		Stderr:        j.out.w[1],
 		CgroupFD:      cgFD,
+		HoldMounts:    true,
 		BeforeExec: func(pid int) error {
 			cg, err := j.cg.get()
 			if err != nil {
@@ -122,6 +124,9 @@ func (j *jailed) close() {
 	j.once.Do(func() {
 		if j.pend != nil {
 			j.pend.Discard() // a no-op once it ran its command
+		}
+		if j.proc != nil {
+			j.proc.Release() // the jail's mounts go here
 		}
 		j.out.closeAll()
 		for _, f := range []*os.File{j.stdin, j.stdinW} {
@@ -238,8 +243,10 @@ func (r *Runner) Prewarm() {
 	}
 }
 
-// Close destroys the runner's waiting jails; later calls start cold.
+// Close destroys the runner's waiting jails and waits for the teardown
+// of finished calls; later calls start cold.
 func (r *Runner) Close() {
+	defer r.teardowns.Wait()
 	r.warm.mu.Lock()
 	r.warm.closed = true
 	jails := r.warm.jails
@@ -249,4 +256,48 @@ func (r *Runner) Close() {
 		<-warmSlots
 		j.close()
 	}
+}
+
+// A call that comes through Run (the gateway, MCP) is answered before its
+// jail is taken apart: once the jail's init has exited, every process of
+// the jail is dead, its output drained and its usage read, and what is
+// left (unmounting the jail's mounts, removing its cgroup, building the
+// next pre-warmed jail) runs after the result event has gone out, so that
+// a client reading to the end of the response does not wait for it.
+type teardownKey struct{}
+
+type teardownList struct {
+	mu    sync.Mutex
+	funcs []func()
+}
+
+// withTeardown returns a context whose calls defer their teardown to run,
+// which runs them in the background.
+func (r *Runner) withTeardown(ctx context.Context) (context.Context, func()) {
+	l := &teardownList{}
+	r.teardowns.Add(1)
+	return context.WithValue(ctx, teardownKey{}, l), func() {
+		go func() {
+			defer r.teardowns.Done()
+			l.mu.Lock()
+			funcs := l.funcs
+			l.funcs = nil
+			l.mu.Unlock()
+			for _, f := range funcs {
+				f()
+			}
+		}()
+	}
+}
+
+// afterResult runs f once the call's result is out (see withTeardown), or
+// now when the caller answers only after it returns (the CLI).
+func (r *Runner) afterResult(ctx context.Context, f func()) {
+	if l, ok := ctx.Value(teardownKey{}).(*teardownList); ok {
+		l.mu.Lock()
+		l.funcs = append(l.funcs, f)
+		l.mu.Unlock()
+		return
+	}
+	f()
 }
