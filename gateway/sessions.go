@@ -51,7 +51,33 @@ func ValidSessionID(id string) bool { return sessionID().MatchString(id) }
 
 var bucket = []byte("sessions")
 
-type boltStore struct{ db *bolt.DB }
+// boltStore is the embedded store. A session is written, and synced,
+// before its first call runs; after that a call only counts itself in
+// memory, and the changed sessions are written behind in one transaction
+// every flushEvery (and on List of the file by a backup, and on Close).
+// Two fdatasyncs per call, before the call could run, were about a
+// millisecond of every call's latency here and far more on a disk that
+// syncs slowly. A crash loses at most the last second of call counts and
+// last-use times, never a session: prune works in days.
+type boltStore struct {
+	db *bolt.DB
+
+	mu    sync.Mutex
+	cache map[string]*Session // every session touched since Open: its latest state
+	dirty map[string]bool     // changed since the last flush
+	// creating serializes the first touch of a session (a read and maybe a
+	// durable create), so that two first calls do not race each other.
+	creating sync.Mutex
+	// writing serializes a flush and a Delete: a flush must not write back
+	// a session deleted after it took its batch.
+	writing sync.Mutex
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// flushEvery is how often a gateway writes its sessions' call counts.
+var flushEvery = time.Second
 
 // OpenBolt opens (creating, mode 0600) the embedded session store.
 func OpenBolt(path string) (Store, error) {
@@ -67,10 +93,80 @@ func OpenBolt(path string) (Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &boltStore{db: db}, nil
+	b := &boltStore{db: db, cache: map[string]*Session{}, dirty: map[string]bool{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go b.flusher()
+	return b, nil
+}
+
+// flusher writes the changed sessions every flushEvery until Close. A
+// failed write keeps them changed, for the next try.
+func (b *boltStore) flusher() {
+	defer close(b.done)
+	t := time.NewTicker(flushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.flush()
+		}
+	}
+}
+
+// flush writes every changed session in one transaction.
+func (b *boltStore) flush() error {
+	b.writing.Lock()
+	defer b.writing.Unlock()
+	b.mu.Lock()
+	var batch []Session
+	for id := range b.dirty {
+		batch = append(batch, *b.cache[id])
+	}
+	clear(b.dirty)
+	b.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucket)
+		for _, s := range batch {
+			v, err := json.Marshal(s)
+			if err != nil {
+				return err
+			}
+			if err := bk.Put([]byte(s.ID), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.mu.Lock()
+		for _, s := range batch {
+			if _, ok := b.cache[s.ID]; ok {
+				b.dirty[s.ID] = true
+			}
+		}
+		b.mu.Unlock()
+	}
+	return err
 }
 
 func (b *boltStore) Get(id string) (*Session, error) {
+	b.mu.Lock()
+	if c, ok := b.cache[id]; ok {
+		s := *c
+		b.mu.Unlock()
+		return &s, nil
+	}
+	b.mu.Unlock()
+	return b.read(id)
+}
+
+// read reads a session from the file.
+func (b *boltStore) read(id string) (*Session, error) {
 	var s *Session
 	err := b.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucket).Get([]byte(id))
@@ -83,30 +179,61 @@ func (b *boltStore) Get(id string) (*Session, error) {
 	return s, err
 }
 
-func (b *boltStore) Touch(in Session) (*Session, error) {
-	var out Session
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucket)
-		now := time.Now().UTC()
-		if v := bk.Get([]byte(in.ID)); v != nil {
-			if err := json.Unmarshal(v, &out); err != nil {
-				return err
-			}
-		} else {
-			out = in
-			out.Created = now
-		}
-		out.LastUsed = now
-		out.Calls++
-		v, err := json.Marshal(out)
-		if err != nil {
-			return err
-		}
-		return bk.Put([]byte(in.ID), v)
-	})
-	return &out, err
+// count counts a call of a cached session; the caller holds mu.
+func (b *boltStore) count(c *Session) *Session {
+	c.Calls++
+	c.LastUsed = time.Now().UTC()
+	b.dirty[c.ID] = true
+	s := *c
+	return &s
 }
 
+func (b *boltStore) Touch(in Session) (*Session, error) {
+	b.mu.Lock()
+	if c, ok := b.cache[in.ID]; ok {
+		defer b.mu.Unlock()
+		return b.count(c), nil
+	}
+	b.mu.Unlock()
+
+	b.creating.Lock()
+	defer b.creating.Unlock()
+	b.mu.Lock()
+	if c, ok := b.cache[in.ID]; ok { // another first call got here first
+		defer b.mu.Unlock()
+		return b.count(c), nil
+	}
+	b.mu.Unlock()
+	s, err := b.read(in.ID)
+	switch {
+	case err == nil: // a session of an earlier run of the gateway
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.cache[in.ID] = s
+		return b.count(s), nil
+	case !errors.Is(err, ErrNoSession):
+		return nil, err // the store cannot be read: the call does not run
+	}
+	// A new session: on disk before its first call runs.
+	now := time.Now().UTC()
+	out := in
+	out.Created, out.LastUsed, out.Calls = now, now, 1
+	v, err := json.Marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(in.ID), v) }); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	c := out
+	b.cache[in.ID] = &c
+	b.mu.Unlock()
+	return &out, nil
+}
+
+// List returns every session, as the file has them with the newer state
+// of the cached ones over it.
 func (b *boltStore) List() ([]Session, error) {
 	var out []Session
 	err := b.db.View(func(tx *bolt.Tx) error {
@@ -119,14 +246,34 @@ func (b *boltStore) List() ([]Session, error) {
 			return nil
 		})
 	})
+	b.mu.Lock()
+	for i := range out {
+		if c, ok := b.cache[out[i].ID]; ok {
+			out[i] = *c
+		}
+	}
+	b.mu.Unlock()
 	return out, err
 }
 
 func (b *boltStore) Delete(id string) error {
+	b.creating.Lock() // not while a first call of id reads or creates it
+	defer b.creating.Unlock()
+	b.writing.Lock()
+	defer b.writing.Unlock()
+	b.mu.Lock()
+	delete(b.cache, id)
+	delete(b.dirty, id)
+	b.mu.Unlock()
 	return b.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete([]byte(id)) })
 }
 
-func (b *boltStore) Close() error { return b.db.Close() }
+// Close writes the changed sessions and closes the file.
+func (b *boltStore) Close() error {
+	close(b.stop)
+	<-b.done
+	return errors.Join(b.flush(), b.db.Close())
+}
 
 // memStore keeps sessions in memory: an MCP server over stdio, whose one
 // connection is its one session, and tests.
@@ -190,6 +337,9 @@ type Snapshotter interface {
 // Snapshot writes the bbolt file as one read transaction sees it: calls
 // keep being served while a backup copies it.
 func (b *boltStore) Snapshot(w io.Writer) error {
+	if err := b.flush(); err != nil { // the counts so far belong in the copy
+		return err
+	}
 	return b.db.View(func(tx *bolt.Tx) error {
 		_, err := tx.WriteTo(w)
 		return err
