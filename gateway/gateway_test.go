@@ -237,3 +237,15 @@ func TestAppendOutputRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAppendOutput encodes 256 KiB of the text the streaming
+// benchmark sends (a newline every 76 bytes).
+func BenchmarkAppendOutput(b *testing.B) {
+	line := "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-openclaw-run\n"
+	e := runner.Event{Type: "stdout", CallID: "0123456789abcdef", Data: strings.Repeat(line, 256<<10/len(line))}
+	var buf []byte
+	b.SetBytes(int64(len(e.Data)))
+	for i := 0; i < b.N; i++ {
+		buf = appendOutput(buf[:0], &e)
+	}
+}
