@@ -360,75 +360,100 @@ func (g *gateway) stop() {
 // notes is the analysis kept with the figures (where the time goes, what
 // was tried); update it when the design changes.
 const notes = `
-## Where the time goes (cold CLI)
+## Where the time goes
 
-Measured with OPENCLAW_TRACE=1 (per-stage times of a call) and side-by-side
-builds, on this 2-core cgroup v1 host:
+Measured on this 2-core cgroup v1 host with perf (system-wide, so kernel
+workers count too), OPENCLAW_TRACE=1 (per-stage times of a call) and
+side-by-side builds.
 
-- Process start of the Go binary: a static Go "hello" starts in ~5 ms here,
-  /bin/true in ~2 ms, bubblewrap (C) in ~2.5 ms. Linking decides a lot:
-  containerd/cgroups costs ~5 ms of package initialisation per start
-  (protobuf, dbus, logrus), the Prometheus client ~8 ms, cgo with a
-  dynamically linked libseccomp ~3 ms. So the CLI writes the cgroup files
-  itself (containerd/cgroups is its test oracle), links no cgo on amd64
-  (the seccomp tiers are compiled by libseccomp at development time and
-  embedded, checked by a test), and the gateway is a binary of its own
-  (a test keeps net/http and Prometheus out of openclaw-run).
-- Jail setup (clone3 with 6 namespaces, id maps, ~40 detached bind trees,
-  /proc and /dev, pivot_root, caps, seccomp, execve): 5-9 ms.
-- Teardown after the program exits (mount and pid namespace release,
-  reaping): 1-3 ms.
-- cgroup v1: 4 mkdirs and 6 writes (~1.5 ms, made concurrently with the
-  jail), 4 placement writes at the barrier, stats and rmdir (~1 ms).
-- Config, profiles, policy and the audit line (flock, append): ~1 ms.
+**A gateway call** (pre-warmed jail, /bin/true), per-stage medians: the
+request is admitted in 0.07 ms; handing the command to the waiting jail
+and its execve take 0.7-0.8 ms; the program and its exit 0.8-0.9 ms; the
+cgroup's usage 0.16 ms; about 0.4 ms more (parameter decoding, the
+shell-word check, goroutine hand-offs, the audit record at 13 µs) until
+the result event, and the HTTP round trip on top. What used to be on that
+path and is not any more:
 
-The target of issue 8 (cold CLI at most 1.0x bubblewrap) is not met: the Go
-runtime start alone is about 2.5 ms more than bubblewrap's, and the cgroup
-and audit work bubblewrap does not do is another ~3 ms.
+- The session store synced bbolt twice before every call (0.3-0.5 ms each
+  here, far more on a slow disk). A new session is still synced before its
+  first call; later calls are counted in memory and written behind once a
+  second.
+- Taking the jail apart (unmounting its mounts, removing its cgroup,
+  building the session's next pre-warmed jail) now follows the result
+  event; the runner holds the jail's mount namespace so that the kernel
+  does not unmount everything inside the exit of the jail's init.
 
-## The gateway: pre-warmed single-use jails
+**CPU per call** is what bounds throughput on 2 cores: about 6 ms
+system-wide per gateway call (gateway 3.2 ms, the jail's own setup and
+program 2 ms, kernel workers the rest), against about 4 ms for a bubblewrap
+sandbox including its process start. Where it went before this round, and
+what changed:
 
-Each session keeps one jail built ahead of its next call (docs/design.md,
-"Pre-warmed jails"): the call only hands it its command. Per-stage times of a
-warm call with OPENCLAW_TRACE=1 on a quiet moment of this host: hand-over and
-execve 2.5-4 ms, the program and its exit (pid and mount namespace teardown)
-2.5-4 ms, stats and cgroup removal about 1 ms, HTTP and JSON under 1 ms. Two
-more changes cut the wait: a plain command runs without sh -c in between (one
-exec less, about 3 ms here), and every jail closes the fds it inherited from
-the runner as its first step (before, a jail forked at the same time as
-another call kept that call's output pipe open until its own execve, and the
-call waited for EOF).
+- The jail's child was a fork of the gateway (~30 MB): copying its page
+  tables, then a copy-on-write fault and a TLB shootdown on every CPU for
+  each page the gateway wrote while a child (a pre-warmed one, for a
+  minute) still shared it: about half of the gateway's CPU per call. On
+  amd64 the child is now cloned into the runner's memory (CLONE_VM) and
+  runs on a stack of its own (docs/design.md): gateway CPU per call
+  8.7 -> 3.3 ms, 8-way throughput about doubled.
+- Loading the seccomp filter cost 5.5% of all CPU: the kernel runs a new
+  filter for every syscall number of every architecture to build its
+  cache (with interrupts off), and libseccomp's default output is one long
+  chain of comparisons. The tiers are now compiled as binary trees.
+- What is left is mostly the isolation itself: the network namespace
+  (creating it and its teardown in a kernel worker, about 10%), about 70
+  mount operations and their teardown (binds, the masked /proc paths,
+  /dev, tmpfs; about 15%), four cgroup v1 hierarchies (about 3%), the
+  execve of the program, and Go's scheduling and allocation.
+
+**A bug found by this work:** the pidfd that clone3 writes was a slot on
+the goroutine stack, passed as an integer. Jails started together park on
+syscall.ForkLock, and the collector may shrink a parked goroutine's stack:
+the kernel wrote into the freed stack, the jail's pidfd read 0, and Wait
+closed the gateway's stdin. Later calls got pipes on fd 0, which every
+jail then held until its execve, so a pre-warmed jail kept another call's
+output open and that call hung until the jail expired 60 s later. That is
+why earlier 8-way runs of this benchmark measured 16 calls/s. Fixed, with a
+test that reproduces it.
+
+**The cold CLI**: a static Go program starts in about 1.2 ms here,
+openclaw-run --version in 1.7-1.9 ms, bubblewrap --version in 1.1 ms: the
+runtime is not the gap. The jail is: about 70 mount operations where
+bubblewrap's setup here makes about 15, a cgroup in four v1 hierarchies
+(created concurrently with the jail, removed after), the audit record,
+config and profiles.
+
+**Streaming**: the gateway reads 256 KiB at a time, escapes the bytes into
+JSON (eight bytes at a time past those that need no escape: 1.4 -> 2.0
+GB/s in BenchmarkAppendOutput) and writes the socket. The CLI copies bytes
+without encoding them and is faster than the raw pipe (256 KiB pipes and
+reads).
 
 ## Targets of issue 8, on this run
 
 | target | wanted | measured | |
 |---|---|---|---|
-| CLI cold vs bubblewrap | at most 1.0x | see the table (about 1.5x) | not met |
-| gateway warm vs bare fork+exec | at most 2x | see the table (about 3.3x; below bubblewrap) | not met |
-| 8-way gateway vs bubblewrap's 8-way | at least 2x | see the table (about 0.3x) | not met |
+| CLI cold vs bubblewrap | at most 1.0x | see the table | not met |
+| gateway warm vs bare fork+exec | at most 2x | see the table | not met |
+| 8-way gateway vs bubblewrap's 8-way | at least 2x | see the table | not met |
 | CLI streaming vs raw pipe | at least 50% | see Streaming | met |
-| gateway NDJSON streaming vs raw pipe | at least 25% | see Streaming (about 20%) | not met |
+| gateway NDJSON streaming vs raw pipe | at least 25% | see Streaming | met |
 | gateway idle RSS | at most 30 MiB | see Gateway memory | met |
 | gateway RSS per in-flight call | at most 1 MiB | see Gateway memory | met |
-| scaling with concurrency and workspace size | shown | see Scaling; flat with workspace size | shown |
+| scaling with concurrency and workspace size | shown | see Scaling | shown |
 
-What is left, and why:
+Why the three are not met, and what would be left to try:
 
-- Cold CLI: the Go runtime start is ~2.5 ms more than bubblewrap's C start,
-  and the cgroup (v1: four hierarchies) and audit work bubblewrap does not do
-  is another ~3 ms. Trying next: fewer bind trees per jail (each is an
-  open_tree clone and a mount to tear down), and cgroup v2 placement
-  (CLONE_INTO_CGROUP, one hierarchy) on hosts that have it.
-- Gateway latency: bare fork+exec of /bin/true is itself 3-8 ms on this
-  noisy host, and a warm call still pays one execve, the namespace teardown at
-  exit and the cgroup stats: about 2-3 bare forks.
-- Throughput: it is CPU-bound on 2 cores. A jail costs far more CPU than a
-  bubblewrap sandbox (user, mount, pid, net, ipc, uts and cgroup namespaces
-  plus ~40 bind trees and a cgroup in four v1 hierarchies, all created and
-  destroyed per call; the network namespace teardown runs in a kernel worker).
-  Pre-warming moves the setup off the call's path but not off the CPU.
-- NDJSON streaming: the gateway spends its CPU reading the pipe, escaping
-  the bytes into JSON (one pass; reading 8 bytes at a time did not help) and writing the socket;
-  20% of a raw pipe here. The CLI, which copies bytes without encoding them,
-  is faster than the raw pipe (256 KiB pipes and reads).
+- Cold CLI: bubblewrap does less (no cgroup, no audit, a fifth of the
+  mounts). Fewer mounts per jail (the synthesized /etc as files in the
+  root tmpfs rather than binds) and cgroup v2's single hierarchy would
+  narrow it; matching it would mean dropping isolation we promise.
+- Gateway latency: a warm call is one execve and one exit of the program
+  plus about 1 ms of the gateway's own work; bare fork+exec is the first
+  two alone. Reaching 2x bare leaves about 0.5 ms for HTTP, the result and
+  the runner together.
+- Throughput: CPU-bound, and a jail costs more CPU than a bubblewrap
+  sandbox (a cgroup, three times the mounts, and the user-notification
+  seccomp listener on top of the same namespaces). 2x bubblewrap would
+  need a jail at well under half of bubblewrap's CPU.
 `
