@@ -260,6 +260,10 @@ func (l Limits) Validate() error {
 		}
 	}
 	const mi = 1 << 20
+	// At least 16 MiB: besides being the least a shell and a tool need, the
+	// jail's setup runs in this cgroup sharing the runner's mm (CLONE_VM),
+	// and an OOM there before execve would kill the runner too
+	// (docs/design.md, clone3).
 	bound("memory", float64(l.Memory)/mi, 16, 1<<20, "MiB")
 	bound("cpus", l.CPUs, 0.01, 1024, "")
 	bound("pids", float64(l.Pids), 4, 1<<22, "")
