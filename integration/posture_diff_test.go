@@ -27,7 +27,7 @@ section dev; ls -lA /dev | tail -n +2 | awk '{print $1, $3, $4, $NF}'
 section etc; ls -A /etc
 section root; ls -A /
 section masked; for f in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug /proc/kallsyms /proc/sysrq-trigger /proc/acpi /proc/scsi; do if [ -d $f ]; then echo "$f dir $(ls -A $f | wc -l)"; elif [ -e $f ]; then echo "$f $(head -c 64 $f 2>/dev/null | wc -c)"; else echo "$f absent"; fi; done
-section readonly; for d in /proc/sys/kernel/hostname /proc/sysrq-trigger /usr/bin/.probe /workspace/.probe /tmp/.probe /dev/shm/.probe /etc/.probe; do printf '%s ' $d; (echo x > $d) 2>/dev/null && echo writable || echo refused; rm -f $d 2>/dev/null; done
+section readonly; for d in /proc/sys/kernel/hostname /proc/sys/vm/drop_caches /usr/bin/.probe /workspace/.probe /tmp/.probe /dev/shm/.probe /etc/.probe; do printf '%s ' $d; (echo x > $d) 2>/dev/null && echo writable || echo refused; rm -f $d 2>/dev/null; done
 section processes; ls /proc > /tmp/.procs; grep -c '^[0-9]' /tmp/.procs; rm /tmp/.procs
 section network; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; cat /proc/net/unix | wc -l
 section fds; ls /proc/self/fd | tr '\n' ' '; echo
@@ -143,11 +143,14 @@ func TestPostureColdVersusPrewarmed(t *testing.T) {
 	// The probe itself is checked against what the jail promises, so that
 	// two equally broken jails do not compare equal unnoticed.
 	for section, want := range map[string][]string{
-		"status":    {"NoNewPrivs:\t1", "Seccomp:\t2", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "SigIgn:\t0000000000000000"},
-		"idmaps":    {fmt.Sprintf("0 %d 1", jailUID)},
-		"network":   {"lo\n"},
-		"syscalls":  {"ptrace EPERM", "unshare-user EPERM", "mount EPERM", "bpf EPERM", "socket-packet ENOSYS", "socket-netlink-audit ENOSYS", "socket-netlink-route ok", "socket-inet ok"},
-		"readonly":  {"/usr/bin/.probe refused", "/workspace/.probe writable", "/etc/.probe refused", "/proc/sysrq-trigger refused"},
+		"status":   {"NoNewPrivs:\t1", "Seccomp:\t2", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "SigIgn:\t0000000000000000"},
+		"idmaps":   {fmt.Sprintf("0 %d 1", jailUID)},
+		"network":  {"lo\n"},
+		"syscalls": {"ptrace EPERM", "unshare-user EPERM", "mount EPERM", "bpf EPERM", "socket-packet ENOSYS", "socket-netlink-audit ENOSYS", "socket-netlink-route ok", "socket-inet ok"},
+		// (A masked file such as /proc/sysrq-trigger is /dev/null: writing
+		// it succeeds and does nothing; the masked section checks it.)
+		"readonly": {"/usr/bin/.probe refused", "/workspace/.probe writable", "/etc/.probe refused",
+			"/proc/sys/kernel/hostname refused", "/proc/sys/vm/drop_caches refused"},
 		"processes": {"2\n"}, // the probe's shell (pid 1) and ls
 	} {
 		for _, w := range want {
