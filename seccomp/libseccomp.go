@@ -37,10 +37,11 @@ func CompileTier(t *Tier) (*Program, error) {
 	// (seccomp_cache_prepare, with interrupts off): through a chain of a
 	// few hundred comparisons that was 5% of all the CPU a gateway call
 	// cost. Calls with argument checks, which the cache cannot answer, are
-	// filtered faster at run time too.
-	if err := f.SetOptimize(2); err != nil {
-		return nil, fmt.Errorf("seccomp: binary tree (libseccomp 2.5 or newer): %w", err)
-	}
+	// filtered faster at run time too. The verdicts are the same either
+	// way, so a libseccomp older than 2.5, which cannot build the tree,
+	// compiles the chain (only where programs are not precompiled: amd64
+	// embeds its own, built here with the tree).
+	_ = f.SetOptimize(2)
 	p := &Program{Tier: t.Name, Notify: t.Notify}
 	unknown := map[string]bool{}
 	for _, r := range t.Rules {
