@@ -421,7 +421,12 @@ openclaw-run --version in 1.7-1.9 ms, bubblewrap --version in 1.1 ms: the
 runtime is not the gap. The jail is: about 70 mount operations where
 bubblewrap's setup here makes about 15, a cgroup in four v1 hierarchies
 (created concurrently with the jail, removed after), the audit record,
-config and profiles.
+config and profiles. Its tail (p95, p99) is mostly cgroup v1 placement:
+writing the child's pid to cgroup.procs takes the kernel's
+cgroup_threadgroup_rwsem for writing, usually in 0.1 ms, but the first
+write after a quiet spell waits for an RCU grace period, 10-16 ms here.
+On cgroup v2 the child is cloned straight into its cgroup and never
+moved (docs/operations.md has the v1 remedies).
 
 **Streaming**: the gateway reads 256 KiB at a time, escapes the bytes into
 JSON (eight bytes at a time past those that need no escape: 1.4 -> 2.0
