@@ -5,111 +5,12 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openclaw-run/openclaw-run/internal/posture"
 )
-
-// postureProbe prints everything a jail shows of itself from inside, as
-// sections ("== name" and its lines), with what differs from run to run
-// (pids, mount ids, device numbers, times) taken out, so that two kinds of
-// jail can be compared whole: a cold and a pre-warmed one here, and the
-// native and the runc engine (issue 13) with the same probe.
-const postureProbe = `
-section() { echo "== $1"; }
-section status; grep -E '^(Uid|Gid|Groups|NoNewPrivs|Seccomp|Seccomp_filters|Cap(Inh|Prm|Eff|Bnd|Amb)|Sig(Blk|Ign)|Speculation_Store_Bypass):' /proc/self/status
-section idmaps; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups | tr -s ' '
-section identity; id; hostname; umask; pwd
-section limits; tail -n +2 /proc/self/limits | tr -s ' '
-section mounts; awk '{for (i = 7; $i != "-"; i++); print $5, $6, $(i+1), $(i+3)}' /proc/self/mountinfo | sed -E 's/size=[0-9]+k/size=N/; s/,?inode64//; s/nr_inodes=[0-9]+,?//' | sort
-section dev; ls -lA /dev | tail -n +2 | awk '{print $1, $3, $4, $NF}'
-section etc; ls -A /etc
-section root; ls -A /
-section masked; for f in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug /proc/kallsyms /proc/sysrq-trigger /proc/acpi /proc/scsi; do if [ -d $f ]; then echo "$f dir $(ls -A $f | wc -l)"; elif [ -e $f ]; then echo "$f $(head -c 64 $f 2>/dev/null | wc -c)"; else echo "$f absent"; fi; done
-section readonly; for d in /proc/sys/kernel/hostname /proc/sys/vm/drop_caches /usr/bin/.probe /workspace/.probe /tmp/.probe /dev/shm/.probe /etc/.probe; do printf '%s ' $d; (echo x > $d) 2>/dev/null && echo writable || echo refused; rm -f $d 2>/dev/null; done
-section processes; ls /proc > /tmp/.procs; grep -c '^[0-9]' /tmp/.procs; rm /tmp/.procs
-section network; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; cat /proc/net/unix | wc -l
-section fds; ls /proc/self/fd | tr '\n' ' '; echo
-section env; env | grep -v -e '^_=' -e '^TERM=' | sort
-section term; echo "$TERM"
-section cgroup; cat /proc/self/cgroup
-section syscalls; python3 - <<'PY'
-import ctypes, errno, os
-libc = ctypes.CDLL(None, use_errno=True)
-probes = [("ptrace", 101, (0, 0, 0, 0)), ("unshare-user", 272, (0x10000000,)), ("unshare-net", 272, (0x40000000,)),
-          ("mount", 165, (b"none", b"/tmp", b"tmpfs", 0, 0)), ("keyctl", 250, (0, 0)), ("bpf", 321, (0, 0, 0)),
-          ("perf_event_open", 298, (0, 0, -1, -1, 0)), ("io_uring_setup", 425, (1, 0)), ("kexec_load", 246, (0, 0, 0, 0)),
-          ("init_module", 175, (0, 0, 0)), ("reboot", 169, (0, 0, 0, 0)), ("swapon", 167, (0, 0)),
-          ("settimeofday", 164, (0, 0)), ("personality", 135, (0x0040000,)), ("chroot", 161, (b"/",)),
-          ("pivot_root", 155, (b"/", b"/")), ("setns", 308, (0, 0)), ("open_by_handle_at", 304, (0, 0, 0)),
-          ("userfaultfd", 323, (0,)), ("socket-packet", 41, (17, 3, 0)), ("socket-netlink-route", 41, (16, 3, 0)), ("socket-netlink-audit", 41, (16, 3, 9)),
-          ("socket-inet", 41, (2, 1, 0)), ("socket-unix", 41, (1, 1, 0)), ("clone3", 435, (0, 0))]
-for name, nr, args in probes:
-    ctypes.set_errno(0)
-    r = libc.syscall(nr, *[ctypes.c_char_p(a) if isinstance(a, bytes) else ctypes.c_long(a) for a in args])
-    print(name, "ok" if r >= 0 else errno.errorcode.get(ctypes.get_errno(), ctypes.get_errno()))
-    if r >= 0 and name.startswith("socket"):
-        os.close(r)
-PY
-`
-
-// posture is a probe's output by section.
-type posture map[string]string
-
-func parsePosture(out string) posture {
-	p := posture{}
-	name := ""
-	for _, l := range strings.Split(out, "\n") {
-		if s, ok := strings.CutPrefix(l, "== "); ok {
-			name = s
-			p[name] = ""
-			continue
-		}
-		if name != "" && l != "" {
-			p[name] += l + "\n"
-		}
-	}
-	return p
-}
-
-// diffPosture lists every section in which a and b differ, line by line,
-// except the sections in intended (section -> why they differ).
-func diffPosture(a, b posture, intended map[string]string) []string {
-	var names []string
-	for n := range a {
-		names = append(names, n)
-	}
-	for n := range b {
-		if _, ok := a[n]; !ok {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	var out []string
-	for _, n := range names {
-		if a[n] == b[n] || intended[n] != "" {
-			continue
-		}
-		only := func(x, y string) []string {
-			have := map[string]int{}
-			for _, l := range strings.Split(y, "\n") {
-				have[l]++
-			}
-			var o []string
-			for _, l := range strings.Split(x, "\n") {
-				if have[l] > 0 {
-					have[l]--
-				} else if l != "" {
-					o = append(o, l)
-				}
-			}
-			return o
-		}
-		out = append(out, fmt.Sprintf("%s: only in the first: %q; only in the second: %q", n, only(a[n], b[n]), only(b[n], a[n])))
-	}
-	return out
-}
 
 // TestPostureColdVersusPrewarmed: a jail built before its call arrives
 // shows, from inside, exactly what a jail built for the call shows: the
@@ -118,7 +19,7 @@ func diffPosture(a, b posture, intended map[string]string) []string {
 // section. Every section counts; none is expected to differ.
 func TestPostureColdVersusPrewarmed(t *testing.T) {
 	ws := workspace(t)
-	cold := jailed(t, ws, []string{"--profile", "coding"}, postureProbe)
+	cold := jailed(t, ws, []string{"--profile", "coding"}, posture.Probe)
 	if cold.code != 0 {
 		t.Fatalf("probe in a cold jail: exit %d: %s", cold.code, cold.stderr)
 	}
@@ -126,18 +27,18 @@ func TestPostureColdVersusPrewarmed(t *testing.T) {
 	g := startGateway(t, string(cfg))
 	execResult(t, g, "diff", "true") // the first call is cold; it leaves a pre-warmed jail
 	time.Sleep(500 * time.Millisecond)
-	out, res := execResult(t, g, "diff", postureProbe)
+	out, res := execResult(t, g, "diff", posture.Probe)
 	if res["prewarmed"] != true || res["exitCode"] != float64(0) {
 		t.Fatalf("the probe did not run in a pre-warmed jail: %v\n%s", res, out)
 	}
-	a, b := parsePosture(cold.stdout), parsePosture(out)
+	a, b := posture.Parse(cold.stdout), posture.Parse(out)
 	if len(a) < 17 || a["syscalls"] == "" || a["mounts"] == "" {
 		t.Fatalf("the probe printed too little:\n%s", cold.stdout)
 	}
 	intended := map[string]string{
 		"term": "the CLI passes on the caller's TERM; a gateway call has no terminal (TERM=dumb)",
 	}
-	for _, d := range diffPosture(a, b, intended) {
+	for _, d := range posture.Diff(a, b, intended) {
 		t.Error(d)
 	}
 	// The probe itself is checked against what the jail promises, so that
