@@ -1,3 +1,5 @@
+//go:build !race && !msan && !asan
+
 package jail
 
 import (
@@ -8,7 +10,11 @@ import (
 )
 
 // sharedVM: on amd64 the child is cloned with CLONE_VM onto a stack of its
-// own (see cloneChild) instead of forked.
+// own (see cloneChild) instead of forked. Not in race, msan or asan
+// builds: the compiler-generated ABI0 wrapper that the trampoline calls
+// gains calls into the sanitizer's runtime there (racefuncenter), which
+// in the child would run on the parent's goroutine state in shared memory
+// and corrupt it. Those builds fork (clone_other.go).
 const sharedVM = true
 
 // childStack is the size of the child's stack. runChild and its nosplit

@@ -1,3 +1,5 @@
+//go:build !race && !msan && !asan
+
 #include "textflag.h"
 
 #define SYS_clone3 435

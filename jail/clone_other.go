@@ -1,10 +1,11 @@
-//go:build !amd64
+//go:build !amd64 || race || msan || asan
 
 package jail
 
 import "syscall"
 
-// sharedVM: elsewhere the child is a fork of this process.
+// sharedVM: elsewhere, and in sanitizer builds (see clone_amd64.go), the
+// child is a fork of this process.
 const sharedVM = false
 
 // cloneChild forks the child that runs p (see forkExec); amd64 clones it

@@ -183,6 +183,9 @@ func start(s *Spec) (*Process, *Pending, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// The child may run in this process's memory (cloneChild): on every
+	// path out of here it has exec'd, died, or is held by a Pending.
+	defer runtime.KeepAlive(prog)
 
 	// The kernel writes the pidfd through a raw address (clone_args.pidfd)
 	// that the garbage collector neither sees nor adjusts, so the slot is
@@ -205,7 +208,6 @@ func start(s *Spec) (*Process, *Pending, error) {
 	syscall.ForkLock.Lock()
 	pid, errno := cloneChild(prog, args, uintptr(errW))
 	syscall.ForkLock.Unlock()
-	runtime.KeepAlive(prog)
 	runtime.KeepAlive(args)
 	if errno != 0 {
 		return nil, nil, fmt.Errorf("clone3: %w", errno)
