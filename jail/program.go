@@ -267,6 +267,13 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	one := new([1]byte)
 	bufp := p.ptr(one, unsafe.Pointer(one))
 
+	// 0. No core dump, from the first instruction on: until execve the
+	// child's memory is the runner's (shared on amd64, a copy elsewhere),
+	// with the gateway token and secrets in it. The jail's own rlimits
+	// (below) keep core at 0 for the command too.
+	noCore := &unix.Rlimit{}
+	p.add(stepf("prlimit(RLIMIT_CORE, 0)"), unix.SYS_PRLIMIT64, 0, unix.RLIMIT_CORE, p.ptr(noCore, unsafe.Pointer(noCore)), 0)
+
 	// 0a. Signals: every disposition back to the default, then nothing
 	// blocked. The child starts with every signal blocked (the runner
 	// blocks them around clone) and with the runner's handlers, which must
