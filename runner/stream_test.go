@@ -24,6 +24,7 @@ func TestSlowConsumerBoundsMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.Close() // and its call's teardown
 	var peak uint64
 	var bytes int
 	events := 0
