@@ -21,6 +21,11 @@ func TestChildCodeCallsOnlyRawSyscalls(t *testing.T) {
 	if !sharedVM {
 		t.Skip("the child is a fork in this build")
 	}
+	// It checks the build, not the kernel: it runs where the toolchain is
+	// (make test); the VM suite runs test binaries built on the host.
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no Go toolchain here to build and disassemble openclaw-run (make test runs this check)")
+	}
 	// The shipped binary as make build links it, with its symbols kept
 	// (go test strips the binaries it runs).
 	exe := filepath.Join(t.TempDir(), "openclaw-run")
