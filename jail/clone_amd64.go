@@ -9,13 +9,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sharedVM: on amd64 the child is cloned with CLONE_VM onto a stack of its
-// own (see cloneChild) instead of forked. Not in race, msan or asan
-// builds: the compiler-generated ABI0 wrapper that the trampoline calls
-// gains calls into the sanitizer's runtime there (racefuncenter), which
-// in the child would run on the parent's goroutine state in shared memory
-// and corrupt it. Those builds fork (clone_other.go).
-const sharedVM = true
+// On amd64 the child is cloned with CLONE_VM onto a stack of its own (see
+// cloneChild) instead of forked. Not in race, msan or asan builds: the
+// compiler-generated ABI0 wrapper that the trampoline calls gains calls
+// into the sanitizer's runtime there (racefuncenter), which in the child
+// would run on the parent's goroutine state in shared memory and corrupt
+// it. Those builds fork (clone_other.go). internal/deptest's
+// TestChildCodeCallsOnlyRawSyscalls checks the shipped build's call graph.
 
 // childStack is the size of the child's stack. runChild and its nosplit
 // callees need a few hundred bytes (the linker bounds a nosplit chain at

@@ -201,7 +201,7 @@ func TestPidfdSurvivesStackMoves(t *testing.T) {
 	testutil.RequireRoot(t)
 	stdin0, err := os.Readlink("/proc/self/fd/0")
 	if err != nil {
-		t.Skip("no fd 0 in this test process")
+		t.Fatalf("fd 0 (the Go runtime opens /dev/null there when it is closed): %v", err)
 	}
 	stop := make(chan struct{})
 	var gcs sync.WaitGroup

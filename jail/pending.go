@@ -3,7 +3,6 @@ package jail
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -129,7 +128,6 @@ func (w *Pending) Exec(path string, argv, env []string, dir string) (*Process, e
 	// fails (EPIPE) and finish reads why.
 	n, werr := unix.Write(w.goW, b)
 	proc, err := finish(w.proc, w.prog, w.errR, w.notifyR, w.notify, path)
-	runtime.KeepAlive(w.prog) // the child read its block from there
 	if err == nil && (werr != nil || n != len(b)) {
 		w.kill()
 		return nil, fmt.Errorf("hand the command to the pre-warmed jail: %d of %d bytes, %v", n, len(b), werr)

@@ -328,8 +328,11 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	// changes (prctl(2)), so it is armed after them; then the sync pipe is
 	// polled once: a hangup means the runner died before it was armed.
 	p.add(stepf("prctl(PR_SET_PDEATHSIG, SIGKILL)"), unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL))
+	// ppoll with a zero timeout (poll(2) does not exist on arm64).
 	pfd := &unix.PollFd{Fd: int32(fds.syncR), Events: unix.POLLIN}
-	p.add(stepf("check that the runner is alive"), unix.SYS_POLL, p.ptr(pfd, unsafe.Pointer(pfd)), 1, 0).want = 0
+	now := &unix.Timespec{}
+	p.add(stepf("check that the runner is alive"), unix.SYS_PPOLL, p.ptr(pfd, unsafe.Pointer(pfd)), 1,
+		p.ptr(now, unsafe.Pointer(now)), 0, 0).want = 0
 	p.add(stepf("close sync read end"), unix.SYS_CLOSE, uintptr(fds.syncR))
 
 	// 4. A new session: no controlling terminal, so TIOCSTI cannot push

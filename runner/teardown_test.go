@@ -92,5 +92,13 @@ func TestTeardownFollowsTheResult(t *testing.T) {
 		if l := ownCgroups(t); len(l) != 0 {
 			t.Errorf("prewarm %d: cgroups left after Close: %v", prewarm, l)
 		}
+		// A call on a closed runner (the gateway closes runners that may
+		// still serve one) runs, and is torn down before Run returns.
+		if err := r.Run(context.Background(), Call{Tool: "exec", Params: params}, func(Event) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if held, l := heldMountNamespaces(t), ownCgroups(t); held != 0 || len(l) != 0 {
+			t.Errorf("prewarm %d: a call after Close left %d mount namespaces and cgroups %v", prewarm, held, l)
+		}
 	}
 }

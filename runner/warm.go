@@ -272,8 +272,16 @@ type teardownList struct {
 }
 
 // withTeardown returns a context whose calls defer their teardown to run,
-// which runs them in the background.
+// which runs them in the background. A closed runner tears down inline:
+// Close may be waiting already, and a WaitGroup must not grow from zero
+// while it is waited on (the gateway closes runners still serving a call
+// when it resets its runner cache).
 func (r *Runner) withTeardown(ctx context.Context) (context.Context, func()) {
+	r.warm.mu.Lock()
+	defer r.warm.mu.Unlock()
+	if r.warm.closed {
+		return ctx, func() {}
+	}
 	l := &teardownList{}
 	r.teardowns.Add(1)
 	return context.WithValue(ctx, teardownKey{}, l), func() {
