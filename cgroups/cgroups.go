@@ -89,9 +89,7 @@ func New(l Limits) (*Cgroup, error) {
 	if l.MemoryBytes <= 0 || l.CPUs <= 0 || l.Pids <= 0 {
 		return nil, fmt.Errorf("cgroup: every limit must be set (memory %d, cpus %g, pids %d)", l.MemoryBytes, l.CPUs, l.Pids)
 	}
-	// The owner pid first (Sweep reads it), then a timestamp so that a
-	// recycled pid never meets a leftover of the same name.
-	name := fmt.Sprintf("%d-%x-%d", os.Getpid(), time.Now().UnixNano(), seq.Add(1))
+	name := NewName()
 	var c *Cgroup
 	var err error
 	if Mode() == "v2" {
@@ -106,6 +104,41 @@ func New(l Limits) (*Cgroup, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// NewName returns a fresh name for a call's cgroup: the owner pid first
+// (Sweep reads it), then a timestamp so that a recycled pid never meets a
+// leftover of the same name.
+func NewName() string {
+	return fmt.Sprintf("%d-%x-%d", os.Getpid(), time.Now().UnixNano(), seq.Add(1))
+}
+
+// ForeignPath is where another cgroup manager (the runc engine's
+// libcontainer, which insists on owning its cgroup) creates the call's
+// cgroup named name, in that manager's notation, so that it sits where
+// ours would and Sweep finds it after a crash:
+//   - v1: relative, which libcontainer resolves below its own process's
+//     cgroup in every hierarchy, as v1Bases does (the helper that runs it
+//     is the runner's child and shares its cgroups);
+//   - v2: absolute in the unified hierarchy, because the runner may have
+//     moved itself into a "supervisor" leaf (see v2Base), below which
+//     the no-internal-processes rule forbids children with controllers.
+func ForeignPath(name string) (string, error) {
+	if Mode() != "v2" {
+		if _, err := v1Bases(); err != nil {
+			return "", err
+		}
+		return filepath.Join(Dir, name), nil
+	}
+	base, err := v2Base()
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(Root, base)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join("/", rel, name), nil
 }
 
 // v1Controllers are the only v1 hierarchies a call uses. cpuacct limits
@@ -488,6 +521,7 @@ func Sweep() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	dirs = append(dirs, foreignV1Bases(dirs)...)
 	removed := 0
 	var errs []error
 	for _, base := range dirs {
@@ -512,6 +546,35 @@ func Sweep() (int, error) {
 		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// foreignV1Bases returns, on v1, the Dir directories of this process's
+// cgroup in the hierarchies calls do not use but libcontainer does
+// (devices, freezer, blkio, ...: it joins every mounted one), so that the
+// runc engine's leftovers are swept too. Nothing is created.
+func foreignV1Bases(ours []string) []string {
+	if Mode() == "v2" {
+		return nil
+	}
+	own, err := parseProcCgroup("/proc/self/cgroup")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for ctl, p := range own {
+		if ctl == "" || strings.HasPrefix(ctl, "name=") {
+			continue
+		}
+		mnt, err := filepath.EvalSymlinks(filepath.Join(Root, ctl))
+		if err != nil {
+			continue
+		}
+		d := filepath.Join(mnt, p, Dir)
+		if _, err := os.Stat(d); err == nil && !contains(ours, d) && !contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // alive reports whether pid is a running openclaw-run process (a recycled

@@ -163,8 +163,12 @@ type Sandbox struct {
 	// UID and GID that jail root maps to (0: the workspace owner, or 65534).
 	UID int `json:"uid,omitempty"`
 	GID int `json:"gid,omitempty"`
-	// Engine: native (default).
+	// Engine builds the jails: "native" (default) or "runc" (runc's
+	// libcontainer, through the openclaw-run-runc helper). The
+	// OPENCLAW_ENGINE environment variable, when set, replaces it.
 	Engine string `json:"engine,omitempty"`
+	// Engines choose the engine per profile name, over Engine.
+	Engines map[string]string `json:"engines,omitempty"`
 	// PerSession (default true) gives every session its own workspace
 	// below Workspace; false shares Workspace itself between sessions.
 	PerSession *bool `json:"perSession,omitempty"`
@@ -245,6 +249,24 @@ func Defaults() *Config {
 	c.Sandbox.Engine = "native"
 	return c
 }
+
+// EngineFor returns the jail engine of a profile: sandbox.engines, else
+// OPENCLAW_ENGINE, else sandbox.engine, else native.
+func (c *Config) EngineFor(profile string) string {
+	if e := c.Sandbox.Engines[profile]; e != "" {
+		return e
+	}
+	if e := os.Getenv("OPENCLAW_ENGINE"); e != "" {
+		return e
+	}
+	if c.Sandbox.Engine != "" {
+		return c.Sandbox.Engine
+	}
+	return "native"
+}
+
+// Engines are the jail engines sandbox.engine may name.
+var Engines = []string{"native", "runc"}
 
 // StateDir is OPENCLAW_STATE_DIR, else ~/.openclaw.
 func StateDir() string {

@@ -482,8 +482,18 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 		add(false, "alerts", "thresholds and window must not be negative")
 	}
 	// sandbox
-	if c.Sandbox.Engine != "native" && c.Sandbox.Engine != "" {
-		add(false, "sandbox.engine", "only \"native\" is available in this build, got %q", c.Sandbox.Engine)
+	if e := c.Sandbox.Engine; e != "" && !contains(Engines, e) {
+		add(false, "sandbox.engine", "want one of %v, got %q", Engines, e)
+	}
+	if e := os.Getenv("OPENCLAW_ENGINE"); e != "" && !contains(Engines, e) {
+		add(false, "sandbox.engine", "OPENCLAW_ENGINE: want one of %v, got %q", Engines, e)
+	}
+	for name, e := range c.Sandbox.Engines {
+		if !contains(knownProfiles, name) {
+			add(false, "sandbox.engines."+name, "no profile named %q", name)
+		} else if !contains(Engines, e) {
+			add(false, "sandbox.engines."+name, "want one of %v, got %q", Engines, e)
+		}
 	}
 	if c.Sandbox.UID < 0 || c.Sandbox.GID < 0 {
 		add(false, "sandbox.uid", "ids must not be negative")

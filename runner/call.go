@@ -20,6 +20,7 @@ import (
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/jail"
+	"github.com/openclaw-run/openclaw-run/runcjail"
 	"github.com/openclaw-run/openclaw-run/runner/tools"
 )
 
@@ -175,12 +176,13 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 func errorCode(err error) string {
 	var te *tools.Error
 	var ce *jail.ChildError
+	var re *runcjail.SetupError
 	switch {
 	case errors.As(err, &te):
 		return te.Code
 	case errors.Is(err, ErrPolicy):
 		return tools.CodeDenied
-	case errors.As(err, &ce), errors.Is(err, jail.ErrNotFound):
+	case errors.As(err, &ce), errors.As(err, &re), errors.Is(err, jail.ErrNotFound):
 		return tools.CodeSetup
 	case strings.Contains(err.Error(), "cgroup"):
 		return tools.CodeSetup

@@ -63,8 +63,14 @@ type Options struct {
 	// Secrets resolves the secrets a call names (exec secretEnv).
 	Secrets SecretResolver
 	// Prewarm keeps up to this many jails of the exec tier built ahead of
-	// their calls (0: none). Each serves one call (see warm.go).
+	// their calls (0: none). Each serves one call (see warm.go). The
+	// native engine only.
 	Prewarm int
+	// Engine builds the jails: "native" (default) or "runc" (see runc.go).
+	Engine string
+	// RuncHelper is the runc engine's helper binary; default:
+	// openclaw-run-runc beside this executable.
+	RuncHelper string
 }
 
 // SecretResolver finds a secret's value by name.
@@ -79,6 +85,8 @@ type Runner struct {
 	uid, gid int
 	rootfs   *RootFS
 	warm     warmPool
+	// runcHelper is set when the engine is runc.
+	runcHelper string
 	// teardowns counts the calls whose teardown runs after their result
 	// (see afterResult); Close waits for them.
 	teardowns sync.WaitGroup
@@ -102,6 +110,12 @@ func New(o Options) (*Runner, error) {
 	r.rootfs, err = BuildRootFS(o.Workspace, Hostname, o.FS)
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
+	}
+	if r.runcHelper, err = checkEngine(&o); err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	if r.runcHelper != "" {
+		r.opts.Prewarm = 0 // libcontainer starts a jail with its command
 	}
 	return r, nil
 }
@@ -209,6 +223,14 @@ func ChooseIDs(ws os.FileInfo, uid, gid int) (int, int) {
 		return int(st.Uid), int(st.Gid)
 	}
 	return DefaultJailID, DefaultJailID
+}
+
+// Engine names the engine that builds this runner's jails.
+func (r *Runner) Engine() string {
+	if r.runcHelper != "" {
+		return EngineRunc
+	}
+	return EngineNative
 }
 
 // IDs returns the host uid and gid that jail root maps to.
@@ -376,6 +398,9 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 		dir = WorkspaceDir
 	}
 	env := Env(r.opts.Term, cmd.Env)
+	if r.runcHelper != "" {
+		return r.runRunc(ctx, tier, cmd, env, dir, timeout, start)
+	}
 
 	var proc *jail.Process
 	j := r.takeWarm(tier, cmd, env, dir)

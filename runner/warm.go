@@ -10,6 +10,7 @@ import (
 
 	"github.com/openclaw-run/openclaw-run/cgroups"
 	"github.com/openclaw-run/openclaw-run/jail"
+	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/seccomp"
 	"golang.org/x/sys/unix"
 )
@@ -72,21 +73,17 @@ func (r *Runner) build(tier string, cmd *Command, env []string, dir string, tr *
 		tr.mark("cgroup")
 	}
 	spec := &jail.Spec{
-		Env:      env,
-		Dir:      dir,
-		Hostname: Hostname,
-		HostUID:  r.uid,
-		HostGID:  r.gid,
-		Binds:    append(r.rootfs.Binds[:len(r.rootfs.Binds):len(r.rootfs.Binds)], binds...),
-		Files:    r.rootfs.Files,
-		Symlinks: r.rootfs.Symlinks,
-		Masks:    r.rootfs.Masks,
-		TmpSize:  int64(lim.TmpSize),
-		Rlimits: []jail.Rlimit{
-			{Resource: unix.RLIMIT_CORE, Cur: 0, Max: 0},
-			{Resource: unix.RLIMIT_NOFILE, Cur: uint64(lim.OpenFiles), Max: uint64(lim.OpenFiles)},
-			{Resource: unix.RLIMIT_FSIZE, Cur: uint64(lim.FileSize), Max: uint64(lim.FileSize)},
-		},
+		Env:           env,
+		Dir:           dir,
+		Hostname:      Hostname,
+		HostUID:       r.uid,
+		HostGID:       r.gid,
+		Binds:         append(r.rootfs.Binds[:len(r.rootfs.Binds):len(r.rootfs.Binds)], binds...),
+		Files:         r.rootfs.Files,
+		Symlinks:      r.rootfs.Symlinks,
+		Masks:         r.rootfs.Masks,
+		TmpSize:       int64(lim.TmpSize),
+		Rlimits:       jailRlimits(lim),
 		Seccomp:       prog.Filter,
 		SeccompNotify: prog.Notify,
 		Stdin:         j.stdin,
@@ -116,6 +113,15 @@ func (r *Runner) build(tier string, cmd *Command, env []string, dir string, tr *
 	j.stdin.Close() // the jail holds its own copy; EOF and EPIPE follow the jail
 	j.stdin = nil
 	return j, nil
+}
+
+// jailRlimits are the rlimits of every jail, whatever its engine.
+func jailRlimits(lim profiles.Limits) []jail.Rlimit {
+	return []jail.Rlimit{
+		{Resource: unix.RLIMIT_CORE, Cur: 0, Max: 0},
+		{Resource: unix.RLIMIT_NOFILE, Cur: uint64(lim.OpenFiles), Max: uint64(lim.OpenFiles)},
+		{Resource: unix.RLIMIT_FSIZE, Cur: uint64(lim.FileSize), Max: uint64(lim.FileSize)},
+	}
 }
 
 // close releases what the runner holds for a jail: a waiting jail is

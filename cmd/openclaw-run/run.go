@@ -30,6 +30,7 @@ type runFlags struct {
 	config    string
 	secretEnv map[string]string
 	logLevel  string
+	engine    string
 }
 
 func cmdRun(args []string, stderr io.Writer) int {
@@ -47,6 +48,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	fs.StringVar(&f.profile, "profile", "", "tool profile: minimal, coding or full (default: tools.profile of the config, else coding)")
 	fs.StringVar(&f.config, "config", "", "config file (default: $OPENCLAW_CONFIG_PATH, else $OPENCLAW_STATE_DIR/openclaw.json)")
+	fs.StringVar(&f.engine, "engine", "", "jail engine: native or runc (runc's libcontainer, through openclaw-run-runc; default: sandbox.engines/sandbox.engine of the config, else native)")
 	fs.StringVarP(&f.workspace, "workspace", "w", ".", "host directory mounted read-write at /workspace (the working directory)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "kill the whole jail after this long (default: the profile's)")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set K=V inside the jail (repeatable); nothing else of this environment goes in")
@@ -120,6 +122,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	opts.Workspace, opts.Term, opts.Audit = f.workspace, os.Getenv("TERM"), alog
 	opts.Limits = opts.Limits.Override(f.limits)
+	if f.engine != "" {
+		opts.Engine = f.engine
+	}
 	if f.uid != 0 {
 		opts.UID, opts.GID = f.uid, f.gid
 	}

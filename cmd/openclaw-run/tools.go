@@ -22,6 +22,7 @@ func cmdTools(args []string, stdout, stderr io.Writer) int {
 	profile := fs.String("profile", "", "profile (default: tools.profile of the config, else coding)")
 	cfgFile := fs.String("config", "", "config file")
 	workspace := fs.StringP("workspace", "w", ".", "workspace")
+	engine := fs.String("engine", "", "jail engine: native or runc (default: the config's, else native)")
 	raw := fs.String("params", "", "the tool's parameters as JSON (merged with the flags below)")
 	pathF := fs.String("path", "", "path (read, write, edit, ls)")
 	content := fs.String("content", "", "content (write)")
@@ -120,6 +121,9 @@ func cmdTools(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitSetup
+	}
+	if *engine != "" {
+		opts.Engine = *engine
 	}
 	alog, err := setup.OpenAudit(*auditFile, cfg)
 	if err != nil {

@@ -1,0 +1,553 @@
+// Command openclaw-run-runc is the runc engine: it runs one call's jail
+// with runc's libcontainer (v1.5.2, pinned in go.mod), from the Plan the
+// runner decided, and reports how it ended (package runcjail describes
+// the protocol). It is a module of its own so that libcontainer's cgo
+// constructor, the seccomp build tag and its dependencies never enter
+// openclaw-run's build.
+//
+// What this engine takes from libcontainer: the namespaces and id maps,
+// the pivot into the root, /proc with runc's masked and read-only paths,
+// capabilities, no_new_privs, rlimits, the seccomp filter (compiled by
+// libcontainer from our rule table), the cgroup (created, limited, placed,
+// deleted by libcontainer: it refuses to run without owning the devices
+// controller, so the cgroup has one owner, and it is libcontainer), and
+// the hardening of its init (the sealed /proc/self/exe of CVE-2019-5736,
+// fd hygiene after CVE-2024-21626, safe mount targets).
+//
+// What it builds itself, as root in a mount namespace of its own (the
+// runner starts it with CLONE_NEWNS): the root tmpfs with the binds, the
+// synthesized files, the denied-path masks and /dev. libcontainer would
+// make binds inside the jail's user namespace, as the jail's root, so a
+// bind below a directory that uid cannot enter would fail, where the
+// native engine clones the trees as root; built here, both engines see the
+// same trees with the same flags. libcontainer bind-mounts the root onto
+// itself, seals it read-only and pivots into it.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/cgroups"
+	_ "github.com/opencontainers/cgroups/devices" // device rules: libcontainer will not start without them
+	"github.com/opencontainers/cgroups/devices/config"
+	"github.com/opencontainers/cgroups/fs"
+	"github.com/opencontainers/cgroups/fs2"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	_ "github.com/opencontainers/runc/libcontainer/nsenter"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/openclaw-run/openclaw-run/runcjail"
+	"github.com/openclaw-run/openclaw-run/seccomp"
+)
+
+func init() {
+	// libcontainer re-executes this binary as the jail's init ("init"):
+	// nsenter's constructor has already joined the namespaces by now.
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		libcontainer.Init()
+		os.Exit(255) // Init does not return
+	}
+	// The main thread stays locked to main and does none of the work: a
+	// thread libcontainer used can be left in a dead jail's mount
+	// namespace (DESIGN.md 5.1), and the runtime may then hand the main
+	// thread's next goroutine a thread that sees no host.
+	runtime.LockOSThread()
+}
+
+func main() {
+	logrus.SetOutput(io.Discard) // our stderr is the jail's stderr
+	if len(os.Args) > 1 {
+		fmt.Fprintln(os.Stderr, "openclaw-run-runc: the runc engine's helper; openclaw-run starts it (see runcjail)")
+		os.Exit(2)
+	}
+	out := make(chan *runcjail.Result)
+	go func() { out <- serve() }()
+	res := <-out
+	json.NewEncoder(os.NewFile(4, "result")).Encode(res)
+	if res.Error != "" {
+		os.Exit(1)
+	}
+}
+
+// serve runs the call and always returns a result.
+func serve() *runcjail.Result {
+	start := time.Now()
+	var plan runcjail.Plan
+	if err := json.NewDecoder(os.NewFile(3, "plan")).Decode(&plan); err != nil {
+		return fail(fmt.Errorf("read the plan: %w", err))
+	}
+	if err := check(&plan); err != nil {
+		return fail(err)
+	}
+	tier := seccomp.Tiers()[plan.Tier]
+
+	// Everything this call needs on disk lives in a tmpfs of the helper's
+	// own mount namespace: the jail's root, libcontainer's state, the
+	// seccomp socket. It goes when the helper exits.
+	tmp, err := os.MkdirTemp("", "openclaw-runc-")
+	if err != nil {
+		return fail(err)
+	}
+	defer func() {
+		unix.Unmount(tmp, unix.MNT_DETACH)
+		os.Remove(tmp)
+	}()
+	if err := unix.Mount("tmpfs", tmp, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0711,size=1m"); err != nil {
+		return fail(fmt.Errorf("mount the helper's tmpfs: %w", err))
+	}
+	rootfs, dev := filepath.Join(tmp, "rootfs"), filepath.Join(tmp, "dev")
+	if err := buildRoot(rootfs, &plan); err != nil {
+		return fail(err)
+	}
+	if err := buildDev(dev, &plan); err != nil {
+		return fail(err)
+	}
+
+	cfg := jailConfig(rootfs, dev, &plan, tier)
+	var listener *net.UnixListener
+	if tier.Notify {
+		// libcontainer hands the filter's user-notification fd to
+		// whoever listens here (runtime-spec's seccomp agent); our
+		// supervisor records each refused call and answers EPERM, as
+		// under the native engine.
+		cfg.Seccomp.ListenerPath = filepath.Join(tmp, "seccomp.sock")
+		if listener, err = net.ListenUnix("unix", &net.UnixAddr{Name: cfg.Seccomp.ListenerPath, Net: "unix"}); err != nil {
+			return fail(err)
+		}
+		defer listener.Close()
+	}
+	var sup *seccomp.Supervisor
+	supReady := make(chan error, 1)
+	if listener != nil {
+		go func() {
+			fd, err := receiveListener(listener)
+			if err == nil {
+				sup, err = seccomp.Supervise(fd)
+			}
+			supReady <- err
+		}()
+	}
+
+	c, err := libcontainer.Create(filepath.Join(tmp, "state"), "call", cfg)
+	if err != nil {
+		return fail(fmt.Errorf("create: %w", err))
+	}
+	defer c.Destroy()
+
+	// SIGTERM from the runner (timeout, cancel) kills the jail; its
+	// pid namespace ends with its init.
+	var mu sync.Mutex
+	running, killed := false, false
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	go func() {
+		for range sigs {
+			mu.Lock()
+			killed = true
+			if running {
+				c.Signal(unix.SIGKILL)
+			}
+			mu.Unlock()
+		}
+	}()
+
+	p := &libcontainer.Process{
+		Args: plan.Args, Env: plan.Env, Cwd: plan.Dir,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Init: true,
+	}
+	if err := c.Run(p); err != nil {
+		return fail(fmt.Errorf("start: %w", err))
+	}
+	mu.Lock()
+	running = true
+	if killed {
+		c.Signal(unix.SIGKILL)
+	}
+	mu.Unlock()
+	res := &runcjail.Result{StartedMs: float64(time.Since(start).Microseconds()) / 1000}
+	if listener != nil {
+		if err := <-supReady; err != nil {
+			c.Signal(unix.SIGKILL)
+			p.Wait()
+			return fail(fmt.Errorf("seccomp listener: %w", err))
+		}
+	}
+
+	ps, werr := p.Wait()
+	if ps == nil {
+		return fail(fmt.Errorf("wait: %w", werr))
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.Signal = int(ws.Signal())
+	} else {
+		res.ExitCode = ps.ExitCode()
+	}
+	if sup != nil {
+		res.Blocked = sup.Stop()
+	}
+	stats(c, res)
+	return res
+}
+
+func fail(err error) *runcjail.Result { return &runcjail.Result{Error: err.Error()} }
+
+// check refuses a plan that would run with less than the runner asked.
+func check(p *runcjail.Plan) error {
+	var errs []error
+	if len(p.Args) == 0 || p.Args[0] == "" {
+		errs = append(errs, errors.New("no command"))
+	}
+	if seccomp.Tiers()[p.Tier] == nil {
+		errs = append(errs, fmt.Errorf("unknown seccomp tier %q", p.Tier))
+	}
+	if p.HostUID <= 0 || p.HostGID <= 0 {
+		errs = append(errs, fmt.Errorf("jail root must map to an unprivileged host uid:gid, got %d:%d", p.HostUID, p.HostGID))
+	}
+	if p.Memory <= 0 || p.CPUs <= 0 || p.Pids <= 0 || p.TmpSize <= 0 {
+		errs = append(errs, fmt.Errorf("every limit must be set (memory %d, cpus %g, pids %d, tmp %d)", p.Memory, p.CPUs, p.Pids, p.TmpSize))
+	}
+	if !path.IsAbs(p.Dir) || p.CgroupPath == "" {
+		errs = append(errs, fmt.Errorf("working directory %q and cgroup path %q are required", p.Dir, p.CgroupPath))
+	}
+	return errors.Join(errs...)
+}
+
+// Masked and read-only /proc paths: runc's defaults (runtime-spec's
+// config-linux), the same list as the native engine's.
+var (
+	maskedPaths = []string{"/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+		"/proc/timer_stats", "/proc/sched_debug", "/proc/sysrq-trigger", "/proc/kallsyms",
+		"/proc/kpagecount", "/proc/kpageflags", "/proc/kpagecgroup", "/proc/interrupts",
+		"/proc/acpi", "/proc/scsi", "/proc/asound", "/proc/firmware", "/proc/driver"}
+	readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys"}
+)
+
+// jailConfig is the libcontainer configuration of the plan.
+func jailConfig(rootfs, dev string, p *runcjail.Plan, tier *seccomp.Tier) *configs.Config {
+	var rules []*config.Rule
+	for _, d := range specconv.AllowedDevices {
+		rules = append(rules, &d.Rule)
+	}
+	pids := p.Pids
+	res := &cgroups.Resources{
+		Devices: rules,
+		Memory:  p.Memory,
+		// memory+swap = memory: the call never swaps (as the native
+		// engine's memsw and swap.max writes).
+		MemorySwap: p.Memory,
+		PidsLimit:  &pids,
+		CpuQuota:   int64(p.CPUs * 100000), CpuPeriod: 100000,
+	}
+	if cgroups.IsCgroup2UnifiedMode() {
+		res.Unified = map[string]string{"memory.oom.group": "1"} // an OOM kill takes the whole call
+	}
+	var rl []configs.Rlimit
+	for _, r := range p.Rlimits {
+		rl = append(rl, configs.Rlimit{Type: r.Resource, Soft: r.Cur, Hard: r.Max})
+	}
+	const nosuidNodevNoexec = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	return &configs.Config{
+		Rootfs:          rootfs,
+		Readonlyfs:      true,
+		NoNewPrivileges: true,
+		Capabilities:    &configs.Capabilities{},
+		Namespaces: configs.Namespaces{{Type: configs.NEWNS}, {Type: configs.NEWUTS}, {Type: configs.NEWIPC},
+			{Type: configs.NEWPID}, {Type: configs.NEWUSER}, {Type: configs.NEWNET}, {Type: configs.NEWCGROUP}},
+		UIDMappings: []configs.IDMap{{ContainerID: 0, HostID: int64(p.HostUID), Size: 1}},
+		GIDMappings: []configs.IDMap{{ContainerID: 0, HostID: int64(p.HostGID), Size: 1}},
+		Cgroups:     &cgroups.Cgroup{Path: p.CgroupPath, Resources: res},
+		// If the helper dies, so does the jail (and with its init, the
+		// whole pid namespace).
+		ParentDeathSignal: int(unix.SIGKILL),
+		MaskPaths:         maskedPaths,
+		ReadonlyPaths:     readonlyPaths,
+		Hostname:          p.Hostname,
+		Networks:          []*configs.Network{{Type: "loopback", Address: "127.0.0.1/0", Gateway: "localhost"}},
+		Rlimits:           rl,
+		Mounts: []*configs.Mount{
+			// /dev is built by buildDev; given as a bind, libcontainer
+			// attaches it and creates no device nodes or links of its own.
+			{Source: dev, Destination: "/dev", Device: "bind",
+				Flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NOEXEC},
+			{Source: "proc", Destination: "/proc", Device: "proc", Flags: nosuidNodevNoexec},
+			{Source: "tmpfs", Destination: "/tmp", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_NODEV,
+				Data: fmt.Sprintf("mode=1777,size=%d", p.TmpSize)},
+		},
+		Seccomp: translate(tier),
+	}
+}
+
+// translate turns one of our seccomp tiers into libcontainer's seccomp
+// configuration, rule for rule: Deny is EPERM (or a notification to the
+// supervisor in a Notify tier), NoSys and the default ENOSYS, and every
+// argument condition a masked equality.
+func translate(t *seccomp.Tier) *configs.Seccomp {
+	enosys, eperm := uint(unix.ENOSYS), uint(unix.EPERM)
+	sc := &configs.Seccomp{DefaultAction: configs.Errno, DefaultErrnoRet: &enosys, Architectures: []string{"amd64"}}
+	for _, r := range t.Rules {
+		if r.Action == seccomp.NoSys && len(r.Conds) == 0 {
+			continue // the default
+		}
+		act, ret := configs.Allow, (*uint)(nil)
+		switch r.Action {
+		case seccomp.Deny:
+			act, ret = configs.Errno, &eperm
+			if t.Notify {
+				act, ret = configs.Notify, nil
+			}
+		case seccomp.NoSys:
+			act, ret = configs.Errno, &enosys
+		}
+		var args []*configs.Arg
+		for _, c := range r.Conds {
+			args = append(args, &configs.Arg{Index: c.Index, Value: c.Mask, ValueTwo: c.Value, Op: configs.MaskEqualTo})
+		}
+		for _, n := range r.Names {
+			sc.Syscalls = append(sc.Syscalls, &configs.Syscall{Name: n, Action: act, ErrnoRet: ret, Args: args})
+		}
+	}
+	return sc
+}
+
+// devices are the host character devices bound into /dev, as the native
+// engine binds them.
+var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// buildRoot lays out the jail's root at dir as the native engine does in
+// its child: a tmpfs with the binds (read-only unless writable, nosuid and
+// nodev, recursively), the synthesized files and links, and the masks over
+// denied paths.
+func buildRoot(dir string, p *runcjail.Plan) error {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=8m"); err != nil {
+		return fmt.Errorf("mount the root tmpfs: %w", err)
+	}
+	in := func(p string) string { return filepath.Join(dir, p) }
+	var dirs []string
+	isFile := map[string]bool{}
+	for _, b := range p.Binds {
+		st, err := os.Stat(b.Source)
+		if err != nil {
+			return fmt.Errorf("bind source: %w", err)
+		}
+		if st.IsDir() {
+			dirs = append(dirs, b.Target)
+		} else {
+			dirs = append(dirs, path.Dir(b.Target))
+			isFile[b.Target] = true
+		}
+	}
+	for _, f := range p.Files {
+		dirs = append(dirs, path.Dir(f.Path))
+	}
+	for _, l := range p.Symlinks {
+		dirs = append(dirs, path.Dir(l.Path))
+	}
+	dirs = append(dirs, "/dev", "/proc", "/tmp", p.Dir)
+	for _, d := range withParents(dirs) {
+		if err := os.Mkdir(in(d), 0o755); err != nil && !os.IsExist(err) {
+			return err
+		}
+	}
+	for _, b := range p.Binds {
+		if isFile[b.Target] {
+			if err := os.WriteFile(in(b.Target), nil, 0o444); err != nil {
+				return err
+			}
+		}
+		attr := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
+		if !b.Writable {
+			attr |= unix.MOUNT_ATTR_RDONLY
+		}
+		if err := bind(b.Source, in(b.Target), attr); err != nil {
+			return err
+		}
+	}
+
+	for _, m := range p.Masks {
+		var err error
+		if m.Dir {
+			err = unix.Mount("tmpfs", in(m.Path), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0,mode=000")
+		} else {
+			err = bind("/dev/null", in(m.Path), unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC) // as the jail's /dev/null
+		}
+		if err != nil {
+			return fmt.Errorf("mask %s: %w", m.Path, err)
+		}
+	}
+	for _, f := range p.Files {
+		if err := os.WriteFile(in(f.Path), f.Data, os.FileMode(f.Mode)); err != nil {
+			return err
+		}
+		if err := os.Chmod(in(f.Path), os.FileMode(f.Mode)); err != nil { // not the umask's
+			return err
+		}
+	}
+	for _, l := range p.Symlinks {
+		if err := os.Symlink(l.Target, in(l.Path)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildDev makes the jail's /dev at dir, as the native engine does: a few
+// host character devices (usable, so not nodev), a devpts instance, a
+// bounded /dev/shm, the usual links; read-only.
+func buildDev(dir string, p *runcjail.Plan) error {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k"); err != nil {
+		return fmt.Errorf("mount /dev: %w", err)
+	}
+	for _, d := range devices {
+		if err := os.WriteFile(filepath.Join(dir, d), nil, 0o666); err != nil {
+			return err
+		}
+		if err := bind("/dev/"+d, filepath.Join(dir, d), unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC); err != nil {
+			return err
+		}
+	}
+	mounts := []struct {
+		dir, fstype string
+		mode        os.FileMode
+		flags       uintptr
+		data        string
+	}{
+		{"pts", "devpts", 0o755, unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620"},
+		{"shm", "tmpfs", 0o1777, unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, fmt.Sprintf("mode=1777,size=%d", p.TmpSize)},
+	}
+	for _, m := range mounts {
+		if err := os.Mkdir(filepath.Join(dir, m.dir), m.mode); err != nil {
+			return err
+		}
+		if err := unix.Mount(m.fstype, filepath.Join(dir, m.dir), m.fstype, m.flags, m.data); err != nil {
+			return fmt.Errorf("mount %s: %w", m.dir, err)
+		}
+	}
+	links := []struct{ at, to string }{{"ptmx", "pts/ptmx"}, {"fd", "/proc/self/fd"},
+		{"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}}
+	for _, l := range links {
+		if err := os.Symlink(l.to, filepath.Join(dir, l.at)); err != nil {
+			return err
+		}
+	}
+	return setattr(dir, unix.MOUNT_ATTR_RDONLY, 0)
+}
+
+// bind clones the tree at src (opened without following any symlink, so a
+// component swapped after the runner resolved it fails the call instead
+// of binding elsewhere) and attaches it at dst with attr, recursively.
+func bind(src, dst string, attr uint64) error {
+	fd, err := unix.Openat2(unix.AT_FDCWD, src, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS})
+	if err != nil {
+		return fmt.Errorf("bind %s: %w", src, err)
+	}
+	defer unix.Close(fd)
+	tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE)
+	if err != nil {
+		return fmt.Errorf("bind %s: open_tree: %w", src, err)
+	}
+	defer unix.Close(tree)
+	a := &unix.MountAttr{Attr_set: attr, Propagation: unix.MS_PRIVATE}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, a); err != nil {
+		return fmt.Errorf("bind %s: mount_setattr: %w", src, err)
+	}
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("bind %s: move_mount: %w", src, err)
+	}
+	return nil
+}
+
+func setattr(p string, set uint64, flags uint) error {
+	if err := unix.MountSetattr(unix.AT_FDCWD, p, flags, &unix.MountAttr{Attr_set: set}); err != nil {
+		return fmt.Errorf("mount_setattr %s: %w", p, err)
+	}
+	return nil
+}
+
+func withParents(dirs []string) []string {
+	set := map[string]bool{}
+	for _, d := range dirs {
+		for d != "/" && d != "." && !set[d] {
+			set[d] = true
+			d = path.Dir(d)
+		}
+	}
+	out := make([]string, 0, len(set))
+	for d := range set {
+		out = append(out, d)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// receiveListener accepts libcontainer's one connection and takes the
+// seccomp notification fd it carries (SCM_RIGHTS, after the state JSON).
+func receiveListener(l *net.UnixListener) (int, error) {
+	l.SetDeadline(time.Now().Add(30 * time.Second))
+	conn, err := l.AcceptUnix()
+	if err != nil {
+		return -1, err
+	}
+	defer conn.Close()
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return -1, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) == 0 {
+		return -1, fmt.Errorf("no SCM_RIGHTS message (%v)", err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) == 0 {
+		return -1, fmt.Errorf("no fd in the message (%v)", err)
+	}
+	for _, extra := range fds[1:] {
+		unix.Close(extra)
+	}
+	return fds[0], nil
+}
+
+// stats fills in what the call used, read from the cgroup libcontainer
+// made, before it is destroyed.
+func stats(c *libcontainer.Container, res *runcjail.Result) {
+	st, err := c.Stats()
+	if err == nil && st.CgroupStats != nil {
+		cs := st.CgroupStats
+		res.CPUUserMs = cs.CpuStats.CpuUsage.UsageInUsermode / 1e6
+		res.CPUSystemMs = cs.CpuStats.CpuUsage.UsageInKernelmode / 1e6
+		res.MaxMemoryBytes = cs.MemoryStats.Usage.MaxUsage
+	}
+	state, err := c.State()
+	if err != nil {
+		return
+	}
+	if cgroups.IsCgroup2UnifiedMode() {
+		res.OOMKills, _ = fs2.OOMKillCount(state.CgroupPaths[""])
+	} else {
+		res.OOMKills, _ = fs.OOMKillCount(state.CgroupPaths["memory"])
+	}
+}

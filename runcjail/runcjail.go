@@ -1,0 +1,207 @@
+// Package runcjail is the runner's side of the second jail engine, runc's
+// libcontainer (`--engine runc`, `sandbox.engine`). libcontainer needs cgo
+// (its nsenter constructor runs in every start of the binary that links
+// it), the seccomp build tag and about forty modules, so it lives in a
+// helper binary of its own, openclaw-run-runc (module runcjail/helper),
+// and openclaw-run stays static and cgo-free. This package defines what
+// crosses between the two and starts the helper.
+//
+// One helper process serves one call:
+//
+//	runner ──Plan (fd 3)──▶ openclaw-run-runc ──libcontainer──▶ jail
+//	       ◀─Result (fd 4)─       stdio 0-2 are the jail's own
+//
+// The helper starts in a mount namespace of its own (CLONE_NEWUSER is
+// libcontainer's business; CLONE_NEWNS here is so that the root it builds
+// for the jail never appears in the host's mount table and vanishes with
+// the helper). The runner ends a call by SIGTERM to the helper, which
+// kills the jail and still reports; SIGKILL is for a helper that does not
+// answer, and the jail's init then dies of its parent-death signal.
+package runcjail
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/openclaw-run/openclaw-run/jail"
+	"github.com/openclaw-run/openclaw-run/seccomp"
+)
+
+// HelperName is the helper binary's name, looked for beside openclaw-run.
+const HelperName = "openclaw-run-runc"
+
+// Plan is one call's jail, decided by the runner: the same fields the
+// native engine's jail.Spec carries, minus what the helper derives itself
+// (the seccomp tier is named, not compiled: libcontainer compiles its own
+// filter from the rule table).
+type Plan struct {
+	Args     []string       `json:"args"`
+	Path     string         `json:"path,omitempty"`
+	Env      []string       `json:"env"`
+	Dir      string         `json:"dir"`
+	Hostname string         `json:"hostname"`
+	HostUID  int            `json:"hostUid"`
+	HostGID  int            `json:"hostGid"`
+	Binds    []jail.Bind    `json:"binds"`
+	Masks    []jail.Mask    `json:"masks"`
+	Files    []jail.File    `json:"files"`
+	Symlinks []jail.Symlink `json:"symlinks"`
+	TmpSize  int64          `json:"tmpSize"`
+	Rlimits  []jail.Rlimit  `json:"rlimits"`
+	// Tier is the seccomp tier (seccomp.Tiers) loaded before execve.
+	Tier string `json:"tier"`
+	// Memory, CPUs and Pids are the cgroup limits; all three required.
+	Memory int64   `json:"memory"`
+	CPUs   float64 `json:"cpus"`
+	Pids   int64   `json:"pids"`
+	// CgroupPath is where libcontainer creates the call's cgroup, in its
+	// own notation: relative (v1: below the helper's cgroup in each
+	// hierarchy) or absolute in the hierarchy (v2). See cgroups.ForeignPath.
+	CgroupPath string `json:"cgroupPath"`
+}
+
+// Result is how the jailed process ended and what it used, or why the
+// jail could not be built (Error, with nothing run).
+type Result struct {
+	Error          string            `json:"error,omitempty"`
+	ExitCode       int               `json:"exitCode"`
+	Signal         int               `json:"signal,omitempty"`
+	OOMKills       uint64            `json:"oomKills"`
+	CPUUserMs      uint64            `json:"cpuUserMs"`
+	CPUSystemMs    uint64            `json:"cpuSystemMs"`
+	MaxMemoryBytes uint64            `json:"maxMemoryBytes"`
+	Blocked        []seccomp.Blocked `json:"blocked,omitempty"`
+	// StartedMs is the time from the helper's start to the jailed
+	// process running (the libcontainer engine's setup time).
+	StartedMs float64 `json:"startedMs"`
+}
+
+// SetupError is a jail the helper could not build: nothing ran.
+type SetupError struct{ Msg string }
+
+func (e *SetupError) Error() string { return "runc engine: " + e.Msg }
+
+// Helper finds the helper binary: explicit, else beside the running
+// executable, else beside the executable's resolved path (bin/ of a
+// checkout, or /usr/local/bin of an install).
+func Helper(explicit string) (string, error) {
+	if explicit != "" {
+		if _, err := os.Stat(explicit); err != nil {
+			return "", fmt.Errorf("runc engine: helper %w", err)
+		}
+		return explicit, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("runc engine: locate %s: %w", HelperName, err)
+	}
+	cands := []string{filepath.Join(filepath.Dir(exe), HelperName)}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		cands = append(cands, filepath.Join(filepath.Dir(real), HelperName))
+	}
+	for _, c := range cands {
+		if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("runc engine: %s not found beside %s (build it with make build, or set sandbox.engine to native)", HelperName, exe)
+}
+
+// Process is one running helper, and so one jail.
+type Process struct {
+	cmd     *exec.Cmd
+	result  *os.File
+	killed  sync.Once
+	waited  chan struct{}
+	started time.Time
+}
+
+// Start runs the helper for plan with the jail's stdio. The files are the
+// jail's own from here on; the caller may close its copies after Start.
+func Start(helper string, plan *Plan, stdin, stdout, stderr *os.File) (*Process, error) {
+	planR, planW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	resR, resW, err := os.Pipe()
+	if err != nil {
+		planR.Close()
+		planW.Close()
+		return nil, err
+	}
+	cmd := &exec.Cmd{
+		Path: helper, Args: []string{HelperName},
+		// Nothing of the runner's environment: the helper needs none, and
+		// libcontainer's init inherits the helper's (it passes the jail
+		// only Plan.Env).
+		Env:        []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		Stdin:      stdin,
+		Stdout:     stdout,
+		Stderr:     stderr,
+		ExtraFiles: []*os.File{planR, resW},
+		SysProcAttr: &syscall.SysProcAttr{
+			// Go also makes / recursively private in the new namespace
+			// (syscall/exec_linux.go), so nothing the helper mounts
+			// propagates back to the host.
+			Unshareflags: syscall.CLONE_NEWNS,
+			Pdeathsig:    syscall.SIGKILL,
+		},
+	}
+	p := &Process{cmd: cmd, result: resR, waited: make(chan struct{}), started: time.Now()}
+	err = cmd.Start()
+	planR.Close()
+	resW.Close()
+	if err != nil {
+		planW.Close()
+		resR.Close()
+		return nil, fmt.Errorf("runc engine: start %s: %w", helper, err)
+	}
+	go func() {
+		json.NewEncoder(planW).Encode(plan)
+		planW.Close()
+	}()
+	return p, nil
+}
+
+// Pid is the helper's pid.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Kill ends the call: SIGTERM, to which the helper answers by killing the
+// jail, then SIGKILL if the helper is still there after a grace period.
+func (p *Process) Kill() {
+	p.killed.Do(func() {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		go func() {
+			select {
+			case <-p.waited:
+			case <-time.After(5 * time.Second):
+				p.cmd.Process.Kill()
+			}
+		}()
+	})
+}
+
+// Wait waits for the helper and returns the jail's result. A SetupError
+// means nothing ran.
+func (p *Process) Wait() (*Result, error) {
+	b, rerr := io.ReadAll(io.LimitReader(p.result, 1<<20))
+	p.result.Close()
+	werr := p.cmd.Wait()
+	close(p.waited)
+	var res Result
+	if len(b) == 0 || json.Unmarshal(b, &res) != nil {
+		return nil, &SetupError{Msg: fmt.Sprintf("the helper gave no result (%v)", errors.Join(werr, rerr))}
+	}
+	if res.Error != "" {
+		return nil, &SetupError{Msg: res.Error}
+	}
+	return &res, nil
+}
