@@ -51,6 +51,13 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
+	// The runc engine's helper, a module of its own (cgo, libseccomp).
+	helper := exec.Command("go", "build", "-tags", "seccomp", "-o", filepath.Join(dir, "openclaw-run-runc"), ".")
+	helper.Dir, helper.Stdout, helper.Stderr = "../runcjail/helper", os.Stdout, os.Stderr
+	if err := helper.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build the runc helper:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

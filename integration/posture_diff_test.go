@@ -5,6 +5,8 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -41,8 +43,13 @@ func TestPostureColdVersusPrewarmed(t *testing.T) {
 	for _, d := range posture.Diff(a, b, intended) {
 		t.Error(d)
 	}
-	// The probe itself is checked against what the jail promises, so that
-	// two equally broken jails do not compare equal unnoticed.
+	checkPromised(t, "a cold jail", a)
+}
+
+// checkPromised checks a probe against what every jail promises, so that
+// two equally broken jails do not compare equal unnoticed.
+func checkPromised(t *testing.T, label string, a posture.Posture) {
+	t.Helper()
 	for section, want := range map[string][]string{
 		"status":   {"NoNewPrivs:\t1", "Seccomp:\t2", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "SigIgn:\t0000000000000000"},
 		"idmaps":   {fmt.Sprintf("0 %d 1", jailUID)},
@@ -56,7 +63,7 @@ func TestPostureColdVersusPrewarmed(t *testing.T) {
 	} {
 		for _, w := range want {
 			if !strings.Contains(a[section], w) {
-				t.Errorf("section %s of a cold jail lacks %q:\n%s", section, w, a[section])
+				t.Errorf("section %s of %s lacks %q:\n%s", section, label, w, a[section])
 			}
 		}
 	}
@@ -64,7 +71,68 @@ func TestPostureColdVersusPrewarmed(t *testing.T) {
 	// empty directory.
 	for _, l := range strings.Split(strings.TrimSpace(a["masked"]), "\n") {
 		if !strings.HasSuffix(l, " absent") && !strings.HasSuffix(l, " 0") {
-			t.Errorf("a masked path shows something in a cold jail: %s", l)
+			t.Errorf("a masked path shows something in %s: %s", label, l)
 		}
 	}
+}
+
+// TestPostureNativeVersusRunc is the differential test between the two
+// engines (issue 13): the same probe, profile, workspace and owner under
+// the native engine and under runc's libcontainer, compared section by
+// section, for each profile that runs programs. Every difference is a
+// failure unless it is listed below with its reason. The refused calls
+// reported in the result (blockedSyscalls) must match too.
+func TestPostureNativeVersusRunc(t *testing.T) {
+	ws := workspace(t)
+	// libcontainer masks a /proc directory with an empty read-only tmpfs
+	// without nosuid, nodev and noexec (rootfs_linux.go maskPaths), where
+	// the native engine sets all three. Nothing can be created in a
+	// read-only empty tmpfs, so the flags have nothing to act on; and
+	// runc refuses any other mount below /proc (checkProcMount), so the
+	// helper cannot mount it itself.
+	var known []posture.Known
+	for _, d := range []string{"acpi", "scsi", "asound", "firmware", "driver"} {
+		opts := fmt.Sprintf("tmpfs ro,size=N,uid=%d,gid=%d", jailUID, jailUID)
+		known = append(known, posture.Known{Section: "mounts",
+			First:  "/proc/" + d + " ro,nosuid,nodev,noexec,relatime " + opts,
+			Second: "/proc/" + d + " ro,relatime " + opts,
+			Why:    "runc's directory masks carry no nosuid/nodev/noexec; they are empty and read-only"})
+	}
+	// The full profile allows 65536 open files, more than the hard limit
+	// of some hosts (no jail may raise its own): both engines get 4096.
+	cfg := filepath.Join(t.TempDir(), "openclaw.json")
+	if err := os.WriteFile(cfg, []byte(`{"sandbox": {"limits": {"full": {"openFiles": 4096}}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, prof := range []string{"coding", "full"} {
+		t.Run(prof, func(t *testing.T) {
+			native := jailed(t, ws, []string{"--config", cfg, "--engine", "native", "--profile", prof}, posture.Probe)
+			runc := jailed(t, ws, []string{"--config", cfg, "--engine", "runc", "--profile", prof}, posture.Probe)
+			if native.code != 0 || runc.code != 0 {
+				t.Fatalf("probe: native exit %d (%s), runc exit %d (%s)", native.code, native.stderr, runc.code, runc.stderr)
+			}
+			a, b := posture.Parse(native.stdout), posture.Parse(runc.stdout)
+			if len(b) < 17 || b["syscalls"] == "" || b["mounts"] == "" {
+				t.Fatalf("the probe printed too little under runc:\n%s", runc.stdout)
+			}
+			for _, d := range posture.Diff(a, b, nil, known...) {
+				t.Error(d)
+			}
+			if prof == "coding" {
+				checkPromised(t, "a runc jail", b)
+			}
+		})
+	}
+	t.Run("blocked", func(t *testing.T) {
+		const attempts = `unshare -U true; unshare -n true; python3 -c 'import ctypes; ctypes.CDLL(None).syscall(101, 0, 0, 0, 0)'; true`
+		var got [2]string
+		for i, engine := range []string{"native", "runc"} {
+			r := jailed(t, ws, []string{"--engine", engine, "--stats"}, attempts)
+			_, stats, _ := strings.Cut(r.stderr, "blocked=")
+			got[i] = strings.TrimSpace(stats)
+		}
+		if got[0] == "" || got[0] == "-" || got[0] != got[1] {
+			t.Errorf("blocked system calls differ: native %q, runc %q", got[0], got[1])
+		}
+	})
 }

@@ -57,6 +57,29 @@ PY
 // Posture is a probe's output by section.
 type Posture map[string]string
 
+// excuse returns a and b less each known pair that both show: First in a
+// and Second in b (one line each). A pair seen on one side only stays.
+func excuse(a, b Posture, known []Known) (Posture, Posture) {
+	if len(known) == 0 {
+		return a, b
+	}
+	ca, cb := Posture{}, Posture{}
+	for k, v := range a {
+		ca[k] = v
+	}
+	for k, v := range b {
+		cb[k] = v
+	}
+	for _, k := range known {
+		x, y := k.First+"\n", k.Second+"\n"
+		if strings.Contains("\n"+ca[k.Section], "\n"+x) && strings.Contains("\n"+cb[k.Section], "\n"+y) {
+			ca[k.Section] = strings.TrimPrefix(strings.Replace("\n"+ca[k.Section], "\n"+x, "\n", 1), "\n")
+			cb[k.Section] = strings.TrimPrefix(strings.Replace("\n"+cb[k.Section], "\n"+y, "\n", 1), "\n")
+		}
+	}
+	return ca, cb
+}
+
 // Parse splits a probe's output into its sections.
 func Parse(out string) Posture {
 	p := Posture{}
@@ -74,9 +97,19 @@ func Parse(out string) Posture {
 	return p
 }
 
+// Known is one intended difference within a section: the line First in
+// the first posture stands for the line Second in the second, for the
+// reason Why. Only that exact pair is excused; the rest of the section is
+// compared.
+type Known struct {
+	Section, First, Second, Why string
+}
+
 // Diff lists every section in which a and b differ, line by line,
-// except the sections in intended (section -> why they differ).
-func Diff(a, b Posture, intended map[string]string) []string {
+// except the sections in intended (section -> why they differ) and the
+// known line pairs.
+func Diff(a, b Posture, intended map[string]string, known ...Known) []string {
+	a, b = excuse(a, b, known)
 	var names []string
 	for n := range a {
 		names = append(names, n)

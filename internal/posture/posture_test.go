@@ -22,3 +22,20 @@ func TestDiffNamesEveryDifferingLine(t *testing.T) {
 		t.Error("a posture differs from itself")
 	}
 }
+
+func TestDiffExcusesOnlyKnownPairs(t *testing.T) {
+	a := Parse("== mounts\n/ ro tmpfs\n/proc/acpi ro,nosuid tmpfs\n")
+	b := Parse("== mounts\n/ ro tmpfs\n/proc/acpi ro tmpfs\n")
+	k := Known{Section: "mounts", First: "/proc/acpi ro,nosuid tmpfs", Second: "/proc/acpi ro tmpfs", Why: "test"}
+	if d := Diff(a, b, nil, k); len(d) != 0 {
+		t.Errorf("a known pair still differs: %q", d)
+	}
+	c := Parse("== mounts\n/ rw tmpfs\n/proc/acpi ro tmpfs\n")
+	if d := Diff(a, c, nil, k); len(d) != 1 || !strings.Contains(d[0], `"/ rw tmpfs"`) {
+		t.Errorf("a known pair hid another difference: %q", d)
+	}
+	e := Parse("== mounts\n/ ro tmpfs\n/proc/acpi ro,nodev tmpfs\n")
+	if d := Diff(a, e, nil, k); len(d) != 1 {
+		t.Errorf("half a known pair was excused: %q", d)
+	}
+}

@@ -286,6 +286,10 @@ func jailConfig(rootfs, dev string, p *runcjail.Plan, tier *seccomp.Tier) *confi
 			// attaches it and creates no device nodes or links of its own.
 			{Source: dev, Destination: "/dev", Device: "bind",
 				Flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NOEXEC},
+			{Source: "devpts", Destination: "/dev/pts", Device: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC,
+				Data: "newinstance,ptmxmode=0666,mode=620"},
+			{Source: "shm", Destination: "/dev/shm", Device: "tmpfs", Flags: nosuidNodevNoexec,
+				Data: fmt.Sprintf("mode=1777,size=%d", p.TmpSize)},
 			{Source: "proc", Destination: "/proc", Device: "proc", Flags: nosuidNodevNoexec},
 			{Source: "tmpfs", Destination: "/tmp", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_NODEV,
 				Data: fmt.Sprintf("mode=1777,size=%d", p.TmpSize)},
@@ -338,7 +342,9 @@ func buildRoot(dir string, p *runcjail.Plan) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return err
 	}
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=8m"); err != nil {
+	// Owned by the jail's root, as a tmpfs the native engine mounts
+	// inside the jail's user namespace is.
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("mode=0755,size=8m,uid=%d,gid=%d", p.HostUID, p.HostGID)); err != nil {
 		return fmt.Errorf("mount the root tmpfs: %w", err)
 	}
 	in := func(p string) string { return filepath.Join(dir, p) }
@@ -407,7 +413,34 @@ func buildRoot(dir string, p *runcjail.Plan) error {
 			return err
 		}
 	}
-	return nil
+	return chownTree(dir, p)
+}
+
+// chownTree gives what the helper created in the tmpfs at dir to the
+// jail's root, as if the jail had created it (the native engine does),
+// without descending into the binds.
+func chownTree(dir string, p *runcjail.Plan) error {
+	var root unix.Stat_t
+	if err := unix.Lstat(dir, &root); err != nil {
+		return err
+	}
+	dev := root.Dev
+	return filepath.WalkDir(dir, func(name string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var s unix.Stat_t
+		if err := unix.Lstat(name, &s); err != nil {
+			return err
+		}
+		if s.Dev != dev {
+			if d.IsDir() {
+				return filepath.SkipDir // a bind or a mask: not ours
+			}
+			return nil
+		}
+		return os.Lchown(name, p.HostUID, p.HostGID)
+	})
 }
 
 // buildDev makes the jail's /dev at dir, as the native engine does: a few
@@ -417,7 +450,7 @@ func buildDev(dir string, p *runcjail.Plan) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return err
 	}
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k"); err != nil {
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, fmt.Sprintf("mode=0755,size=64k,uid=%d,gid=%d", p.HostUID, p.HostGID)); err != nil {
 		return fmt.Errorf("mount /dev: %w", err)
 	}
 	for _, d := range devices {
@@ -428,21 +461,12 @@ func buildDev(dir string, p *runcjail.Plan) error {
 			return err
 		}
 	}
-	mounts := []struct {
-		dir, fstype string
-		mode        os.FileMode
-		flags       uintptr
-		data        string
-	}{
-		{"pts", "devpts", 0o755, unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620"},
-		{"shm", "tmpfs", 0o1777, unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, fmt.Sprintf("mode=1777,size=%d", p.TmpSize)},
-	}
-	for _, m := range mounts {
-		if err := os.Mkdir(filepath.Join(dir, m.dir), m.mode); err != nil {
+	// pts and shm are mount points: libcontainer mounts devpts and the
+	// tmpfs inside the jail's user namespace (jailConfig), as the native
+	// engine does.
+	for _, d := range []string{"pts", "shm"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			return err
-		}
-		if err := unix.Mount(m.fstype, filepath.Join(dir, m.dir), m.fstype, m.flags, m.data); err != nil {
-			return fmt.Errorf("mount %s: %w", m.dir, err)
 		}
 	}
 	links := []struct{ at, to string }{{"ptmx", "pts/ptmx"}, {"fd", "/proc/self/fd"},
@@ -451,6 +475,9 @@ func buildDev(dir string, p *runcjail.Plan) error {
 		if err := os.Symlink(l.to, filepath.Join(dir, l.at)); err != nil {
 			return err
 		}
+	}
+	if err := chownTree(dir, p); err != nil {
+		return err
 	}
 	return setattr(dir, unix.MOUNT_ATTR_RDONLY, 0)
 }
