@@ -63,6 +63,24 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// engine is the jail engine the suite runs under: OPENCLAW_ENGINE, which
+// the binaries read too (make root-test runs the suite once per engine).
+func engine() string {
+	if e := os.Getenv("OPENCLAW_ENGINE"); e != "" {
+		return e
+	}
+	return "native"
+}
+
+// nativeOnly skips a test that applies to the native engine alone; reason
+// says why.
+func nativeOnly(t *testing.T, reason string) {
+	t.Helper()
+	if engine() != "native" {
+		t.Skipf("native engine only: %s", reason)
+	}
+}
+
 // workspace returns a fresh workspace owned by jailUID.
 func workspace(t *testing.T) string {
 	t.Helper()

@@ -46,6 +46,7 @@ func execResult(t *testing.T, g *gw, session, command string) (string, map[strin
 // every call leaves a file there. (Namespace inode numbers cannot show
 // it: the kernel reuses them once a namespace is freed.)
 func TestPrewarmedJailsAreSingleUse(t *testing.T) {
+	nativeOnly(t, "the runc engine pre-warms no jail: libcontainer starts a container with its command")
 	g := startGateway(t, `{}`)
 	last := -1
 	warm := 0
@@ -75,6 +76,7 @@ func TestPrewarmedJailsAreSingleUse(t *testing.T) {
 // TestPrewarmedPosture reads the posture from inside a pre-warmed jail:
 // the same as a cold one (TestPosture, TestEnvironmentAndFds).
 func TestPrewarmedPosture(t *testing.T) {
+	nativeOnly(t, "the runc engine pre-warms no jail: libcontainer starts a container with its command")
 	g := startGateway(t, `{}`)
 	execResult(t, g, "posture", "true") // the first call is cold; it leaves a warm jail
 	time.Sleep(500 * time.Millisecond)

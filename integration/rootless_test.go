@@ -64,6 +64,7 @@ func nobodyWorkspace(t *testing.T) string {
 // cgroup of its own refuses the call and says how to delegate; it never
 // runs without limits.
 func TestRootlessRefusesWithoutDelegation(t *testing.T) {
+	nativeOnly(t, "the runc engine is root only (runner.New refuses it otherwise; TestRuncNeedsRoot)")
 	ws := nobodyWorkspace(t)
 	r := asNobody(t, ws, "--", "sh", "-c", "echo RAN")
 	if r.code != 125 || strings.Contains(r.stdout, "RAN") {
@@ -74,9 +75,20 @@ func TestRootlessRefusesWithoutDelegation(t *testing.T) {
 	}
 }
 
+// TestRuncNeedsRoot: an unprivileged runner asked for the runc engine
+// refuses the call with the reason, and runs nothing.
+func TestRuncNeedsRoot(t *testing.T) {
+	ws := nobodyWorkspace(t)
+	r := asNobody(t, ws, "--engine", "runc", "--", "sh", "-c", "echo RAN")
+	if r.code != 125 || strings.Contains(r.stdout, "RAN") || !strings.Contains(r.stderr, "the runc engine needs root") {
+		t.Errorf("runc engine without root: %+v", r)
+	}
+}
+
 // TestRootlessWithDelegatedCgroups: with a delegated subtree (v1: chowned)
 // the same jail runs unprivileged, root inside mapped to the runner.
 func TestRootlessWithDelegatedCgroups(t *testing.T) {
+	nativeOnly(t, "the runc engine is root only (runner.New refuses it otherwise; TestRuncNeedsRoot)")
 	ws := nobodyWorkspace(t)
 	bases, err := cgroups.Bases()
 	if err != nil {

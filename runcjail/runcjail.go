@@ -71,7 +71,10 @@ type Plan struct {
 // Result is how the jailed process ended and what it used, or why the
 // jail could not be built (Error, with nothing run).
 type Result struct {
-	Error          string            `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Exec, with Error, says the command itself could not be executed:
+	// ExecNotFound or ExecNotExecutable.
+	Exec           string            `json:"exec,omitempty"`
 	ExitCode       int               `json:"exitCode"`
 	Signal         int               `json:"signal,omitempty"`
 	OOMKills       uint64            `json:"oomKills"`
@@ -83,6 +86,12 @@ type Result struct {
 	// process running (the libcontainer engine's setup time).
 	StartedMs float64 `json:"startedMs"`
 }
+
+// Why a command could not be executed.
+const (
+	ExecNotFound      = "notfound"
+	ExecNotExecutable = "notexec"
+)
 
 // SetupError is a jail the helper could not build: nothing ran.
 type SetupError struct{ Msg string }
@@ -200,7 +209,12 @@ func (p *Process) Wait() (*Result, error) {
 	if len(b) == 0 || json.Unmarshal(b, &res) != nil {
 		return nil, &SetupError{Msg: fmt.Sprintf("the helper gave no result (%v)", errors.Join(werr, rerr))}
 	}
-	if res.Error != "" {
+	switch {
+	case res.Exec == ExecNotFound:
+		return nil, fmt.Errorf("%w: %s", jail.ErrNotFound, res.Error)
+	case res.Exec == ExecNotExecutable:
+		return nil, &jail.ChildError{Step: "execve (runc engine): " + res.Error, Errno: syscall.EACCES}
+	case res.Error != "":
 		return nil, &SetupError{Msg: res.Error}
 	}
 	return &res, nil

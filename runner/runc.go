@@ -2,8 +2,8 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/cgroups"
@@ -120,7 +120,14 @@ func checkEngine(o *Options) (string, error) {
 	case "", EngineNative:
 		return "", nil
 	case EngineRunc:
+		// The helper builds the jail's root as root in a mount namespace
+		// of its own, and libcontainer's rootless mode (no cgroups
+		// without systemd, no id ranges) is not used: an unprivileged
+		// runner has the native engine, which is made for it.
+		if os.Geteuid() != 0 {
+			return "", fmt.Errorf("the runc engine needs root (this runner is uid %d); unprivileged runners use the native engine", os.Geteuid())
+		}
 		return runcjail.Helper(o.RuncHelper)
 	}
-	return "", errors.New(fmt.Sprintf("unknown engine %q (engines: native, runc)", o.Engine))
+	return "", fmt.Errorf("unknown engine %q (engines: native, runc)", o.Engine)
 }

@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -60,6 +61,16 @@ func init() {
 	// libcontainer re-executes this binary as the jail's init ("init"):
 	// nsenter's constructor has already joined the namespaces by now.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
+		// If the helper dies (its runner was killed), the jail dies with
+		// it. libcontainer's ParentDeathSignal reaches only the first of
+		// nsexec's stages, and a clone does not inherit it (prctl(2));
+		// this is the last stage, whose parent is the helper
+		// (CLONE_PARENT). Init keeps it across its credential changes,
+		// which would clear it, and execve keeps it.
+		unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+		if os.Getppid() == 1 {
+			os.Exit(1) // the helper is already gone
+		}
 		libcontainer.Init()
 		os.Exit(255) // Init does not return
 	}
@@ -173,7 +184,9 @@ func serve() *runcjail.Result {
 		Init: true,
 	}
 	if err := c.Run(p); err != nil {
-		return fail(fmt.Errorf("start: %w", err))
+		res := fail(fmt.Errorf("start: %w", err))
+		res.Exec = execFailure(err)
+		return res
 	}
 	mu.Lock()
 	running = true
@@ -207,6 +220,22 @@ func serve() *runcjail.Result {
 }
 
 func fail(err error) *runcjail.Result { return &runcjail.Result{Error: err.Error()} }
+
+// execFailure tells a command that is missing or not executable apart
+// from a broken jail, as the native engine reports them (exit 127 and
+// 126 in the CLI). libcontainer's init reports the failure of its
+// exec.LookPath or execve to the helper as text only (runc v1.5.2,
+// standard_init_linux.go).
+func execFailure(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "exec: \"") && strings.Contains(msg, "no such file or directory"):
+		return runcjail.ExecNotFound
+	case (strings.Contains(msg, "exec: \"") || strings.Contains(msg, "exec ")) && (strings.Contains(msg, "permission denied") || strings.Contains(msg, "exec format error")):
+		return runcjail.ExecNotExecutable
+	}
+	return ""
+}
 
 // check refuses a plan that would run with less than the runner asked.
 func check(p *runcjail.Plan) error {
