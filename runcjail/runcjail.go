@@ -127,6 +127,7 @@ func Helper(explicit string) (string, error) {
 // Process is one running helper, and so one jail.
 type Process struct {
 	cmd     *exec.Cmd
+	plan    *os.File // held open for the call: its EOF tells the helper the runner is gone
 	result  *os.File
 	killed  sync.Once
 	waited  chan struct{}
@@ -164,7 +165,7 @@ func Start(helper string, plan *Plan, stdin, stdout, stderr *os.File) (*Process,
 			Pdeathsig:    syscall.SIGKILL,
 		},
 	}
-	p := &Process{cmd: cmd, result: resR, waited: make(chan struct{}), started: time.Now()}
+	p := &Process{cmd: cmd, plan: planW, result: resR, waited: make(chan struct{}), started: time.Now()}
 	err = cmd.Start()
 	planR.Close()
 	resW.Close()
@@ -173,10 +174,10 @@ func Start(helper string, plan *Plan, stdin, stdout, stderr *os.File) (*Process,
 		resR.Close()
 		return nil, fmt.Errorf("runc engine: start %s: %w", helper, err)
 	}
-	go func() {
-		json.NewEncoder(planW).Encode(plan)
-		planW.Close()
-	}()
+	// The plan pipe stays open until the call ends: its EOF is how the
+	// helper learns that the runner died, whichever thread forked it
+	// (Pdeathsig follows that thread, not the process).
+	go json.NewEncoder(planW).Encode(plan)
 	return p, nil
 }
 
@@ -188,6 +189,7 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 func (p *Process) Kill() {
 	p.killed.Do(func() {
 		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.plan.Close()
 		go func() {
 			select {
 			case <-p.waited:
@@ -205,6 +207,7 @@ func (p *Process) Wait() (*Result, error) {
 	p.result.Close()
 	werr := p.cmd.Wait()
 	close(p.waited)
+	p.killed.Do(func() { p.plan.Close() })
 	var res Result
 	if len(b) == 0 || json.Unmarshal(b, &res) != nil {
 		return nil, &SetupError{Msg: fmt.Sprintf("the helper gave no result (%v)", errors.Join(werr, rerr))}

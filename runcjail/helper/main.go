@@ -74,10 +74,17 @@ func init() {
 		libcontainer.Init()
 		os.Exit(255) // Init does not return
 	}
-	// The main thread stays locked to main and does none of the work: a
-	// thread libcontainer used can be left in a dead jail's mount
-	// namespace (DESIGN.md 5.1), and the runtime may then hand the main
-	// thread's next goroutine a thread that sees no host.
+	// The main goroutine keeps the main thread to itself, and the jail is
+	// started from it (serve runs on it). Two reasons:
+	//   - the jail's parent-death signal follows the thread that forked
+	//     its init (prctl(2)), and libcontainer ends threads on purpose:
+	//     its goroutines that setns(2) lock their thread and return
+	//     without unlocking, so the runtime kills it (process_linux.go).
+	//     Forked from such a thread, the jail would be SIGKILLed at once;
+	//     the main thread lives as long as the helper;
+	//   - no goroutine of libcontainer's can run on a locked thread, so
+	//     the main thread is never the one left in a dead jail's
+	//     namespaces (the wedge of DESIGN.md 5.1).
 	runtime.LockOSThread()
 }
 
@@ -87,9 +94,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "openclaw-run-runc: the runc engine's helper; openclaw-run starts it (see runcjail)")
 		os.Exit(2)
 	}
-	out := make(chan *runcjail.Result)
-	go func() { out <- serve() }()
-	res := <-out
+	res := serve()
 	json.NewEncoder(os.NewFile(4, "result")).Encode(res)
 	if res.Error != "" {
 		os.Exit(1)
@@ -100,7 +105,8 @@ func main() {
 func serve() *runcjail.Result {
 	start := time.Now()
 	var plan runcjail.Plan
-	if err := json.NewDecoder(os.NewFile(3, "plan")).Decode(&plan); err != nil {
+	planFile := os.NewFile(3, "plan")
+	if err := json.NewDecoder(planFile).Decode(&plan); err != nil {
 		return fail(fmt.Errorf("read the plan: %w", err))
 	}
 	if err := check(&plan); err != nil {
@@ -161,21 +167,29 @@ func serve() *runcjail.Result {
 	}
 	defer c.Destroy()
 
-	// SIGTERM from the runner (timeout, cancel) kills the jail; its
-	// pid namespace ends with its init.
+	// SIGTERM from the runner (timeout, cancel), or the end of the plan
+	// pipe (the runner is gone), kills the jail; its pid namespace ends
+	// with its init.
 	var mu sync.Mutex
 	running, killed := false, false
+	kill := func() {
+		mu.Lock()
+		killed = true
+		if running {
+			c.Signal(unix.SIGKILL)
+		}
+		mu.Unlock()
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	go func() {
 		for range sigs {
-			mu.Lock()
-			killed = true
-			if running {
-				c.Signal(unix.SIGKILL)
-			}
-			mu.Unlock()
+			kill()
 		}
+	}()
+	go func() {
+		io.Copy(io.Discard, planFile)
+		kill()
 	}()
 
 	p := &libcontainer.Process{
