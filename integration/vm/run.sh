@@ -13,6 +13,8 @@ mkdir -p "$payload/bin"
 cd "$repo"
 CGO_ENABLED=0 go build -trimpath -o "$payload/bin/openclaw-run" ./cmd/openclaw-run
 CGO_ENABLED=0 go build -trimpath -o "$payload/bin/openclaw-gateway" ./cmd/openclaw-gateway
+(cd runcjail/helper && CGO_ENABLED=1 go build -trimpath -tags seccomp,netgo,osusergo -ldflags '-extldflags "-static"' \
+  -o "$payload/bin/openclaw-run-runc" .)
 for p in cgroups jail runner; do go test -c -o "$payload/$p.test" "./$p"; done
 go test -c -tags integration -o "$payload/integration.test" ./integration
 cp "$here/vm-tests.sh" "$payload/"

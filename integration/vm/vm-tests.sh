@@ -18,6 +18,8 @@ run ./cgroups.test -test.v -test.count=1
 run ./jail.test -test.v -test.count=1
 run ./runner.test -test.v -test.count=1
 run ./integration.test -test.v -test.count=1 -test.timeout=80m
+echo "== the integration suite under the runc engine"
+run env OPENCLAW_ENGINE=runc ./integration.test -test.v -test.count=1 -test.timeout=80m
 # Rootless: an unprivileged service user with a delegated cgroup (v2).
 mkdir -p /home/openclaw/ws /home/openclaw/state && chown -R openclaw:openclaw /home/openclaw
 chmod 755 /var/lib/oc /var/lib/oc/bin
