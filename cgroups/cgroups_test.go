@@ -171,3 +171,42 @@ func TestDeleteAndSweep(t *testing.T) {
 	}
 	time.Sleep(0)
 }
+
+// TestForeignPathAndSweep: the path given to another cgroup manager (the
+// runc engine's libcontainer) lands where a call's cgroup of ours would,
+// and a dead runner's leftover in a hierarchy we do not use ourselves
+// (v1 devices, where libcontainer also creates one) is swept.
+func TestForeignPathAndSweep(t *testing.T) {
+	testutil.RequireRoot(t)
+	name := NewName()
+	p, err := ForeignPath(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Mode() == "v2" {
+		base, _ := v2Base()
+		if !filepath.IsAbs(p) || filepath.Join(Root, p) != filepath.Join(base, name) {
+			t.Errorf("v2 foreign path %q is not %s/%s", p, base, name)
+		}
+		return // v2 has one hierarchy, covered by TestDeleteAndSweep
+	}
+	if p != filepath.Join(Dir, name) {
+		t.Errorf("v1 foreign path %q, want %s/%s relative to the runner's cgroups", p, Dir, name)
+	}
+	own, _ := parseProcCgroup("/proc/self/cgroup")
+	devices := filepath.Join(Root, "devices", own["devices"], Dir)
+	if err := os.MkdirAll(devices, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(devices, "999999998-dead-1")
+	if err := os.Mkdir(dead, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(dead)
+	if _, err := Sweep(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("a leftover in the devices hierarchy was not swept")
+	}
+}

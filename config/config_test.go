@@ -112,6 +112,8 @@ func TestSemanticChecks(t *testing.T) {
 		`{"secrets": {"provider": "exec"}}`:                                           "secrets.command",
 		`{"agents": {"defaults": {"sandbox": {"docker": {"network": "bridge"}}}}}`:    "agents.defaults.sandbox.docker.network",
 		`{"sandbox": {"engine": "qemu"}}`:                                             "sandbox.engine",
+		`{"sandbox": {"engines": {"coding": "gvisor"}}}`:                              "sandbox.engines.coding",
+		`{"sandbox": {"engines": {"nosuch": "runc"}}}`:                                "sandbox.engines.nosuch",
 	}
 	for src, path := range cases {
 		r := Parse([]byte(src), profilesKnown)
@@ -183,4 +185,26 @@ func FuzzParse(f *testing.F) {
 			_ = p.String()
 		}
 	})
+}
+
+func TestEngineFor(t *testing.T) {
+	t.Setenv("OPENCLAW_ENGINE", "")
+	c := Defaults()
+	if e := c.EngineFor("coding"); e != "native" {
+		t.Errorf("default engine %q", e)
+	}
+	c.Sandbox.Engine = "runc"
+	c.Sandbox.Engines = map[string]string{"minimal": "native"}
+	if c.EngineFor("coding") != "runc" || c.EngineFor("minimal") != "native" {
+		t.Errorf("sandbox.engines must win over sandbox.engine: %q %q", c.EngineFor("coding"), c.EngineFor("minimal"))
+	}
+	t.Setenv("OPENCLAW_ENGINE", "native")
+	if c.EngineFor("coding") != "native" || c.EngineFor("minimal") != "native" {
+		t.Errorf("OPENCLAW_ENGINE replaces sandbox.engine")
+	}
+	t.Setenv("OPENCLAW_ENGINE", "lxc")
+	r := Parse([]byte(`{}`), profilesKnown)
+	if len(r.Errors()) == 0 {
+		t.Errorf("an unknown OPENCLAW_ENGINE was accepted")
+	}
 }

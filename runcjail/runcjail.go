@@ -203,11 +203,24 @@ func (p *Process) Kill() {
 // Wait waits for the helper and returns the jail's result. A SetupError
 // means nothing ran.
 func (p *Process) Wait() (*Result, error) {
-	b, rerr := io.ReadAll(io.LimitReader(p.result, 1<<20))
-	p.result.Close()
+	type read struct {
+		b   []byte
+		err error
+	}
+	got := make(chan read, 1)
+	go func() {
+		b, err := io.ReadAll(io.LimitReader(p.result, 1<<20))
+		got <- read{b, err}
+	}()
 	werr := p.cmd.Wait()
 	close(p.waited)
 	p.killed.Do(func() { p.plan.Close() })
+	// Whatever the helper wrote is in the pipe by now; a process it left
+	// behind holding the pipe (it should not) must not hold up the call.
+	p.result.SetReadDeadline(time.Now().Add(time.Second))
+	r := <-got
+	p.result.Close()
+	b, rerr := r.b, r.err
 	var res Result
 	if len(b) == 0 || json.Unmarshal(b, &res) != nil {
 		return nil, &SetupError{Msg: fmt.Sprintf("the helper gave no result (%v)", errors.Join(werr, rerr))}

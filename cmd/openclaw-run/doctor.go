@@ -16,6 +16,9 @@ import (
 	"github.com/openclaw-run/openclaw-run/cgroups"
 	"github.com/openclaw-run/openclaw-run/config"
 	"github.com/openclaw-run/openclaw-run/internal/setup"
+	"github.com/openclaw-run/openclaw-run/profiles"
+	"github.com/openclaw-run/openclaw-run/runcjail"
+	"github.com/openclaw-run/openclaw-run/runner"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,6 +68,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 	}
 	fileChecks(add, path)
 	if cfg != nil {
+		engineChecks(add, cfg, known)
 		checklist(add, cfg, path)
 	}
 	fails := 0
@@ -89,6 +93,36 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// engineChecks reports the jail engine of each profile, and for the runc
+// engine whether its helper is there and this runner may use it.
+func engineChecks(add func(area, check, status, detail, fix string), c *config.Config, known map[string]*profiles.Profile) {
+	byEngine := map[string][]string{}
+	for _, name := range profiles.Names(known) {
+		e := c.EngineFor(name)
+		byEngine[e] = append(byEngine[e], name)
+	}
+	for _, e := range config.Engines {
+		names := byEngine[e]
+		if len(names) == 0 {
+			continue
+		}
+		detail := e + " for " + strings.Join(names, ", ")
+		if e != runner.EngineRunc {
+			add("engine", "jail engine", "PASS", detail, "")
+			continue
+		}
+		helper, err := runcjail.Helper("")
+		switch {
+		case err != nil:
+			add("engine", "jail engine", "FAIL", detail+": "+err.Error(), "make build (builds bin/openclaw-run-runc), or set sandbox.engine to native")
+		case os.Geteuid() != 0:
+			add("engine", "jail engine", "FAIL", detail+": the runc engine needs root", "run as root, or use the native engine")
+		default:
+			add("engine", "jail engine", "PASS", detail+" (helper "+helper+")", "")
+		}
+	}
 }
 
 func keys[V any](m map[string]V) []string {

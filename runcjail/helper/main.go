@@ -104,6 +104,10 @@ func main() {
 // serve runs the call and always returns a result.
 func serve() *runcjail.Result {
 	start := time.Now()
+	// The protocol's fds come without close-on-exec: no process the
+	// helper starts (libcontainer's init) may hold them.
+	unix.CloseOnExec(3)
+	unix.CloseOnExec(4)
 	var plan runcjail.Plan
 	planFile := os.NewFile(3, "plan")
 	if err := json.NewDecoder(planFile).Decode(&plan); err != nil {
