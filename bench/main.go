@@ -47,6 +47,7 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "report to write (empty: none)")
 	streamMB := flag.Int("stream-mb", 1024, "size of the streaming test file, MiB")
 	extra := flag.Bool("extra", true, "also measure streaming, memory, scaling and HA")
+	baseline := flag.String("baseline", "", "an older openclaw-run binary (its openclaw-gateway beside it): adds its native CLI and gateway rows, to compare builds in one run")
 	flag.Parse()
 
 	ws, err := os.MkdirTemp("", "openclaw-bench-")
@@ -83,6 +84,21 @@ func main() {
 				return exec.Command(*bin, "--workspace", ws, "--profile", "coding", "--", "/bin/true")
 			}},
 	}
+	runcHelper := filepath.Join(filepath.Dir(*bin), "openclaw-run-runc")
+	if _, err := os.Stat(runcHelper); err == nil {
+		setups = append(setups, &setup{name: "openclaw-run --engine runc", note: "CLI cold, the same call under the runc engine (runc's libcontainer through openclaw-run-runc; cgroup by libcontainer)",
+			cmd: func() *exec.Cmd {
+				return exec.Command(*bin, "--engine", "runc", "--workspace", ws, "--profile", "coding", "--", "/bin/true")
+			}})
+	} else {
+		fmt.Fprintf(os.Stderr, "bench: no %s; skipping the runc engine rows\n", runcHelper)
+	}
+	if *baseline != "" {
+		setups = append(setups, &setup{name: "openclaw-run (baseline)", note: "CLI cold, as openclaw-run, built from " + *baseline,
+			cmd: func() *exec.Cmd {
+				return exec.Command(*baseline, "--workspace", ws, "--profile", "coding", "--", "/bin/true")
+			}})
+	}
 	if _, err := exec.LookPath("bwrap"); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: bwrap not installed (make bench installs bubblewrap)")
 		exit(1)
@@ -98,6 +114,20 @@ func main() {
 		defer gw.stop()
 		setups = append(setups, &setup{name: "gateway", note: "POST /v1/tools/exec {command: /bin/true} over a kept-alive HTTP connection, until the result event (a fresh jail per call, pre-warmed: built before the call, used once)",
 			call: gw.call, sessionCall: gw.sessionCall})
+	}
+	if _, err := os.Stat(runcHelper); err == nil {
+		if gw := startGatewayCfg(filepath.Join(filepath.Dir(*bin), "openclaw-gateway"), `{"sandbox": {"engine": "runc"}}`, ""); gw != nil {
+			defer gw.stop()
+			setups = append(setups, &setup{name: "gateway, runc engine", note: "as gateway, under the runc engine: a fresh libcontainer jail per call, none pre-warmed",
+				call: gw.call, sessionCall: gw.sessionCall})
+		}
+	}
+	if *baseline != "" {
+		if gw := startGateway(filepath.Join(filepath.Dir(*baseline), "openclaw-gateway")); gw != nil {
+			defer gw.stop()
+			setups = append(setups, &setup{name: "gateway (baseline)", note: "as gateway, built from " + *baseline,
+				call: gw.call, sessionCall: gw.sessionCall})
+		}
 	}
 
 	runOne := func(s *setup) time.Duration {

@@ -1,8 +1,7 @@
 // Package posture is the differential oracle between kinds of jail: a
 // probe that prints what a jail shows of itself from inside, and a diff of
-// two probes' outputs. The integration tests compare a cold and a
-// pre-warmed jail with it; tools/runc-prototype compares the native engine
-// with libcontainer (issue 13).
+// two probes' outputs. The integration tests compare with it a cold and a
+// pre-warmed jail, and the native engine and the runc engine.
 package posture
 
 import (
@@ -14,8 +13,8 @@ import (
 // Probe prints everything a jail shows of itself from inside, as
 // sections ("== name" and its lines), with what differs from run to run
 // (pids, mount ids, device numbers, times) taken out, so that two kinds of
-// jail can be compared whole: a cold and a pre-warmed one here, and the
-// native and the runc engine (issue 13) with the same probe.
+// jail can be compared whole: a cold and a pre-warmed one, and the native
+// and the runc engine.
 const Probe = `
 section() { echo "== $1"; }
 section status; grep -E '^(Uid|Gid|Groups|NoNewPrivs|Seccomp|Seccomp_filters|Cap(Inh|Prm|Eff|Bnd|Amb)|Sig(Blk|Ign)|Speculation_Store_Bypass):' /proc/self/status
