@@ -41,9 +41,11 @@ type Record struct {
 	Result     *Outcome       `json:"result,omitempty"`
 	DurationMs int64          `json:"duration"`
 
-	CallID   string `json:"callId"`
-	Channel  string `json:"channel,omitempty"`
-	Profile  string `json:"profile"`
+	CallID  string `json:"callId"`
+	Channel string `json:"channel,omitempty"`
+	Profile string `json:"profile"`
+	// Engine is the jail engine of a call that ran: native or runc.
+	Engine   string `json:"engine,omitempty"`
 	Decision string `json:"decision"` // allow | deny
 	Reason   string `json:"reason,omitempty"`
 	Limits   any    `json:"limits,omitempty"`

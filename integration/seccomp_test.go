@@ -299,6 +299,9 @@ func TestBlockedSyscallAudited(t *testing.T) {
 	if !strings.Contains(string(data), `"blockedSyscalls":[{"syscall":"ptrace","count":1},{"syscall":"bpf","count":1}]`) {
 		t.Errorf("audit record lacks the blocked calls:\n%s", data)
 	}
+	if !strings.Contains(string(data), `"engine":"`+engine()+`"`) {
+		t.Errorf("audit record does not name the engine %s:\n%s", engine(), data)
+	}
 	if v := runCLI(t, nil, "audit", "verify", "--file", logf); v.code != 0 || !strings.Contains(v.stdout, "OK") {
 		t.Errorf("audit verify: %+v", v)
 	}

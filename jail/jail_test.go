@@ -58,9 +58,9 @@ func TestValidateRefusesBadSpecs(t *testing.T) {
 }
 
 func TestWithParents(t *testing.T) {
-	got := strings.Join(withParents([]string{"/a/b/c", "/a/d", "/e"}), " ")
+	got := strings.Join(WithParents([]string{"/a/b/c", "/a/d", "/e"}), " ")
 	if got != "/a /a/b /a/b/c /a/d /e" {
-		t.Errorf("withParents = %s", got)
+		t.Errorf("WithParents = %s", got)
 	}
 }
 

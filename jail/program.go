@@ -374,7 +374,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		dirs = append(dirs, path.Dir(l.Path))
 	}
 	dirs = append(dirs, "/dev", "/proc", "/tmp", s.Dir)
-	for _, d := range withParents(dirs) {
+	for _, d := range WithParents(dirs) {
 		p.mkdir(d, 0o755)
 	}
 
@@ -587,9 +587,9 @@ func candidates(name string, env []string) []string {
 	return out
 }
 
-// withParents returns dirs and all their ancestors (except /), sorted so
+// WithParents returns dirs and all their ancestors (except /), sorted so
 // that parents come first, without duplicates.
-func withParents(dirs []string) []string {
+func WithParents(dirs []string) []string {
 	set := map[string]bool{}
 	for _, d := range dirs {
 		for d != "/" && d != "." && !set[d] {

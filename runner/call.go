@@ -352,7 +352,7 @@ func (r *Runner) fileCall(ctx context.Context, id string, call Call) (*Result, a
 	// The launcher's filter must allow the helper's execve; the helper
 	// then narrows itself to the file tier before it touches a file.
 	res, err := r.run(ctx, "coding", cmd)
-	rec.Action, rec.Decision, rec.Limits = "tool_call", "allow", r.limits
+	rec.Action, rec.Decision, rec.Limits, rec.Engine = "tool_call", "allow", r.limits, r.Engine()
 	var reply tools.Reply
 	if err == nil && json.Unmarshal(stdout.Bytes(), &reply) != nil {
 		err = fmt.Errorf("tool helper gave no answer (exit %d, signal %q): %s", res.ExitCode, res.Signal, strings.TrimSpace(stderr.String()))

@@ -74,33 +74,14 @@ func (r *Runner) runRunc(ctx context.Context, tier string, cmd Command, env []st
 	forked := time.Since(start)
 	out.start()
 
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	done := make(chan struct{})
-	why := make(chan string, 1)
-	go func() {
-		select {
-		case <-timer.C:
-			why <- "timeout"
-		case <-ctx.Done():
-			why <- "canceled"
-		case <-done:
-			return
-		}
-		proc.Kill()
-	}()
+	stop := watch(ctx, timeout, proc.Kill)
 	rr, werr := proc.Wait()
-	close(done)
 	res := &Result{}
+	res.TimedOut, res.Canceled = stop()
 	res.OutputBytes, res.OutputTruncated = out.wait()
 	res.DurationMs = time.Since(start).Milliseconds()
 	if werr != nil {
 		return nil, werr
-	}
-	select {
-	case w := <-why:
-		res.TimedOut, res.Canceled = w == "timeout", w == "canceled"
-	default:
 	}
 	res.SetupMs = float64(forked.Microseconds())/1000 + rr.StartedMs
 	res.ExitCode = rr.ExitCode

@@ -326,7 +326,7 @@ func (r *Runner) Exec(ctx context.Context, cmd Command) (*Result, error) {
 		return nil, errors.Join(err, r.record(rec))
 	}
 	res, err := r.run(ctx, p.ExecTier, cmd)
-	rec.Action, rec.Decision, rec.Limits = "tool_call", "allow", r.limits
+	rec.Action, rec.Decision, rec.Limits, rec.Engine = "tool_call", "allow", r.limits, r.Engine()
 	if err != nil {
 		rec.Reason = err.Error()
 		rec.Result = &audit.Outcome{Success: false, ExitCode: -1}
@@ -450,33 +450,16 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 	}
 	res := &Result{SetupMs: float64(time.Since(start).Microseconds()) / 1000, Prewarmed: j.pend != nil}
 
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	done := make(chan struct{})
-	why := make(chan string, 1)
-	go func() {
-		select {
-		case <-timer.C:
-			why <- "timeout"
-		case <-ctx.Done():
-			why <- "canceled"
-		case <-done:
-			return
-		}
+	stop := watch(ctx, timeout, func() {
 		proc.Kill()
 		cg.Kill()
-	}()
+	})
 	st, werr := proc.Wait()
-	close(done)
+	res.TimedOut, res.Canceled = stop()
 	tr.mark("wait")
 	res.OutputBytes, res.OutputTruncated = j.out.wait()
 	if sup != nil {
 		res.BlockedSyscalls = sup.Stop()
-	}
-	select {
-	case w := <-why:
-		res.TimedOut, res.Canceled = w == "timeout", w == "canceled"
-	default:
 	}
 	// Whatever the jail's init left (it cannot: its pid namespace dies
 	// with it) is killed before the stats are read and the cgroup removed.
@@ -496,4 +479,33 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 	}
 	tr.mark("stats")
 	return res, nil
+}
+
+// watch kills a call when its timeout passes or ctx is canceled. stop
+// ends the watch and says which of the two killed it, if either did.
+func watch(ctx context.Context, timeout time.Duration, kill func()) (stop func() (timedOut, canceled bool)) {
+	timer := time.NewTimer(timeout)
+	done := make(chan struct{})
+	why := make(chan string, 1)
+	go func() {
+		select {
+		case <-timer.C:
+			why <- "timeout"
+		case <-ctx.Done():
+			why <- "canceled"
+		case <-done:
+			return
+		}
+		kill()
+	}()
+	return func() (bool, bool) {
+		timer.Stop()
+		close(done)
+		select {
+		case w := <-why:
+			return w == "timeout", w == "canceled"
+		default:
+			return false, false
+		}
+	}
 }

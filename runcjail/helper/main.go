@@ -35,7 +35,6 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -53,6 +52,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/openclaw-run/openclaw-run/jail"
 	"github.com/openclaw-run/openclaw-run/runcjail"
 	"github.com/openclaw-run/openclaw-run/seccomp"
 )
@@ -416,7 +416,7 @@ func buildRoot(dir string, p *runcjail.Plan) error {
 		dirs = append(dirs, path.Dir(l.Path))
 	}
 	dirs = append(dirs, "/dev", "/proc", "/tmp", p.Dir)
-	for _, d := range withParents(dirs) {
+	for _, d := range jail.WithParents(dirs) {
 		if err := os.Mkdir(in(d), 0o755); err != nil && !os.IsExist(err) {
 			return err
 		}
@@ -558,22 +558,6 @@ func setattr(p string, set uint64, flags uint) error {
 		return fmt.Errorf("mount_setattr %s: %w", p, err)
 	}
 	return nil
-}
-
-func withParents(dirs []string) []string {
-	set := map[string]bool{}
-	for _, d := range dirs {
-		for d != "/" && d != "." && !set[d] {
-			set[d] = true
-			d = path.Dir(d)
-		}
-	}
-	out := make([]string, 0, len(set))
-	for d := range set {
-		out = append(out, d)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // receiveListener accepts libcontainer's one connection and takes the
