@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,12 +48,36 @@ func TestPostureColdVersusPrewarmed(t *testing.T) {
 	checkPromised(t, "a cold jail", a)
 }
 
+// inheritingSignals runs the probe like jailed, from a caller that ignores
+// SIGHUP and SIGUSR1 and blocks SIGUSR2, as nohup, a shell or make may:
+// execve keeps both, and neither may reach the jail, whatever the engine.
+func inheritingSignals(t *testing.T, ws string, flags []string, argv ...string) run {
+	t.Helper()
+	const wrapper = `import os, signal, sys
+signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
+os.execv(sys.argv[1], sys.argv[1:])`
+	args := append([]string{"-c", wrapper, binary, "--workspace", ws}, flags...)
+	cmd := exec.Command("python3", append(append(args, "--"), argv...)...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return run{out.String(), errb.String(), code}
+}
+
 // checkPromised checks a probe against what every jail promises, so that
 // two equally broken jails do not compare equal unnoticed.
 func checkPromised(t *testing.T, label string, a posture.Posture) {
 	t.Helper()
 	for section, want := range map[string][]string{
-		"status":   {"NoNewPrivs:\t1", "Seccomp:\t2", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "SigIgn:\t0000000000000000"},
+		"status":   {"NoNewPrivs:\t1", "Seccomp:\t2", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "SigIgn:\t0000000000000000", "SigBlk:\t0000000000000000"},
 		"idmaps":   {fmt.Sprintf("0 %d 1", jailUID)},
 		"network":  {"lo\n"},
 		"syscalls": {"ptrace EPERM", "unshare-user EPERM", "mount EPERM", "bpf EPERM", "socket-packet ENOSYS", "socket-netlink-audit ENOSYS", "socket-netlink-route ok", "socket-inet ok"},
@@ -107,8 +132,8 @@ func TestPostureNativeVersusRunc(t *testing.T) {
 	}
 	for _, prof := range []string{"coding", "full"} {
 		t.Run(prof, func(t *testing.T) {
-			native := jailed(t, ws, []string{"--config", cfg, "--engine", "native", "--profile", prof}, posture.Probe)
-			runc := jailed(t, ws, []string{"--config", cfg, "--engine", "runc", "--profile", prof}, posture.Probe)
+			native := inheritingSignals(t, ws, []string{"--config", cfg, "--engine", "native", "--profile", prof}, "sh", "-c", posture.Probe)
+			runc := inheritingSignals(t, ws, []string{"--config", cfg, "--engine", "runc", "--profile", prof}, "sh", "-c", posture.Probe)
 			if native.code != 0 || runc.code != 0 {
 				t.Fatalf("probe: native exit %d (%s), runc exit %d (%s)", native.code, native.stderr, runc.code, runc.stderr)
 			}
@@ -124,6 +149,16 @@ func TestPostureNativeVersusRunc(t *testing.T) {
 			}
 		})
 	}
+	// The shell of the probe resets its signal mask itself; a program
+	// started without one shows what the jail gave it.
+	t.Run("signals", func(t *testing.T) {
+		for _, e := range []string{"native", "runc"} {
+			r := inheritingSignals(t, ws, []string{"--engine", e}, "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status")
+			if r.code != 0 || r.stdout != "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n" {
+				t.Errorf("%s: a jail inherited its caller's signal state: %q %s", e, r.stdout, r.stderr)
+			}
+		}
+	})
 	t.Run("blocked", func(t *testing.T) {
 		const attempts = `unshare -U true; unshare -n true; python3 -c 'import ctypes; ctypes.CDLL(None).syscall(101, 0, 0, 0, 0)'; true`
 		var got [2]string

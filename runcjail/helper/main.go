@@ -39,6 +39,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/opencontainers/cgroups"
 	_ "github.com/opencontainers/cgroups/devices" // device rules: libcontainer will not start without them
@@ -67,6 +68,8 @@ func init() {
 		// this is the last stage, whose parent is the helper
 		// (CLONE_PARENT). Init keeps it across its credential changes,
 		// which would clear it, and execve keeps it.
+		runtime.LockOSThread() // Init execs the command from this thread
+		resetSignals()
 		unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 		if os.Getppid() == 1 {
 			os.Exit(1) // the helper is already gone
@@ -88,6 +91,33 @@ func init() {
 	runtime.LockOSThread()
 }
 
+// resetSignals gives the jail's command the signal state the native
+// engine gives it: nothing ignored, nothing blocked. execve(2) keeps
+// ignored signals and the mask, and this process inherits both from the
+// runner's own parent (a shell or make that ignores a signal), through
+// every stage of nsexec. Handlers the Go runtime installed are left alone:
+// execve resets them anyway.
+func resetSignals() {
+	type sigaction struct {
+		handler, flags, restorer uintptr
+		mask                     uint64
+	}
+	const sigIgn, sigDfl = 1, 0
+	for sig := 1; sig <= 64; sig++ {
+		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+			continue
+		}
+		var old sigaction
+		if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0); e != 0 || old.handler != sigIgn {
+			continue
+		}
+		dfl := sigaction{handler: sigDfl}
+		unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+	}
+	var none unix.Sigset_t
+	unix.PthreadSigmask(unix.SIG_SETMASK, &none, nil)
+}
+
 func main() {
 	logrus.SetOutput(io.Discard) // our stderr is the jail's stderr
 	if len(os.Args) > 1 {
@@ -104,6 +134,28 @@ func main() {
 // serve runs the call and always returns a result.
 func serve() *runcjail.Result {
 	start := time.Now()
+	// SIGTERM from the runner (timeout, cancel), or the end of the plan
+	// pipe (the runner is gone), kills the jail; its pid namespace ends
+	// with its init. Caught from the start, so that a call canceled while
+	// its jail is being built still ends with a result.
+	var mu sync.Mutex
+	var c *libcontainer.Container
+	running, killed := false, false
+	kill := func() {
+		mu.Lock()
+		killed = true
+		if running {
+			c.Signal(unix.SIGKILL)
+		}
+		mu.Unlock()
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	go func() {
+		for range sigs {
+			kill()
+		}
+	}()
 	// The protocol's fds come without close-on-exec: no process the
 	// helper starts (libcontainer's init) may hold them.
 	unix.CloseOnExec(3)
@@ -116,6 +168,10 @@ func serve() *runcjail.Result {
 	if err := check(&plan); err != nil {
 		return fail(err)
 	}
+	go func() {
+		io.Copy(io.Discard, planFile)
+		kill()
+	}()
 	tier := seccomp.Tiers()[plan.Tier]
 
 	// Everything this call needs on disk lives in a tmpfs of the helper's
@@ -137,6 +193,12 @@ func serve() *runcjail.Result {
 		return fail(err)
 	}
 	if err := buildDev(dev, &plan); err != nil {
+		return fail(err)
+	}
+	// The working directory must exist, as under the native engine, whose
+	// chdir fails otherwise; libcontainer would create it, as the jail's
+	// root, in the workspace. Resolved inside the root, not on the host.
+	if err := checkDir(rootfs, plan.Dir); err != nil {
 		return fail(err)
 	}
 
@@ -165,36 +227,17 @@ func serve() *runcjail.Result {
 		}()
 	}
 
-	c, err := libcontainer.Create(filepath.Join(tmp, "state"), "call", cfg)
+	mu.Lock()
+	c, err = libcontainer.Create(filepath.Join(tmp, "state"), "call", cfg)
+	canceled := killed
+	mu.Unlock()
 	if err != nil {
 		return fail(fmt.Errorf("create: %w", err))
 	}
 	defer c.Destroy()
-
-	// SIGTERM from the runner (timeout, cancel), or the end of the plan
-	// pipe (the runner is gone), kills the jail; its pid namespace ends
-	// with its init.
-	var mu sync.Mutex
-	running, killed := false, false
-	kill := func() {
-		mu.Lock()
-		killed = true
-		if running {
-			c.Signal(unix.SIGKILL)
-		}
-		mu.Unlock()
+	if canceled {
+		return fail(errors.New("the call was canceled before its jail started"))
 	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
-	go func() {
-		for range sigs {
-			kill()
-		}
-	}()
-	go func() {
-		io.Copy(io.Discard, planFile)
-		kill()
-	}()
 
 	p := &libcontainer.Process{
 		Args: plan.Args, Env: plan.Env, Cwd: plan.Dir,
@@ -238,6 +281,21 @@ func serve() *runcjail.Result {
 }
 
 func fail(err error) *runcjail.Result { return &runcjail.Result{Error: err.Error()} }
+
+// checkDir fails unless dir is a directory in the jail's root, every
+// symlink on the way resolved inside that root (openat2 RESOLVE_IN_ROOT).
+func checkDir(rootfs, dir string) error {
+	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, dir, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+	if err != nil {
+		return fmt.Errorf("chdir %s: %w", dir, err)
+	}
+	return unix.Close(fd)
+}
 
 // execFailure tells a command that is missing or not executable apart
 // from a broken jail, as the native engine reports them (exit 127 and
