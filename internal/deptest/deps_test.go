@@ -70,6 +70,12 @@ var forbidden = map[string]map[string]string{
 		mod + "gateway": "the runner is transport-agnostic",
 		"net/http":      "the runner is transport-agnostic",
 	},
+	"runcjail": {
+		mod + "runner":  "the engine's protocol is below the runner",
+		mod + "gateway": "mechanism below the gateway",
+		mod + "cgroups": "under the runc engine libcontainer owns the cgroup; the runner names its place",
+		"github.com/opencontainers/runc/libcontainer": "libcontainer (cgo) lives in the helper binary only",
+	},
 }
 
 // forbiddenDirect holds rules about a package's own imports (its
@@ -79,6 +85,7 @@ var forbiddenDirect = map[string]map[string]string{
 		mod + "jail":            "the gateway reaches jails only through the runner",
 		mod + "seccomp":         "the gateway reaches jails only through the runner",
 		mod + "cgroups":         "the gateway reaches jails only through the runner",
+		mod + "runcjail":        "the gateway reaches jails only through the runner",
 		"golang.org/x/sys/unix": "no raw kernel calls at the edge",
 	},
 	"client": {
@@ -109,7 +116,10 @@ func TestCLIStaysLean(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	for _, heavy := range []string{"net/http", "github.com/prometheus/client_golang/prometheus", "github.com/coder/websocket",
-		"go.etcd.io/bbolt", "github.com/containerd/cgroups/v3/cgroup1", mod + "gateway"} {
+		"go.etcd.io/bbolt", "github.com/containerd/cgroups/v3/cgroup1", mod + "gateway",
+		// The runc engine is a helper binary: its cgo constructor and init
+		// dispatch must never run in front of a native-engine call.
+		"github.com/opencontainers/runc/libcontainer", "github.com/opencontainers/runc/libcontainer/nsenter"} {
 		if strings.Contains("\n"+string(out), "\n"+heavy+"\n") {
 			t.Errorf("openclaw-run links %s", heavy)
 		}
