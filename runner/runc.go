@@ -11,21 +11,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Engines are the jail engines a runner can use. native (package jail) is
-// the default; runc builds the same jail with runc's libcontainer through
-// its helper binary (package runcjail). Both apply one plan: the root
-// filesystem of BuildRootFS, the profile's limits and environment, the
-// tier's seccomp rules; the differential posture test holds them to the
-// same posture seen from inside.
-var Engines = []string{"native", "runc"}
-
-// EngineNative and EngineRunc name the engines.
+// EngineNative and EngineRunc name the engines a runner can use. native
+// (package jail) is the default; runc builds the same jail with runc's
+// libcontainer through its helper binary (package runcjail). Both apply
+// one plan: the root filesystem of BuildRootFS, the profile's limits and
+// environment, the tier's seccomp rules; the differential posture test
+// holds them to the same posture seen from inside.
 const (
 	EngineNative = "native"
 	EngineRunc   = "runc"
 )
 
-// runRunc runs one call under the runc engine. It differs from the native
+// runcEngine runs calls through the helper binary at helper.
+type runcEngine struct {
+	r      *Runner
+	helper string
+}
+
+func (runcEngine) name() string { return EngineRunc }
+
+// run runs one call under the runc engine. It differs from the native
 // path in who owns the pieces, not in what the call gets:
 //   - the cgroup is libcontainer's (it refuses to run without owning the
 //     devices controller); the runner names where it goes
@@ -35,7 +40,8 @@ const (
 //     jail's init and with it the pid namespace;
 //   - no jail is pre-warmed: libcontainer starts a container with its
 //     command.
-func (r *Runner) runRunc(ctx context.Context, tier string, cmd Command, env []string, dir string, timeout time.Duration, start time.Time) (*Result, error) {
+func (e runcEngine) run(ctx context.Context, c *plannedCall) (*Result, error) {
+	r, cmd, start := e.r, c.cmd, c.start
 	lim := r.limits
 	cgPath, err := cgroups.ForeignPath(cgroups.NewName())
 	if err != nil {
@@ -51,7 +57,7 @@ func (r *Runner) runRunc(ctx context.Context, tier string, cmd Command, env []st
 		return nil, err
 	}
 	plan := &runcjail.Plan{
-		Args: cmd.Argv, Env: env, Dir: dir, Hostname: Hostname,
+		Args: cmd.Argv, Env: c.env, Dir: c.dir, Hostname: Hostname,
 		HostUID: r.uid, HostGID: r.gid,
 		Binds:    append(r.rootfs.Binds[:len(r.rootfs.Binds):len(r.rootfs.Binds)], cmd.Binds...),
 		Masks:    r.rootfs.Masks,
@@ -59,11 +65,11 @@ func (r *Runner) runRunc(ctx context.Context, tier string, cmd Command, env []st
 		Symlinks: r.rootfs.Symlinks,
 		TmpSize:  int64(lim.TmpSize),
 		Rlimits:  jailRlimits(lim),
-		Tier:     tier,
+		Tier:     c.tier,
 		Memory:   int64(lim.Memory), CPUs: lim.CPUs, Pids: int64(lim.Pids),
 		CgroupPath: cgPath,
 	}
-	proc, err := runcjail.Start(r.runcHelper, plan, stdin, out.w[0], out.w[1])
+	proc, err := runcjail.Start(e.helper, plan, stdin, out.w[0], out.w[1])
 	stdin.Close() // the helper holds its own copy
 	if err != nil {
 		return nil, err
@@ -74,7 +80,7 @@ func (r *Runner) runRunc(ctx context.Context, tier string, cmd Command, env []st
 	forked := time.Since(start)
 	out.start()
 
-	stop := watch(ctx, timeout, proc.Kill)
+	stop := watch(ctx, c.timeout, proc.Kill)
 	rr, werr := proc.Wait()
 	res := &Result{}
 	res.TimedOut, res.Canceled = stop()
@@ -95,20 +101,25 @@ func (r *Runner) runRunc(ctx context.Context, tier string, cmd Command, env []st
 	return res, nil
 }
 
-// checkEngine resolves the engine of a runner and, for runc, its helper.
-func checkEngine(o *Options) (string, error) {
-	switch o.Engine {
+// newEngine returns the engine the options name, and for runc finds its
+// helper.
+func (r *Runner) newEngine() (engine, error) {
+	switch r.opts.Engine {
 	case "", EngineNative:
-		return "", nil
+		return nativeEngine{r}, nil
 	case EngineRunc:
 		// The helper builds the jail's root as root in a mount namespace
 		// of its own, and libcontainer's rootless mode (no cgroups
 		// without systemd, no id ranges) is not used: an unprivileged
 		// runner has the native engine, which is made for it.
 		if os.Geteuid() != 0 {
-			return "", fmt.Errorf("the runc engine needs root (this runner is uid %d); unprivileged runners use the native engine", os.Geteuid())
+			return nil, fmt.Errorf("the runc engine needs root (this runner is uid %d); unprivileged runners use the native engine", os.Geteuid())
 		}
-		return runcjail.Helper(o.RuncHelper)
+		helper, err := runcjail.Helper(r.opts.RuncHelper)
+		if err != nil {
+			return nil, err
+		}
+		return runcEngine{r, helper}, nil
 	}
-	return "", fmt.Errorf("unknown engine %q (engines: native, runc)", o.Engine)
+	return nil, fmt.Errorf("unknown engine %q (engines: native, runc)", r.opts.Engine)
 }

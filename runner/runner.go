@@ -85,8 +85,7 @@ type Runner struct {
 	uid, gid int
 	rootfs   *RootFS
 	warm     warmPool
-	// runcHelper is set when the engine is runc.
-	runcHelper string
+	engine   engine
 	// teardowns counts the calls whose teardown runs after their result
 	// (see afterResult); Close waits for them.
 	teardowns sync.WaitGroup
@@ -111,11 +110,11 @@ func New(o Options) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-	if r.runcHelper, err = checkEngine(&o); err != nil {
+	if r.engine, err = r.newEngine(); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-	if r.runcHelper != "" {
-		r.opts.Prewarm = 0 // libcontainer starts a jail with its command
+	if r.engine.name() != EngineNative {
+		r.opts.Prewarm = 0 // only the native engine pre-warms jails
 	}
 	return r, nil
 }
@@ -226,12 +225,7 @@ func ChooseIDs(ws os.FileInfo, uid, gid int) (int, int) {
 }
 
 // Engine names the engine that builds this runner's jails.
-func (r *Runner) Engine() string {
-	if r.runcHelper != "" {
-		return EngineRunc
-	}
-	return EngineNative
-}
+func (r *Runner) Engine() string { return r.engine.name() }
 
 // IDs returns the host uid and gid that jail root maps to.
 func (r *Runner) IDs() (int, int) { return r.uid, r.gid }
@@ -397,11 +391,37 @@ func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, er
 	if dir == "" {
 		dir = WorkspaceDir
 	}
-	env := Env(r.opts.Term, cmd.Env)
-	if r.runcHelper != "" {
-		return r.runRunc(ctx, tier, cmd, env, dir, timeout, start)
-	}
+	return r.engine.run(ctx, &plannedCall{tier: tier, cmd: cmd, env: Env(r.opts.Term, cmd.Env), dir: dir,
+		timeout: timeout, start: start, tr: tr})
+}
 
+// plannedCall is one call as the runner resolved it, for an engine.
+type plannedCall struct {
+	tier    string
+	cmd     Command
+	env     []string
+	dir     string
+	timeout time.Duration
+	start   time.Time
+	tr      *trace
+}
+
+// engine builds the jail of one call from the runner's plan, runs it and
+// reports how it ended. nativeEngine (package jail) is the default;
+// runcEngine (runc.go) builds the same jail with libcontainer.
+type engine interface {
+	name() string
+	run(ctx context.Context, c *plannedCall) (*Result, error)
+}
+
+// nativeEngine is the engine of package jail: cold jails, or pre-warmed
+// ones taken from the runner's pool.
+type nativeEngine struct{ r *Runner }
+
+func (nativeEngine) name() string { return EngineNative }
+
+func (e nativeEngine) run(ctx context.Context, c *plannedCall) (*Result, error) {
+	r, tier, cmd, env, dir, timeout, start, tr := e.r, c.tier, c.cmd, c.env, c.dir, c.timeout, c.start, c.tr
 	var proc *jail.Process
 	j := r.takeWarm(tier, cmd, env, dir)
 	if j != nil {
