@@ -58,18 +58,11 @@ signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 signal.signal(signal.SIGHUP, signal.SIG_IGN)
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
 os.execv(sys.argv[1], sys.argv[1:])`
-	args := append([]string{"-c", wrapper, binary, "--workspace", ws}, flags...)
-	cmd := exec.Command("python3", append(append(args, "--"), argv...)...)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return run{out.String(), errb.String(), code}
+	args := append(append([]string{"--workspace", ws}, flags...), "--")
+	return runCLI(t, func(c *exec.Cmd) {
+		c.Path, _ = exec.LookPath("python3")
+		c.Args = append([]string{"python3", "-c", wrapper, binary}, append(args, argv...)...)
+	}, args...)
 }
 
 // checkPromised checks a probe against what every jail promises, so that

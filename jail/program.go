@@ -353,28 +353,11 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	p.add(stepf("chdir /"), unix.SYS_CHDIR, p.str("/"))
 
 	// 6. Directories for every bind, file and link, parents first.
-	var dirs []string
-	var fileTargets = map[string]bool{}
-	for _, b := range s.Binds {
-		st, err := os.Stat(b.Source)
-		if err != nil {
-			return nil, fmt.Errorf("bind source: %w", err)
-		}
-		if st.IsDir() {
-			dirs = append(dirs, b.Target)
-		} else {
-			dirs = append(dirs, path.Dir(b.Target))
-			fileTargets[b.Target] = true
-		}
+	dirs, fileTargets, err := MountPoints(s.Binds, s.Files, s.Symlinks, "/dev", "/proc", "/tmp", s.Dir)
+	if err != nil {
+		return nil, err
 	}
-	for _, f := range s.Files {
-		dirs = append(dirs, path.Dir(f.Path))
-	}
-	for _, l := range s.Symlinks {
-		dirs = append(dirs, path.Dir(l.Path))
-	}
-	dirs = append(dirs, "/dev", "/proc", "/tmp", s.Dir)
-	for _, d := range WithParents(dirs) {
+	for _, d := range dirs {
 		p.mkdir(d, 0o755)
 	}
 
@@ -585,6 +568,33 @@ func candidates(name string, env []string) []string {
 		}
 	}
 	return out
+}
+
+// MountPoints returns the directories a root must have for binds, files,
+// links and the extra directories, with their parents, parents first, and
+// which bind targets are files (they need an empty file to bind onto).
+func MountPoints(binds []Bind, files []File, links []Symlink, extra ...string) ([]string, map[string]bool, error) {
+	dirs := extra
+	fileTargets := map[string]bool{}
+	for _, b := range binds {
+		st, err := os.Stat(b.Source)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bind source: %w", err)
+		}
+		if st.IsDir() {
+			dirs = append(dirs, b.Target)
+		} else {
+			dirs = append(dirs, path.Dir(b.Target))
+			fileTargets[b.Target] = true
+		}
+	}
+	for _, f := range files {
+		dirs = append(dirs, path.Dir(f.Path))
+	}
+	for _, l := range links {
+		dirs = append(dirs, path.Dir(l.Path))
+	}
+	return WithParents(dirs), fileTargets, nil
 }
 
 // WithParents returns dirs and all their ancestors (except /), sorted so

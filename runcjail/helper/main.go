@@ -453,28 +453,11 @@ func buildRoot(dir string, p *runcjail.Plan) error {
 		return fmt.Errorf("mount the root tmpfs: %w", err)
 	}
 	in := func(p string) string { return filepath.Join(dir, p) }
-	var dirs []string
-	isFile := map[string]bool{}
-	for _, b := range p.Binds {
-		st, err := os.Stat(b.Source)
-		if err != nil {
-			return fmt.Errorf("bind source: %w", err)
-		}
-		if st.IsDir() {
-			dirs = append(dirs, b.Target)
-		} else {
-			dirs = append(dirs, path.Dir(b.Target))
-			isFile[b.Target] = true
-		}
+	dirs, isFile, err := jail.MountPoints(p.Binds, p.Files, p.Symlinks, "/dev", "/proc", "/tmp", p.Dir)
+	if err != nil {
+		return err
 	}
-	for _, f := range p.Files {
-		dirs = append(dirs, path.Dir(f.Path))
-	}
-	for _, l := range p.Symlinks {
-		dirs = append(dirs, path.Dir(l.Path))
-	}
-	dirs = append(dirs, "/dev", "/proc", "/tmp", p.Dir)
-	for _, d := range jail.WithParents(dirs) {
+	for _, d := range dirs {
 		if err := os.Mkdir(in(d), 0o755); err != nil && !os.IsExist(err) {
 			return err
 		}
