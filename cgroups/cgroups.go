@@ -550,8 +550,9 @@ func Sweep() (int, error) {
 
 // foreignV1Bases returns, on v1, the Dir directories of this process's
 // cgroup in the hierarchies calls do not use but libcontainer does
-// (devices, freezer, blkio, ...: it joins every mounted one), so that the
-// runc engine's leftovers are swept too. Nothing is created.
+// (devices, freezer, blkio, ..., and on a hybrid host the unified one: it
+// joins every mounted one), so that the runc engine's leftovers are swept
+// too. Nothing is created.
 func foreignV1Bases(ours []string) []string {
 	if Mode() == "v2" {
 		return nil
@@ -562,10 +563,11 @@ func foreignV1Bases(ours []string) []string {
 	}
 	var out []string
 	for ctl, p := range own {
-		if ctl == "" || strings.HasPrefix(ctl, "name=") {
-			continue
+		mount := ctl
+		if ctl == "" {
+			mount = "unified" // hybrid: the empty cgroup2, which libcontainer joins too
 		}
-		mnt, err := filepath.EvalSymlinks(filepath.Join(Root, ctl))
+		mnt, err := filepath.EvalSymlinks(filepath.Join(Root, mount))
 		if err != nil {
 			continue
 		}

@@ -16,7 +16,8 @@
 // for the jail never appears in the host's mount table and vanishes with
 // the helper). The runner ends a call by SIGTERM to the helper, which
 // kills the jail and still reports; SIGKILL is for a helper that does not
-// answer, and the jail's init then dies of its parent-death signal.
+// answer, and the jail's init then dies of its parent-death signal. A
+// runner that dies closes the plan pipe, which ends the call the same way.
 package runcjail
 
 import (
@@ -27,6 +28,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -124,6 +127,32 @@ func Helper(explicit string) (string, error) {
 	return "", fmt.Errorf("runc engine: %s not found beside %s (build it with make build, or set sandbox.engine to native)", HelperName, exe)
 }
 
+// DirPrefix names the helper's directory in the temporary directory, with
+// its pid after it: the mount point of its private tmpfs, empty on the
+// host, and removed by the helper unless it was killed.
+const DirPrefix = "openclaw-runc-"
+
+// SweepDirs removes the empty directories of helpers that are gone (a
+// SIGKILL), and returns how many. Only empty directories are removed.
+func SweepDirs() int {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), DirPrefix+"*"))
+	n := 0
+	for _, d := range dirs {
+		pid, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), DirPrefix), "-")
+		if _, err := strconv.Atoi(pid); err != nil {
+			continue // not ours
+		}
+		// A live helper (a zombie has no command line any more).
+		if b, _ := os.ReadFile("/proc/" + pid + "/cmdline"); strings.Contains(string(b), HelperName) {
+			continue
+		}
+		if syscall.Rmdir(d) == nil {
+			n++
+		}
+	}
+	return n
+}
+
 // Process is one running helper, and so one jail.
 type Process struct {
 	cmd     *exec.Cmd
@@ -149,20 +178,22 @@ func Start(helper string, plan *Plan, stdin, stdout, stderr *os.File) (*Process,
 	}
 	cmd := &exec.Cmd{
 		Path: helper, Args: []string{HelperName},
-		// Nothing of the runner's environment: the helper needs none, and
-		// libcontainer's init inherits the helper's (it passes the jail
-		// only Plan.Env).
-		Env:        []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		// Nothing of the runner's environment but where temporary files
+		// go (SweepDirs looks there): libcontainer's init inherits the
+		// helper's, and passes the jail only Plan.Env.
+		Env:        []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR=" + os.TempDir()},
 		Stdin:      stdin,
 		Stdout:     stdout,
 		Stderr:     stderr,
 		ExtraFiles: []*os.File{planR, resW},
+		// No parent-death signal: if the runner dies, the helper sees
+		// the plan pipe end and takes the jail down in order (its cgroup,
+		// its files), which a SIGKILL would leave to the next Sweep.
 		SysProcAttr: &syscall.SysProcAttr{
 			// Go also makes / recursively private in the new namespace
 			// (syscall/exec_linux.go), so nothing the helper mounts
 			// propagates back to the host.
 			Unshareflags: syscall.CLONE_NEWNS,
-			Pdeathsig:    syscall.SIGKILL,
 		},
 	}
 	p := &Process{cmd: cmd, plan: planW, result: resR, waited: make(chan struct{}), started: time.Now()}
@@ -175,8 +206,8 @@ func Start(helper string, plan *Plan, stdin, stdout, stderr *os.File) (*Process,
 		return nil, fmt.Errorf("runc engine: start %s: %w", helper, err)
 	}
 	// The plan pipe stays open until the call ends: its EOF is how the
-	// helper learns that the runner died, whichever thread forked it
-	// (Pdeathsig follows that thread, not the process).
+	// helper learns that the runner died (a parent-death signal would
+	// follow the thread that forked the helper, not the runner).
 	go json.NewEncoder(planW).Encode(plan)
 	return p, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/openclaw-run/openclaw-run/jail"
 	"github.com/openclaw-run/openclaw-run/policy"
 	"github.com/openclaw-run/openclaw-run/profiles"
+	"github.com/openclaw-run/openclaw-run/runcjail"
 	"github.com/openclaw-run/openclaw-run/seccomp"
 	"golang.org/x/sys/unix"
 )
@@ -120,9 +121,13 @@ func New(o Options) (*Runner, error) {
 }
 
 // Sweep removes the cgroups that runners killed mid-call left behind
-// (their jails died with them; the cgroup directories did not). It is
-// cheap enough to run at every start.
-func Sweep() (int, error) { return cgroups.Sweep() }
+// (their jails died with them; the cgroup directories did not), and the
+// empty directories of runc helpers killed with them. It is cheap enough
+// to run at every start.
+func Sweep() (int, error) {
+	n, err := cgroups.Sweep()
+	return n + runcjail.SweepDirs(), err
+}
 
 // stdinFile returns the file to give the jail as stdin, and, for a reader
 // that is not a file, a function that copies it into the pipe (run once

@@ -177,7 +177,7 @@ func serve() *runcjail.Result {
 	// Everything this call needs on disk lives in a tmpfs of the helper's
 	// own mount namespace: the jail's root, libcontainer's state, the
 	// seccomp socket. It goes when the helper exits.
-	tmp, err := os.MkdirTemp("", "openclaw-runc-")
+	tmp, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", runcjail.DirPrefix, os.Getpid()))
 	if err != nil {
 		return fail(err)
 	}
