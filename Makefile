@@ -97,7 +97,7 @@ root-test: build test-deps ## end-to-end tests of the built binary (root; CI=tru
 	@if [ "$$(id -u)" != 0 ]; then echo "root-test: needs root (the jail maps its root to another uid)"; \
 		if [ "$$CI" = true ]; then exit 1; fi; fi
 	OPENCLAW_BIN=$(CURDIR)/$(BIN) OPENCLAW_REQUIRE_SERVICES=1 $(GO) test -count=1 -tags integration ./integration/
-	@echo "== the same suite under the runc engine (tests that apply to one engine say why they skip)"
+	@echo "== the same suite under the runc engine (tests of what only the native engine does check the runc engine's side instead)"
 	OPENCLAW_ENGINE=runc OPENCLAW_BIN=$(CURDIR)/$(BIN) OPENCLAW_REQUIRE_SERVICES=1 $(GO) test -count=1 -tags integration ./integration/
 
 fuzz: ## run each fuzz target briefly (FUZZTIME=20000x inputs) from its committed seeds

@@ -21,7 +21,9 @@ import (
 // with the same profile, workspace and owner, compared section by
 // section. Every section counts; none is expected to differ.
 func TestPostureColdVersusPrewarmed(t *testing.T) {
-	nativeOnly(t, "the runc engine pre-warms no jail (TestPostureNativeVersusRunc compares the engines)")
+	if !nativeOnly(t, "the runc engine pre-warms no jail (TestPostureNativeVersusRunc compares the engines)", runcPrewarmsNothing) {
+		return
+	}
 	ws := workspace(t)
 	cold := jailed(t, ws, []string{"--profile", "coding"}, posture.Probe)
 	if cold.code != 0 {

@@ -64,7 +64,9 @@ func nobodyWorkspace(t *testing.T) string {
 // cgroup of its own refuses the call and says how to delegate; it never
 // runs without limits.
 func TestRootlessRefusesWithoutDelegation(t *testing.T) {
-	nativeOnly(t, "the runc engine is root only (runner.New refuses it otherwise; TestRuncNeedsRoot)")
+	if !nativeOnly(t, "the runc engine is root only", runcRefusedWithoutRoot) {
+		return
+	}
 	ws := nobodyWorkspace(t)
 	r := asNobody(t, ws, "--", "sh", "-c", "echo RAN")
 	if r.code != 125 || strings.Contains(r.stdout, "RAN") {
@@ -77,7 +79,10 @@ func TestRootlessRefusesWithoutDelegation(t *testing.T) {
 
 // TestRuncNeedsRoot: an unprivileged runner asked for the runc engine
 // refuses the call with the reason, and runs nothing.
-func TestRuncNeedsRoot(t *testing.T) {
+func TestRuncNeedsRoot(t *testing.T) { runcRefusedWithoutRoot(t) }
+
+func runcRefusedWithoutRoot(t *testing.T) {
+	t.Helper()
 	ws := nobodyWorkspace(t)
 	r := asNobody(t, ws, "--engine", "runc", "--", "sh", "-c", "echo RAN")
 	if r.code != 125 || strings.Contains(r.stdout, "RAN") || !strings.Contains(r.stderr, "the runc engine needs root") {
@@ -88,7 +93,9 @@ func TestRuncNeedsRoot(t *testing.T) {
 // TestRootlessWithDelegatedCgroups: with a delegated subtree (v1: chowned)
 // the same jail runs unprivileged, root inside mapped to the runner.
 func TestRootlessWithDelegatedCgroups(t *testing.T) {
-	nativeOnly(t, "the runc engine is root only (runner.New refuses it otherwise; TestRuncNeedsRoot)")
+	if !nativeOnly(t, "the runc engine is root only", runcRefusedWithoutRoot) {
+		return
+	}
 	ws := nobodyWorkspace(t)
 	bases, err := cgroups.Bases()
 	if err != nil {

@@ -119,6 +119,8 @@ func resetSignals() {
 }
 
 func main() {
+	// No core dump: the helper holds the plan, secretEnv values included.
+	unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
 	logrus.SetOutput(io.Discard) // our stderr is the jail's stderr
 	if len(os.Args) > 1 {
 		fmt.Fprintln(os.Stderr, "openclaw-run-runc: the runc engine's helper; openclaw-run starts it (see runcjail)")
@@ -409,7 +411,9 @@ func jailConfig(rootfs, dev string, p *runcjail.Plan, tier *seccomp.Tier) *confi
 // argument condition a masked equality.
 func translate(t *seccomp.Tier) *configs.Seccomp {
 	enosys, eperm := uint(unix.ENOSYS), uint(unix.EPERM)
-	sc := &configs.Seccomp{DefaultAction: configs.Errno, DefaultErrnoRet: &enosys, Architectures: []string{"amd64"}}
+	// The native architecture only: a foreign ABI's call (x32, i386) hits
+	// libseccomp's bad-architecture action, and is refused.
+	sc := &configs.Seccomp{DefaultAction: configs.Errno, DefaultErrnoRet: &enosys, Architectures: []string{runtime.GOARCH}}
 	for _, r := range t.Rules {
 		if r.Action == seccomp.NoSys && len(r.Conds) == 0 {
 			continue // the default
