@@ -155,12 +155,11 @@ func SweepDirs() int {
 
 // Process is one running helper, and so one jail.
 type Process struct {
-	cmd     *exec.Cmd
-	plan    *os.File // held open for the call: its EOF tells the helper the runner is gone
-	result  *os.File
-	killed  sync.Once
-	waited  chan struct{}
-	started time.Time
+	cmd    *exec.Cmd
+	plan   *os.File // held open for the call: its EOF tells the helper the runner is gone
+	result *os.File
+	killed sync.Once
+	waited chan struct{}
 }
 
 // Start runs the helper for plan with the jail's stdio. The files are the
@@ -196,7 +195,7 @@ func Start(helper string, plan *Plan, stdin, stdout, stderr *os.File) (*Process,
 			Unshareflags: syscall.CLONE_NEWNS,
 		},
 	}
-	p := &Process{cmd: cmd, plan: planW, result: resR, waited: make(chan struct{}), started: time.Now()}
+	p := &Process{cmd: cmd, plan: planW, result: resR, waited: make(chan struct{})}
 	err = cmd.Start()
 	planR.Close()
 	resW.Close()
@@ -211,9 +210,6 @@ func Start(helper string, plan *Plan, stdin, stdout, stderr *os.File) (*Process,
 	go json.NewEncoder(planW).Encode(plan)
 	return p, nil
 }
-
-// Pid is the helper's pid.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Kill ends the call: SIGTERM, to which the helper answers by killing the
 // jail, then SIGKILL if the helper is still there after a grace period.
