@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,6 +44,14 @@ type Record struct {
 
 	CallID  string `json:"callId"`
 	Channel string `json:"channel,omitempty"`
+	// Client is the gateway client (a named token) that made the call.
+	Client string `json:"client,omitempty"`
+	// Intent, on an outcome, points at the call's intent record.
+	Intent *IntentRef `json:"intent,omitempty"`
+	// Owner, on an intent, is the runner process that will write the
+	// outcome (pid:starttime:bootid), so that a dead one's calls can be
+	// named.
+	Owner string `json:"owner,omitempty"`
 	Profile string `json:"profile"`
 	// Engine is the jail engine of a call that ran: native or runc.
 	Engine   string `json:"engine,omitempty"`
@@ -53,6 +62,12 @@ type Record struct {
 	Blocked  any    `json:"blockedSyscalls,omitempty"`
 
 	PrevHash string `json:"prevHash"`
+}
+
+// IntentRef points at a call's intent record.
+type IntentRef struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"`
 }
 
 // Outcome is the guide's result object.
@@ -120,8 +135,24 @@ func Open(path string, secrets []string) (*Log, error) {
 	return &Log{path: path, secrets: secrets}, nil
 }
 
+// Intent records a call before any of its code runs (Action "intent")
+// and makes the record durable (fdatasync) before it returns: a call
+// whose intent cannot be recorded is refused by the runner.
+func (l *Log) Intent(r Record) (IntentRef, error) {
+	r.Action = "intent"
+	if r.Owner == "" {
+		r.Owner = selfOwner()
+	}
+	return l.append(r, true)
+}
+
 // Append adds r to the log, setting its sequence number and chain hash.
 func (l *Log) Append(r Record) error {
+	_, err := l.append(r, false)
+	return err
+}
+
+func (l *Log) append(r Record, durable bool) (IntentRef, error) {
 	l.mu.Lock()
 	secrets := append([]string(nil), l.secrets...)
 	l.mu.Unlock()
@@ -130,7 +161,7 @@ func (l *Log) Append(r Record) error {
 	for attempt := 0; attempt < 10; attempt++ {
 		f, st, err := l.lockCurrent()
 		if err != nil {
-			return err
+			return IntentRef{}, err
 		}
 		dev, ino, size := headOf(st)
 		l.mu.Lock()
@@ -142,13 +173,13 @@ func (l *Log) Append(r Record) error {
 			seq, prev = last.seq, last.hash
 		} else if seq, prev, err = tail(f); err != nil {
 			f.Close()
-			return fmt.Errorf("audit: %s: %w", l.path, err)
+			return IntentRef{}, fmt.Errorf("audit: %s: %w", l.path, err)
 		}
 		r.Seq, r.PrevHash = seq+1, prev
 		body, err := json.Marshal(r)
 		if err != nil {
 			f.Close()
-			return fmt.Errorf("audit: %w", err)
+			return IntentRef{}, fmt.Errorf("audit: %w", err)
 		}
 		line := seal(body)
 		if l.MaxSize > 0 && st.Size() > 0 && st.Size()+int64(len(line)) > l.MaxSize {
@@ -158,14 +189,17 @@ func (l *Log) Append(r Record) error {
 			err := l.rotate()
 			f.Close()
 			if err != nil {
-				return err
+				return IntentRef{}, err
 			}
 			continue
 		}
 		n, err := f.Write(line)
+		if err == nil && durable {
+			err = unix.Fdatasync(int(f.Fd()))
+		}
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("audit: write: %w", err)
+			return IntentRef{}, fmt.Errorf("audit: write: %w", err)
 		}
 		_, hash, _ := unseal(line[:len(line)-1])
 		l.mu.Lock()
@@ -174,9 +208,9 @@ func (l *Log) Append(r Record) error {
 		if l.OnAppend != nil {
 			l.OnAppend(r.Seq, hash)
 		}
-		return nil
+		return IntentRef{Seq: r.Seq, Hash: hash}, nil
 	}
-	return fmt.Errorf("audit: %s: could not append after repeated rotations", l.path)
+	return IntentRef{}, fmt.Errorf("audit: %s: could not append after repeated rotations", l.path)
 }
 
 // lockCurrent opens the log and takes its lock, making sure the file
@@ -234,6 +268,22 @@ func Files(path string) []string {
 		out = append(out, path)
 	}
 	return out
+}
+
+// selfOwner identifies this process across pid reuse: its pid and its
+// start time in clock ticks since boot (field 22 of /proc/self/stat).
+func selfOwner() string {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return strconv.Itoa(os.Getpid())
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		if f := strings.Fields(s[i+1:]); len(f) > 19 {
+			return strconv.Itoa(os.Getpid()) + ":" + f[19]
+		}
+	}
+	return strconv.Itoa(os.Getpid())
 }
 
 // seal appends the hash of body (a JSON object) as its last field.

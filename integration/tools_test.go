@@ -243,13 +243,40 @@ func TestThousandCallsAuditVerifies(t *testing.T) {
 		t.Fatalf("%d of 1000 calls failed", n)
 	}
 	data, _ := os.ReadFile(logf)
-	if n := strings.Count(string(data), "\n"); n != 1000 {
-		t.Errorf("%d audit lines for 1000 calls", n)
+	// Each call: its intent, recorded before its jail, and its outcome,
+	// pointing at that intent.
+	if n := strings.Count(string(data), "\n"); n != 2000 {
+		t.Errorf("%d audit lines for 1000 calls, want 2000", n)
+	}
+	intents := map[uint64]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var rec struct {
+			Seq    uint64 `json:"seq"`
+			Action string `json:"action"`
+			CallID string `json:"callId"`
+			Intent *struct {
+				Seq uint64 `json:"seq"`
+			} `json:"intent"`
+		}
+		json.Unmarshal([]byte(line), &rec)
+		switch rec.Action {
+		case "intent":
+			intents[rec.Seq] = rec.CallID
+		case "tool_call":
+			if rec.Intent == nil || intents[rec.Intent.Seq] != rec.CallID {
+				t.Errorf("outcome of %s does not point at its intent: %s", rec.CallID, line)
+				continue
+			}
+			delete(intents, rec.Intent.Seq)
+		}
+	}
+	if len(intents) != 0 {
+		t.Errorf("%d intents without an outcome", len(intents))
 	}
 	if strings.Contains(string(data), "SUPERSECRET") {
 		t.Errorf("the configured secret reached the audit file")
 	}
-	if v := runCLI(t, nil, "audit", "verify", "--file", logf); v.code != 0 || !strings.Contains(v.stdout, "1000 records") {
+	if v := runCLI(t, nil, "audit", "verify", "--file", logf); v.code != 0 || !strings.Contains(v.stdout, "2000 records") {
 		t.Errorf("audit verify: %+v", v)
 	}
 }

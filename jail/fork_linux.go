@@ -87,25 +87,25 @@ func runChild(p *program, errFD uintptr) {
 		r1   uintptr
 		e    syscall.Errno
 		i    int
-		regs [4]uintptr
+		regs [regMask + 1]uintptr
 		rep  childReport
 		ops  = p.ops
 	)
 	for i = 0; i < len(ops); i++ {
 		o := &ops[i]
 		if o.store != nil {
-			*o.store = int32(regs[o.args[0]&3])
+			*o.store = int32(regs[o.args[0]&regMask])
 			continue
 		}
 		a0, a1, a2, a3 := o.args[0], o.args[1], o.args[2], o.args[3]
 		if o.regArgs&1 != 0 {
-			a0 = regs[a0&3]
+			a0 = regs[a0&regMask]
 		}
 		if o.regArgs&2 != 0 {
-			a1 = regs[a1&3]
+			a1 = regs[a1&regMask]
 		}
 		if o.regArgs&4 != 0 {
-			a2 = regs[a2&3]
+			a2 = regs[a2&regMask]
 		}
 		r1, _, e = syscall.RawSyscall6(o.nr, a0, a1, a2, a3, o.args[4], o.args[5])
 		if e != 0 {
@@ -119,7 +119,7 @@ func runChild(p *program, errFD uintptr) {
 			goto fail
 		}
 		if o.save != 0 {
-			regs[o.save&3] = r1
+			regs[o.save&regMask] = r1
 		}
 	}
 	// Every execve candidate returned ENOENT.

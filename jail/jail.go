@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
 
+	"github.com/openclaw-run/openclaw-run/plan"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,15 +19,25 @@ import (
 const cloneFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
 	unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
 
-// ChildError is a failed setup step in the child: which call, on what, and
+// ChildError is a failed setup step in the child: which step, on what
+// (Step, for people), the system call that failed (Syscall, for code: exit
+// and HTTP codes are derived from it and Errno, never from the text) and
 // the errno the kernel returned.
 type ChildError struct {
-	Step  string
-	Errno syscall.Errno
+	Step    string
+	Syscall string
+	Errno   syscall.Errno
 }
 
 func (e *ChildError) Error() string {
 	return fmt.Sprintf("jail setup: %s: %v", e.Step, e.Errno)
+}
+
+// NotExecutable reports whether the command itself could not be executed
+// (execve refused it: a missing exec bit, a bad format), as opposed to a
+// setup step that failed before it: the CLI's exit code 126.
+func (e *ChildError) NotExecutable() bool {
+	return e.Syscall == "execve" && (e.Errno == syscall.EACCES || e.Errno == syscall.ENOEXEC || e.Errno == syscall.EPERM)
 }
 
 func (e *ChildError) Unwrap() error { return e.Errno }
@@ -41,6 +53,11 @@ type Process struct {
 	pidfd int
 	// listener is the seccomp listener fd, or -1.
 	listener int
+	// pty is the master of the jail's pty (Plan.Command.Pty), or nil.
+	pty *os.File
+	// proxy is the listening socket the jail made in its own network
+	// namespace for the egress proxy (plan.NetworkAllowlist), or nil.
+	proxy *os.File
 	// mntns holds the jail's mount namespace (Spec.HoldMounts), or -1.
 	mntns int
 
@@ -85,10 +102,11 @@ func start(s *Spec) (*Process, *Pending, error) {
 	if err := s.validate(); err != nil {
 		return nil, nil, fmt.Errorf("invalid jail spec: %w", err)
 	}
+	j := &s.Plan.Jail
 	rootful := os.Geteuid() == 0
-	if !rootful && (s.HostUID != os.Geteuid() || s.HostGID != os.Getegid()) {
+	if !rootful && (j.HostUID != os.Geteuid() || j.HostGID != os.Getegid()) {
 		return nil, nil, fmt.Errorf("an unprivileged runner can map jail root only to its own ids %d:%d, not %d:%d",
-			os.Geteuid(), os.Getegid(), s.HostUID, s.HostGID)
+			os.Geteuid(), os.Getegid(), j.HostUID, j.HostGID)
 	}
 
 	var closers []int
@@ -125,7 +143,11 @@ func start(s *Spec) (*Process, *Pending, error) {
 	}
 	fds := childFDs{syncR: syncR, syncW: syncW, errW: errW, notifyW: -1, goR: goR}
 	notifyR := -1
-	if s.SeccompNotify {
+	passed := passedFDs(s)
+	if len(passed) > 0 {
+		// The fds the child makes for the runner (the pty's master, the
+		// proxy's listener, the seccomp listener) come back over this
+		// socket, one SCM_RIGHTS message each, in the order of passed.
 		sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return nil, nil, fmt.Errorf("socketpair: %w", err)
@@ -160,19 +182,19 @@ func start(s *Spec) (*Process, *Pending, error) {
 	// A privileged runner prepares every bind on the host side; an
 	// unprivileged one cannot clone host mounts, and its child binds from
 	// its own copy of the mount namespace instead (bindInChild).
-	for i := 0; rootful && i < len(s.Binds)+len(devices); i++ {
+	for i := 0; rootful && i < len(j.Binds)+len(devices); i++ {
 		src, attr := "", uint64(devAttrs)
-		if i < len(s.Binds) {
-			src, attr = s.Binds[i].Source, bindAttrs(s.Binds[i])
+		if i < len(j.Binds) {
+			src, attr = j.Binds[i].Source, bindAttrs(j.Binds[i])
 		} else {
-			src = "/dev/" + devices[i-len(s.Binds)]
+			src = "/dev/" + devices[i-len(j.Binds)]
 		}
 		fd, err := prepareTree(src, attr)
 		if err != nil {
 			return nil, nil, err
 		}
 		closers = append(closers, fd)
-		if i < len(s.Binds) {
+		if i < len(j.Binds) {
 			fds.trees = append(fds.trees, fd)
 		} else {
 			fds.devs = append(fds.devs, fd)
@@ -233,8 +255,27 @@ func start(s *Spec) (*Process, *Pending, error) {
 		proc.destroy()
 		return nil, nil, err
 	}
-	if err := writeIDMaps(proc.Pid, s.HostUID, s.HostGID, rootful); err != nil {
+	if err := writeIDMaps(proc.Pid, j.HostUID, j.HostGID, rootful); err != nil {
 		return fail(err)
+	}
+	// Resource limits are not namespaced: inside its user namespace the
+	// child lacks CAP_SYS_RESOURCE over them and cannot raise a hard limit
+	// above the runner's (setrlimit(2)). A limit above the runner's own
+	// hard limit is therefore set on the child from here, while it waits
+	// (prlimit(2)), which takes CAP_SYS_RESOURCE in the initial namespace
+	// (CanRaiseRlimits); the child's own prlimit steps then set the same
+	// values. A runner without it gets plans clamped to its own hard limits
+	// (the runner does that, with a warning), never a failed call.
+	for _, r := range j.Rlimits {
+		var own unix.Rlimit
+		if err := unix.Getrlimit(r.Resource, &own); err != nil || r.Max <= own.Max {
+			continue
+		}
+		lim := &unix.Rlimit{Cur: r.Cur, Max: r.Max}
+		if err := unix.Prlimit(proc.Pid, r.Resource, lim, nil); err != nil {
+			return fail(fmt.Errorf("raise %s of the jail to %d above the runner's hard limit %d: prlimit: %w (this needs CAP_SYS_RESOURCE in the initial user namespace)",
+				rlimitName(r.Resource), r.Max, own.Max, err))
+		}
 	}
 	if s.HoldMounts {
 		// The child made its mount namespace at clone and waits at the
@@ -255,18 +296,18 @@ func start(s *Spec) (*Process, *Pending, error) {
 	}
 	if s.Deferred {
 		// Waiting for its command; the pending jail owns the fds now.
-		pend := &Pending{proc: proc, prog: prog, goW: goW, errR: errR, notifyR: notifyR, notify: s.SeccompNotify, fds: closers}
+		pend := &Pending{proc: proc, prog: prog, goW: goW, errR: errR, notifyR: notifyR, passed: passed, fds: closers}
 		closers = nil
 		return nil, pend, nil
 	}
-	proc, err = finish(proc, prog, errR, notifyR, s.SeccompNotify, s.Args[0])
+	proc, err = finish(proc, prog, errR, notifyR, passed, s.Plan.Command.Args[0])
 	return proc, nil, err
 }
 
 // finish waits for the child's verdict: EOF on the error pipe means
 // execve succeeded (the pipe is close-on-exec); a report means a step
 // failed, and the child has exited.
-func finish(proc *Process, prog *program, errR, notifyR int, notify bool, name string) (*Process, error) {
+func finish(proc *Process, prog *program, errR, notifyR int, passed []passedFD, name string) (*Process, error) {
 	// The child may run in this process's memory (cloneChild): prog stays
 	// alive until it has exec'd or exited.
 	defer runtime.KeepAlive(prog)
@@ -279,9 +320,18 @@ func finish(proc *Process, prog *program, errR, notifyR int, notify bool, name s
 	n, err := readFull(errR, buf)
 	switch {
 	case n == 0 && err == nil:
-		if notify {
-			if proc.listener, err = recvListener(notifyR); err != nil {
+		for _, what := range passed {
+			fd, err := recvFD(notifyR, what)
+			if err != nil {
 				return fail(err)
+			}
+			switch what {
+			case passedPty:
+				proc.pty = os.NewFile(uintptr(fd), "pty")
+			case passedProxy:
+				proc.proxy = os.NewFile(uintptr(fd), "proxy")
+			case passedSeccomp:
+				proc.listener = fd
 			}
 		}
 		return proc, nil
@@ -294,6 +344,7 @@ func finish(proc *Process, prog *program, errR, notifyR int, notify bool, name s
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, name)
 	}
 	ce.Step = prog.steps[rep.index].String()
+	ce.Syscall = syscallName(prog.ops[rep.index].nr)
 	return nil, ce
 }
 
@@ -331,21 +382,51 @@ func prepareTree(src string, attr uint64) (int, error) {
 	return tree, nil
 }
 
-// recvListener receives the seccomp listener the child sent before execve.
-func recvListener(sock int) (int, error) {
+// passedFD names an fd the child makes and sends to the runner before
+// execve, in this order.
+type passedFD int
+
+const (
+	passedPty     passedFD = iota // the master of the jail's own pty
+	passedProxy                   // the egress proxy's listener, in the jail's netns
+	passedSeccomp                 // the seccomp user-notification listener
+)
+
+func (w passedFD) String() string {
+	return [...]string{"the pty master", "the proxy listener", "the seccomp listener"}[w]
+}
+
+// passedFDs lists what the child of s sends back, in the order compile
+// sends them.
+func passedFDs(s *Spec) []passedFD {
+	var out []passedFD
+	if s.Plan.Command.Pty != nil {
+		out = append(out, passedPty)
+	}
+	if s.Plan.Jail.Network.Mode == plan.NetworkAllowlist {
+		out = append(out, passedProxy)
+	}
+	if s.SeccompNotify {
+		out = append(out, passedSeccomp)
+	}
+	return out
+}
+
+// recvFD receives one fd the child sent before execve (SCM_RIGHTS).
+func recvFD(sock int, what passedFD) (int, error) {
 	buf := make([]byte, 1)
 	oob := make([]byte, unix.CmsgSpace(4))
 	n, oobn, flags, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
-		return -1, fmt.Errorf("receive the seccomp listener: %w", err)
+		return -1, fmt.Errorf("receive %s: %w", what, err)
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil || len(msgs) != 1 {
-		return -1, fmt.Errorf("receive the seccomp listener: %d bytes, %d of control, flags %#x: no SCM_RIGHTS message (%v)", n, oobn, flags, err)
+		return -1, fmt.Errorf("receive %s: %d bytes, %d of control, flags %#x: no SCM_RIGHTS message (%v)", what, n, oobn, flags, err)
 	}
 	fds, err := unix.ParseUnixRights(&msgs[0])
 	if err != nil || len(fds) != 1 {
-		return -1, fmt.Errorf("receive the seccomp listener: %v", err)
+		return -1, fmt.Errorf("receive %s: %v", what, err)
 	}
 	return fds[0], nil
 }
@@ -353,6 +434,18 @@ func recvListener(sock int) (int, error) {
 // Listener returns the seccomp listener fd (Spec.SeccompNotify), or -1.
 // The caller owns it.
 func (p *Process) Listener() int { return p.listener }
+
+// Pty returns the master side of the jail's pty (Plan.Command.Pty), or
+// nil: the jail's output is read from it and its input written to it. The
+// caller owns it. It belongs to the jail's own devpts instance: nothing of
+// the runner's terminal is involved.
+func (p *Process) Pty() *os.File { return p.pty }
+
+// ProxyListener returns the listening socket the jail made on loopback in
+// its own network namespace (plan.NetworkAllowlist), or nil. The caller
+// owns it and serves the egress proxy on it: nothing outside this jail's
+// namespace can connect to it.
+func (p *Process) ProxyListener() *os.File { return p.proxy }
 
 // readFull reads until buf is full or EOF.
 func readFull(fd int, buf []byte) (int, error) {
@@ -371,6 +464,23 @@ func readFull(fd int, buf []byte) (int, error) {
 		n += m
 	}
 	return n, nil
+}
+
+// CanRaiseRlimits reports whether this process may raise a jail's
+// resource limits above its own hard limits: CAP_SYS_RESOURCE, effective,
+// in the initial user namespace (rlimits are checked against that one,
+// whatever namespace the jail is in). Root in a container, or in a
+// sandbox that dropped the capability, may not.
+func CanRaiseRlimits() bool {
+	if b, err := os.ReadFile("/proc/self/uid_map"); err != nil || strings.Join(strings.Fields(string(b)), " ") != "0 0 4294967295" {
+		return false
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[unix.CAP_SYS_RESOURCE/32].Effective&(1<<(unix.CAP_SYS_RESOURCE%32)) != 0
 }
 
 // writeIDMaps maps root of the jail's user namespace to uid:gid on the host.

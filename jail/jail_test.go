@@ -13,19 +13,24 @@ import (
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/internal/testutil"
+	"github.com/openclaw-run/openclaw-run/plan"
 )
 
 // minimalSpec is a jail with /usr and the merged-usr links: enough for sh.
 func minimalSpec(t *testing.T, args ...string) *Spec {
 	t.Helper()
-	s := &Spec{Args: args, Env: []string{"PATH=/usr/bin:/bin"}, Dir: "/", Hostname: "t",
-		HostUID: 4242, HostGID: 4242, TmpSize: 1 << 20, Unfiltered: true,
-		Binds: []Bind{{Source: "/usr", Target: "/usr"}}}
+	s := &Spec{Plan: &plan.Plan{
+		Command: plan.Command{Args: args, Env: []string{"PATH=/usr/bin:/bin"}, Dir: "/"},
+		Jail: plan.Jail{Hostname: "t", HostUID: 4242, HostGID: 4242, TmpSize: 1 << 20, Tier: "none (jail tests)",
+			Network: plan.Network{Mode: plan.NetworkNone}, Memory: 1 << 30, CPUs: 1, Pids: 64,
+			Binds: []plan.Bind{{Source: "/usr", Target: "/usr"}}},
+	}}
+	Unfiltered(s)
 	for _, l := range []string{"/bin", "/lib", "/lib64", "/sbin"} {
 		if target, err := os.Readlink(l); err == nil {
-			s.Symlinks = append(s.Symlinks, Symlink{Path: l, Target: target})
+			s.Plan.Jail.Symlinks = append(s.Plan.Jail.Symlinks, plan.Symlink{Path: l, Target: target})
 		} else if _, err := os.Stat(l); err == nil {
-			s.Binds = append(s.Binds, Bind{Source: l, Target: l})
+			s.Plan.Jail.Binds = append(s.Plan.Jail.Binds, plan.Bind{Source: l, Target: l})
 		}
 	}
 	return s
@@ -33,17 +38,24 @@ func minimalSpec(t *testing.T, args ...string) *Spec {
 
 func TestValidateRefusesBadSpecs(t *testing.T) {
 	cases := map[string]func(*Spec){
-		"root on host":      func(s *Spec) { s.HostUID = 0 },
-		"no command":        func(s *Spec) { s.Args = nil },
-		"no filter":         func(s *Spec) { s.Unfiltered = false },
-		"relative source":   func(s *Spec) { s.Binds = append(s.Binds, Bind{Source: "usr", Target: "/x"}) },
-		"reserved target":   func(s *Spec) { s.Binds = append(s.Binds, Bind{Source: "/usr", Target: "/proc/x"}) },
-		"unclean target":    func(s *Spec) { s.Binds = append(s.Binds, Bind{Source: "/usr", Target: "/a/../proc"}) },
-		"setuid file":       func(s *Spec) { s.Files = append(s.Files, File{Path: "/etc/x", Mode: 0o4755}) },
-		"no tmp size":       func(s *Spec) { s.TmpSize = 0 },
-		"NUL in argument":   func(s *Spec) { s.Args = append(s.Args, "a\x00b") },
-		"malformed env":     func(s *Spec) { s.Env = append(s.Env, "NOEQUALS") },
-		"relative work dir": func(s *Spec) { s.Dir = "workspace" },
+		"root on host":      func(s *Spec) { s.Plan.Jail.HostUID = 0 },
+		"no command":        func(s *Spec) { s.Plan.Command.Args = nil },
+		"no filter":         func(s *Spec) { s.unfiltered = false },
+		"no plan":           func(s *Spec) { s.Plan = nil },
+		"relative source":   func(s *Spec) { s.Plan.Jail.Binds = append(s.Plan.Jail.Binds, plan.Bind{Source: "usr", Target: "/x"}) },
+		"reserved target":   func(s *Spec) { s.Plan.Jail.Binds = append(s.Plan.Jail.Binds, plan.Bind{Source: "/usr", Target: "/proc/x"}) },
+		"unclean target":    func(s *Spec) { s.Plan.Jail.Binds = append(s.Plan.Jail.Binds, plan.Bind{Source: "/usr", Target: "/a/../proc"}) },
+		"setuid file":       func(s *Spec) { s.Plan.Jail.Files = append(s.Plan.Jail.Files, plan.File{Path: "/etc/x", Mode: 0o4755}) },
+		"no tmp size":       func(s *Spec) { s.Plan.Jail.TmpSize = 0 },
+		"no memory limit":   func(s *Spec) { s.Plan.Jail.Memory = 0 },
+		"NUL in argument":   func(s *Spec) { s.Plan.Command.Args = append(s.Plan.Command.Args, "a\x00b") },
+		"malformed env":     func(s *Spec) { s.Plan.Command.Env = append(s.Plan.Command.Env, "NOEQUALS") },
+		"relative work dir": func(s *Spec) { s.Plan.Command.Dir = "workspace" },
+		"reserved pin":      func(s *Spec) { s.Plan.Jail.Pins = []string{"/proc/self"} },
+		"unknown network":   func(s *Spec) { s.Plan.Jail.Network.Mode = "host" },
+		"pre-warmed pty": func(s *Spec) {
+			s.Deferred, s.Plan.Command.Pty = true, &plan.Pty{Cols: 80, Rows: 24}
+		},
 	}
 	for name, mutate := range cases {
 		s := minimalSpec(t, "true")
@@ -58,7 +70,7 @@ func TestValidateRefusesBadSpecs(t *testing.T) {
 }
 
 func TestWithParents(t *testing.T) {
-	got := strings.Join(WithParents([]string{"/a/b/c", "/a/d", "/e"}), " ")
+	got := strings.Join(plan.WithParents([]string{"/a/b/c", "/a/d", "/e"}), " ")
 	if got != "/a /a/b /a/b/c /a/d /e" {
 		t.Errorf("WithParents = %s", got)
 	}
@@ -85,13 +97,16 @@ func TestStartRuns(t *testing.T) {
 func TestChildErrorNamesTheStep(t *testing.T) {
 	testutil.RequireRoot(t)
 	s := minimalSpec(t, "sh", "-c", "exit 0")
-	s.Dir = "/does-not-exist-in-jail/x"
-	s.Binds = append(s.Binds, Bind{Source: "/usr/share", Target: "/does-not-exist-in-jail"})
+	s.Plan.Command.Dir = "/does-not-exist-in-jail/x"
+	s.Plan.Jail.Binds = append(s.Plan.Jail.Binds, plan.Bind{Source: "/usr/share", Target: "/does-not-exist-in-jail"})
 	// The bind hides the working directory made before it: chdir fails.
 	_, err := run(t, s)
 	var ce *ChildError
-	if !errors.As(err, &ce) || ce.Step != "chdir /does-not-exist-in-jail/x" || ce.Errno != syscall.ENOENT {
+	if !errors.As(err, &ce) || ce.Step != "chdir /does-not-exist-in-jail/x" || ce.Errno != syscall.ENOENT || ce.Syscall != "chdir" {
 		t.Fatalf("want a ChildError 'chdir /does-not-exist-in-jail/x: ENOENT', got %v", err)
+	}
+	if ce.NotExecutable() {
+		t.Error("a failed chdir is reported as a command that is not executable")
 	}
 }
 
@@ -110,7 +125,7 @@ func TestBindSourceSymlinkRefused(t *testing.T) {
 	dir := t.TempDir()
 	os.Symlink("/etc", filepath.Join(dir, "link"))
 	s := minimalSpec(t, "true")
-	s.Binds = append(s.Binds, Bind{Source: filepath.Join(dir, "link"), Target: "/x"})
+	s.Plan.Jail.Binds = append(s.Plan.Jail.Binds, plan.Bind{Source: filepath.Join(dir, "link"), Target: "/x"})
 	_, err := run(t, s)
 	if err == nil || !errors.Is(err, syscall.ELOOP) {
 		t.Fatalf("want ELOOP for a symlinked bind source, got %v", err)
@@ -122,19 +137,20 @@ func TestBindSourceSymlinkRefused(t *testing.T) {
 func TestDeferredJail(t *testing.T) {
 	testutil.RequireRoot(t)
 	s := minimalSpec(t)
-	s.Deferred, s.Dir = true, "/tmp"
+	s.Deferred, s.Plan.Command.Dir = true, "/tmp"
 	w, err := Prepare(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := w.Exec("/bin/sh", []string{"sh", "-c", `test "$GREETING" = hello && test "$(pwd)" = /usr/bin && exit 9`}, []string{"GREETING=hello", "PATH=/usr/bin"}, "/usr/bin")
+	p, err := w.Exec(&plan.Command{Path: "/bin/sh", Args: []string{"sh", "-c", `test "$GREETING" = hello && test "$(pwd)" = /usr/bin && exit 9`},
+		Env: []string{"GREETING=hello", "PATH=/usr/bin"}, Dir: "/usr/bin"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st, err := p.Wait(); err != nil || st.Code != 9 {
 		t.Fatalf("deferred command: %+v %v; want exit 9", st, err)
 	}
-	if _, err := w.Exec("/bin/true", []string{"true"}, nil, "/"); err == nil {
+	if _, err := w.Exec(&plan.Command{Path: "/bin/true", Args: []string{"true"}, Dir: "/"}); err == nil {
 		t.Fatal("a pre-warmed jail ran a second command")
 	}
 }
@@ -142,7 +158,7 @@ func TestDeferredJail(t *testing.T) {
 func TestDeferredErrors(t *testing.T) {
 	testutil.RequireRoot(t)
 	s := minimalSpec(t)
-	s.Deferred, s.Dir = true, "/"
+	s.Deferred, s.Plan.Command.Dir = true, "/"
 	for _, c := range []struct {
 		argv []string
 		dir  string
@@ -158,12 +174,14 @@ func TestDeferredErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.Exec(c.argv[0], c.argv, nil, c.dir); !c.want(err) {
+		if _, err := w.Exec(&plan.Command{Path: c.argv[0], Args: c.argv, Dir: c.dir}); !c.want(err) {
 			t.Errorf("%v in %s: %v", c.argv, c.dir, err)
 		}
 	}
-	if Fits("true", []string{"true"}, nil, "/") || Fits("/bin/sh", []string{"sh", strings.Repeat("x", deferredSize)}, nil, "/") {
-		t.Error("Fits accepts a bare name or an oversized command")
+	if Fits(&plan.Command{Path: "true", Args: []string{"true"}, Dir: "/"}) ||
+		Fits(&plan.Command{Path: "/bin/sh", Args: []string{"sh", strings.Repeat("x", deferredSize)}, Dir: "/"}) ||
+		Fits(&plan.Command{Path: "/bin/sh", Args: []string{"sh"}, Dir: "/", Pty: &plan.Pty{Cols: 80, Rows: 24}}) {
+		t.Error("Fits accepts a bare name, an oversized command or a pty")
 	}
 	// Discard kills the waiting jail.
 	w, err := Prepare(s)
@@ -275,7 +293,7 @@ func TestWaitingJailHoldsOnlyItsOwnFds(t *testing.T) {
 		pipes[i] = [2]*os.File{r, w}
 	}
 	s := minimalSpec(t)
-	s.Deferred, s.Dir = true, "/"
+	s.Deferred, s.Plan.Command.Dir = true, "/"
 	s.Stdin, s.Stdout, s.Stderr = pipes[0][0], pipes[1][1], pipes[2][1]
 	w, err := Prepare(s)
 	if err != nil {

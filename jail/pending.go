@@ -7,6 +7,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/openclaw-run/openclaw-run/plan"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,7 +39,7 @@ type Pending struct {
 	goW     int
 	errR    int
 	notifyR int
-	notify  bool
+	passed  []passedFD
 	fds     []int
 
 	mu   sync.Mutex
@@ -48,10 +49,13 @@ type Pending struct {
 // Pid is the waiting jail's pid (for its cgroup).
 func (w *Pending) Pid() int { return w.proc.Pid }
 
-// Fits reports whether Exec can take this command: an absolute path, and
-// a block within the pipe's capacity.
-func Fits(path string, argv, env []string, dir string) bool {
-	_, err := blockSize(path, argv, env, dir)
+// Fits reports whether Exec can take this command: an absolute program
+// path, no pty, and a block within the pipe's capacity.
+func Fits(c *plan.Command) bool {
+	if c.Pty != nil {
+		return false
+	}
+	_, err := blockSize(c.Path, c.Args, c.Env, c.Dir)
 	return err == nil
 }
 
@@ -105,10 +109,15 @@ func block(base uintptr, path string, argv, env []string, dir string) ([]byte, e
 }
 
 // Exec gives the jail its command and returns it running, as Start does:
-// on error nothing runs and the jail is gone. path is the program's
+// on error nothing runs and the jail is gone. c.Path is the program's
 // absolute path inside the jail (a pre-warmed jail does no PATH search);
-// argv[0] is its name.
-func (w *Pending) Exec(path string, argv, env []string, dir string) (*Process, error) {
+// c.Args[0] is its name. The command is checked as every plan's is.
+func (w *Pending) Exec(c *plan.Command) (*Process, error) {
+	path, argv, env, dir := c.Path, c.Args, c.Env, c.Dir
+	if err := (&plan.Plan{Command: *c}).ValidateCommand(); err != nil {
+		w.Discard()
+		return nil, err
+	}
 	w.mu.Lock()
 	used := w.used
 	w.used = true
@@ -127,7 +136,7 @@ func (w *Pending) Exec(path string, argv, env []string, dir string) (*Process, e
 	// A jail whose setup failed has exited with its report: the write
 	// fails (EPIPE) and finish reads why.
 	n, werr := unix.Write(w.goW, b)
-	proc, err := finish(w.proc, w.prog, w.errR, w.notifyR, w.notify, path)
+	proc, err := finish(w.proc, w.prog, w.errR, w.notifyR, w.passed, path)
 	if err == nil && (werr != nil || n != len(b)) {
 		w.kill()
 		return nil, fmt.Errorf("hand the command to the pre-warmed jail: %d of %d bytes, %v", n, len(b), werr)

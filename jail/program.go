@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/openclaw-run/openclaw-run/plan"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,11 +54,14 @@ type program struct {
 	pidfd int32
 }
 
-// Register numbers (0 means "none").
+// Register numbers (0 means "none"); runChild keeps regMask+1 of them.
 const (
 	regFile = 1
 	regSock = 2
 	regTree = 3
+	regPty  = 4
+	regPeer = 5
+	regMask = 7
 )
 
 // oldRoot is where the host root stays visible during setup; it is detached
@@ -177,19 +181,20 @@ func (p *program) bindInChild(src, target string, attr uint64) {
 	p.add(stepf("close"), unix.SYS_CLOSE, regFile).regArgs = 1
 }
 
-// sendListener sends the fd in regFile to the parent with SCM_RIGHTS.
-func (p *program) sendListener(sock int) {
+// sendFD sends the fd in register reg to the parent with SCM_RIGHTS, as
+// one message on sock (see passedFDs for the order).
+func (p *program) sendFD(reg uint8, sock int, what passedFD) {
 	oob := unix.UnixRights(0)
 	slot := (*int32)(unsafe.Pointer(&oob[unix.CmsgLen(0)]))
 	p.keep = append(p.keep, oob)
-	p.ops = append(p.ops, op{args: [6]uintptr{regFile}, store: slot, want: -1})
-	p.steps = append(p.steps, stepf("store the seccomp listener"))
+	p.ops = append(p.ops, op{args: [6]uintptr{uintptr(reg)}, store: slot, want: -1})
+	p.steps = append(p.steps, stepf("store %s", what))
 	data := new([1]byte)
 	iov := &unix.Iovec{Base: &data[0], Len: 1}
 	msg := &unix.Msghdr{Iov: iov, Iovlen: 1, Control: &oob[0]}
 	msg.SetControllen(len(oob))
 	p.keep = append(p.keep, data, iov)
-	p.add(stepf("sendmsg(seccomp listener)"), unix.SYS_SENDMSG, uintptr(sock), p.ptr(msg, unsafe.Pointer(msg)), 0).want = 1
+	p.add(stepf("sendmsg(%s)", what), unix.SYS_SENDMSG, uintptr(sock), p.ptr(msg, unsafe.Pointer(msg)), 0).want = 1
 }
 
 // createFile makes an empty (or filled) regular file in the jail's root.
@@ -207,7 +212,7 @@ const atFDCWD = uintptr(0xffffffffffffff9c) // AT_FDCWD (-100) as a word
 
 // bindAttrs are the mount attributes of a bind: nosuid and nodev always,
 // read-only unless writable.
-func bindAttrs(b Bind) uint64 {
+func bindAttrs(b plan.Bind) uint64 {
 	attr := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
 	if !b.Writable {
 		attr |= unix.MOUNT_ATTR_RDONLY
@@ -218,21 +223,8 @@ func bindAttrs(b Bind) uint64 {
 // devAttrs: device binds keep their device nodes usable, so no nodev.
 const devAttrs = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC
 
-// Devices bound from the host into the jail's /dev. They are the character
-// devices every program may expect; nothing else of the host's /dev (disks,
-// kmsg, mem, the tty of the runner) is visible.
-var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
-
-// Masked and read-only /proc paths, as runc's defaults (runtime-spec
-// config-linux.md maskedPaths/readonlyPaths): kernel memory, keys, timers
-// and scheduler details of the host, and the writable sysctl tree.
-var (
-	maskedFiles = []string{"/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-		"/proc/timer_stats", "/proc/sched_debug", "/proc/sysrq-trigger", "/proc/kallsyms",
-		"/proc/kpagecount", "/proc/kpageflags", "/proc/kpagecgroup", "/proc/interrupts"}
-	maskedDirs    = []string{"/proc/acpi", "/proc/scsi", "/proc/asound", "/proc/firmware", "/proc/driver"}
-	readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys"}
-)
+// devices are bound from the host into the jail's /dev (plan.Devices).
+var devices = plan.Devices
 
 var lastCap = sync.OnceValues(func() (int, error) {
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
@@ -263,6 +255,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	if err != nil {
 		return nil, err
 	}
+	j, c := &s.Plan.Jail, &s.Plan.Command
 	p := &program{}
 	one := new([1]byte)
 	bufp := p.ptr(one, unsafe.Pointer(one))
@@ -341,7 +334,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	// The cgroup namespace is made after placement so that the jail's
 	// cgroup, not the runner's, is its root.
 	p.add(stepf("unshare(CLONE_NEWCGROUP)"), unix.SYS_UNSHARE, unix.CLONE_NEWCGROUP)
-	p.add(stepf("sethostname"), unix.SYS_SETHOSTNAME, p.str(s.Hostname), uintptr(len(s.Hostname)))
+	p.add(stepf("sethostname"), unix.SYS_SETHOSTNAME, p.str(j.Hostname), uintptr(len(j.Hostname)))
 	p.add(stepf("umask(022)"), unix.SYS_UMASK, 0o22)
 
 	// 5. A new root: a tmpfs, with the host root kept at oldRoot only
@@ -353,17 +346,18 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	p.add(stepf("chdir /"), unix.SYS_CHDIR, p.str("/"))
 
 	// 6. Directories for every bind, file and link, parents first.
-	dirs, fileTargets, err := MountPoints(s.Binds, s.Files, s.Symlinks, "/dev", "/proc", "/tmp", s.Dir)
-	if err != nil {
-		return nil, err
+	extra := []string{"/dev", "/proc", "/tmp"}
+	if c.Dir != "" {
+		extra = append(extra, c.Dir) // a pre-warmed jail's default directory
 	}
+	dirs, fileTargets := plan.MountPoints(j, extra...)
 	for _, d := range dirs {
 		p.mkdir(d, 0o755)
 	}
 
 	// 7. Binds: read-only unless writable; nosuid and nodev always (the
 	// attributes were set on the detached trees).
-	for i, b := range s.Binds {
+	for i, b := range j.Binds {
 		if fileTargets[b.Target] {
 			p.createFile(b.Target, nil, 0o444)
 		}
@@ -390,16 +384,53 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	p.mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
 	p.mkdir("/dev/shm", 0o1777)
 	p.mount("tmpfs", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC,
-		fmt.Sprintf("mode=1777,size=%d", s.TmpSize))
-	for _, l := range []Symlink{{"/dev/ptmx", "pts/ptmx"}, {"/dev/fd", "/proc/self/fd"},
-		{"/dev/stdin", "/proc/self/fd/0"}, {"/dev/stdout", "/proc/self/fd/1"}, {"/dev/stderr", "/proc/self/fd/2"}} {
+		fmt.Sprintf("mode=1777,size=%d", j.TmpSize))
+	for _, l := range plan.DevSymlinks {
 		p.add(stepf("symlink %s", l.Path), unix.SYS_SYMLINKAT, p.str(l.Target), atFDCWD, p.str(l.Path))
 	}
 	p.setattr("/dev", unix.MOUNT_ATTR_RDONLY, false)
 
-	// 8b. Masks over denied paths below the binds: they exist (the runner
+	// 8a. The call's own pty, from the jail's devpts instance: its slave
+	// becomes stdin, stdout, stderr and the controlling terminal (after
+	// setsid in 4, so TIOCSCTTY takes it), its master goes to the runner.
+	// TIOCGPTPEER opens the slave from the master without a path lookup
+	// (ioctl_tty(2), Linux 4.13), so no other pty can be substituted.
+	if t := c.Pty; t != nil {
+		zero := new(int32)
+		ws := &unix.Winsize{Row: t.Rows, Col: t.Cols}
+		p.add(stepf("open /dev/pts/ptmx"), unix.SYS_OPENAT, atFDCWD, p.str("/dev/pts/ptmx"),
+			unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0).save = regPty
+		o := p.add(stepf("ioctl(ptmx, TIOCSPTLCK, 0)"), unix.SYS_IOCTL, regPty, unix.TIOCSPTLCK, p.ptr(zero, unsafe.Pointer(zero)))
+		o.regArgs = 1
+		o = p.add(stepf("ioctl(ptmx, TIOCSWINSZ, %dx%d)", t.Cols, t.Rows), unix.SYS_IOCTL, regPty, unix.TIOCSWINSZ, p.ptr(ws, unsafe.Pointer(ws)))
+		o.regArgs = 1
+		o = p.add(stepf("ioctl(ptmx, TIOCGPTPEER)"), unix.SYS_IOCTL, regPty, unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY)
+		o.regArgs, o.save = 1, regPeer
+		for i := 0; i < 3; i++ {
+			o = p.add(stepf("dup3(pty, %d)", i), unix.SYS_DUP3, regPeer, uintptr(i), 0)
+			o.regArgs = 1
+		}
+		p.add(stepf("ioctl(0, TIOCSCTTY)"), unix.SYS_IOCTL, 0, unix.TIOCSCTTY, 0)
+		p.add(stepf("close pty slave"), unix.SYS_CLOSE, regPeer).regArgs = 1
+		p.sendFD(regPty, fds.notifyW, passedPty)
+		p.add(stepf("close pty master"), unix.SYS_CLOSE, regPty).regArgs = 1
+	}
+
+	// 8b. Pins: every directory between a writable bind and a masked path
+	// below it becomes a mount point (bound onto itself, recursively, so
+	// nothing mounted below it is hidden), which rename(2), rmdir(2) and
+	// unlink(2) refuse with EBUSY in this mount namespace. A call can
+	// therefore not move a denied path away from the name the next call's
+	// plan masks. Pins come before the masks: a bind of an ancestor made
+	// after a mask would copy the tree from before it.
+	for _, d := range j.Pins {
+		p.mount(d, d, "", unix.MS_BIND|unix.MS_REC, "")
+		p.setattr(d, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, true)
+	}
+
+	// 8c. Masks over denied paths below the binds: they exist (the runner
 	// found them on the host), so nothing needs creating.
-	for _, m := range s.Masks {
+	for _, m := range j.Masks {
 		if m.Dir {
 			p.mount("tmpfs", m.Path, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0,mode=000")
 		} else {
@@ -410,25 +441,25 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	// 9. /proc of the new pid namespace, with the host-revealing and
 	// writable parts masked (see maskedFiles).
 	p.mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
-	for _, f := range maskedFiles {
+	for _, f := range plan.MaskedProcFiles {
 		p.mount("/dev/null", f, "", unix.MS_BIND, "").okErrno = syscall.ENOENT
 	}
-	for _, d := range maskedDirs {
+	for _, d := range plan.MaskedProcDirs {
 		p.mount("tmpfs", d, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0").okErrno = syscall.ENOENT
 	}
-	for _, d := range readonlyPaths {
+	for _, d := range plan.ReadonlyProcPaths {
 		p.mount(d, d, "", unix.MS_BIND|unix.MS_REC, "").okErrno = syscall.ENOENT
 		p.setattr(d, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, true)
 	}
 
 	// 10. A bounded, private /tmp.
-	p.mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("mode=1777,size=%d", s.TmpSize))
+	p.mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("mode=1777,size=%d", j.TmpSize))
 
 	// 11. Synthesized files and links (the jail's /etc).
-	for _, f := range s.Files {
+	for _, f := range j.Files {
 		p.createFile(f.Path, f.Data, f.Mode)
 	}
-	for _, l := range s.Symlinks {
+	for _, l := range j.Symlinks {
 		p.add(stepf("symlink %s", l.Path), unix.SYS_SYMLINKAT, p.str(l.Target), atFDCWD, p.str(l.Path))
 	}
 
@@ -448,6 +479,23 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	o.regArgs = 1
 	p.add(stepf("close"), unix.SYS_CLOSE, regSock).regArgs = 1
 
+	// 13a. The egress proxy's listener (plan.NetworkAllowlist), made here,
+	// inside the jail's own network namespace, on loopback: the runner
+	// serves the call's allowlist through it, and no process outside this
+	// namespace can reach it (a listener the runner made would be in the
+	// host's namespace, where the jail cannot go and everyone else can).
+	if n := j.Network; n.Mode == plan.NetworkAllowlist {
+		sa := &unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte{127, 0, 0, 1}}
+		sa.Port = uint16(n.ProxyPort>>8) | uint16(n.ProxyPort&0xff)<<8 // network byte order
+		p.add(stepf("socket(AF_INET, SOCK_STREAM)"), unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0).save = regSock
+		o = p.add(stepf("bind(127.0.0.1:%d)", n.ProxyPort), unix.SYS_BIND, regSock, p.ptr(sa, unsafe.Pointer(sa)), unix.SizeofSockaddrInet4)
+		o.regArgs = 1
+		o = p.add(stepf("listen(127.0.0.1:%d)", n.ProxyPort), unix.SYS_LISTEN, regSock, 512)
+		o.regArgs = 1
+		p.sendFD(regSock, fds.notifyW, passedProxy)
+		p.add(stepf("close"), unix.SYS_CLOSE, regSock).regArgs = 1
+	}
+
 	// 13b. The bind trees are attached: close them too, so that a
 	// pre-warmed jail holds only what its command needs.
 	p.closeAllBut([]int{fds.errW, fds.notifyW, fds.goR})
@@ -455,7 +503,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	// 14. A deferred jail waits here, fully built, for its command: the
 	// runner writes a block laid out for this buffer's address (see
 	// deferredBlock). Everything after this point is per call.
-	dir, dirStep := p.str(s.Dir), stepf("chdir %s", s.Dir)
+	dir, dirStep := p.str(c.Dir), stepf("chdir %s", c.Dir)
 	if s.Deferred {
 		p.deferred = make([]byte, deferredSize)
 		base := p.ptr(p.deferred, unsafe.Pointer(&p.deferred[0]))
@@ -466,9 +514,9 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	// Process state: working directory and limits (stdio is in place
 	// since 0b).
 	p.add(dirStep, unix.SYS_CHDIR, dir)
-	for _, r := range s.Rlimits {
+	for _, r := range j.Rlimits {
 		lim := &unix.Rlimit{Cur: r.Cur, Max: r.Max}
-		p.add(stepf("prlimit(%d, %d, %d)", r.Resource, r.Cur, r.Max), unix.SYS_PRLIMIT64,
+		p.add(stepf("prlimit(%s, %d, %d)", rlimitName(r.Resource), r.Cur, r.Max), unix.SYS_PRLIMIT64,
 			0, uintptr(r.Resource), p.ptr(lim, unsafe.Pointer(lim)), 0)
 	}
 
@@ -493,7 +541,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	// the filter's notified calls wait for the runner's answer; the
 	// listener fd goes to the runner over a socket (SCM_RIGHTS) and is
 	// close-on-exec here.
-	if !s.Unfiltered {
+	if !s.unfiltered {
 		f := append([]unix.SockFilter(nil), s.Seccomp...)
 		prog := &unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
 		p.keep = append(p.keep, f)
@@ -505,7 +553,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 			unix.SECCOMP_SET_MODE_FILTER, flags, p.ptr(prog, unsafe.Pointer(prog)))
 		if s.SeccompNotify {
 			o.save = regFile
-			p.sendListener(fds.notifyW)
+			p.sendFD(regFile, fds.notifyW, passedSeccomp)
 		}
 	}
 
@@ -517,10 +565,10 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		p.add(stepf("execve"), unix.SYS_EXECVE, base+pathOff, base+argvOff, base+envOff)
 		return p, nil
 	}
-	argv, envp := p.strv(s.Args), p.strv(s.Env)
-	cands := candidates(s.Args[0], s.Env)
-	if s.Path != "" {
-		cands = []string{s.Path}
+	argv, envp := p.strv(c.Args), p.strv(c.Env)
+	cands := candidates(c.Args[0], c.Env)
+	if c.Path != "" {
+		cands = []string{c.Path}
 	}
 	for _, c := range cands {
 		p.add(stepf("execve %s", c), unix.SYS_EXECVE, p.str(c), argv, envp).okErrno = syscall.ENOENT
@@ -567,51 +615,6 @@ func candidates(name string, env []string) []string {
 			out = append(out, path.Join(d, name))
 		}
 	}
-	return out
-}
-
-// MountPoints returns the directories a root must have for binds, files,
-// links and the extra directories, with their parents, parents first, and
-// which bind targets are files (they need an empty file to bind onto).
-func MountPoints(binds []Bind, files []File, links []Symlink, extra ...string) ([]string, map[string]bool, error) {
-	dirs := extra
-	fileTargets := map[string]bool{}
-	for _, b := range binds {
-		st, err := os.Stat(b.Source)
-		if err != nil {
-			return nil, nil, fmt.Errorf("bind source: %w", err)
-		}
-		if st.IsDir() {
-			dirs = append(dirs, b.Target)
-		} else {
-			dirs = append(dirs, path.Dir(b.Target))
-			fileTargets[b.Target] = true
-		}
-	}
-	for _, f := range files {
-		dirs = append(dirs, path.Dir(f.Path))
-	}
-	for _, l := range links {
-		dirs = append(dirs, path.Dir(l.Path))
-	}
-	return WithParents(dirs), fileTargets, nil
-}
-
-// WithParents returns dirs and all their ancestors (except /), sorted so
-// that parents come first, without duplicates.
-func WithParents(dirs []string) []string {
-	set := map[string]bool{}
-	for _, d := range dirs {
-		for d != "/" && d != "." && !set[d] {
-			set[d] = true
-			d = path.Dir(d)
-		}
-	}
-	out := make([]string, 0, len(set))
-	for d := range set {
-		out = append(out, d)
-	}
-	sort.Strings(out)
 	return out
 }
 

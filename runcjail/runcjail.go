@@ -35,40 +35,35 @@ import (
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/jail"
+	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/seccomp"
 )
 
 // HelperName is the helper binary's name, looked for beside openclaw-run.
 const HelperName = "openclaw-run-runc"
 
-// Plan is one call's jail, decided by the runner: the same fields the
-// native engine's jail.Spec carries, minus what the helper derives itself
-// (the seccomp tier is named, not compiled: libcontainer compiles its own
-// filter from the rule table).
-type Plan struct {
-	Args     []string       `json:"args"`
-	Path     string         `json:"path,omitempty"`
-	Env      []string       `json:"env"`
-	Dir      string         `json:"dir"`
-	Hostname string         `json:"hostname"`
-	HostUID  int            `json:"hostUid"`
-	HostGID  int            `json:"hostGid"`
-	Binds    []jail.Bind    `json:"binds"`
-	Masks    []jail.Mask    `json:"masks"`
-	Files    []jail.File    `json:"files"`
-	Symlinks []jail.Symlink `json:"symlinks"`
-	TmpSize  int64          `json:"tmpSize"`
-	Rlimits  []jail.Rlimit  `json:"rlimits"`
-	// Tier is the seccomp tier (seccomp.Tiers) loaded before execve.
-	Tier string `json:"tier"`
-	// Memory, CPUs and Pids are the cgroup limits; all three required.
-	Memory int64   `json:"memory"`
-	CPUs   float64 `json:"cpus"`
-	Pids   int64   `json:"pids"`
-	// CgroupPath is where libcontainer creates the call's cgroup, in its
-	// own notation: relative (v1: below the helper's cgroup in each
-	// hierarchy) or absolute in the hierarchy (v2). See cgroups.ForeignPath.
-	CgroupPath string `json:"cgroupPath"`
+// Request is what the runner sends the helper for one call: the call's
+// plan (the same value the native engine runs, checked by the same
+// plan.Validate in the helper) and where libcontainer creates the call's
+// cgroup, in its own notation: relative (v1: below the helper's cgroup in
+// each hierarchy) or absolute in the hierarchy (v2). See
+// cgroups.ForeignPath. The seccomp tier travels by name: libcontainer
+// compiles our rule table itself.
+type Request struct {
+	Plan       *plan.Plan `json:"plan"`
+	CgroupPath string     `json:"cgroupPath"`
+}
+
+// Supported refuses what this engine does not build yet, before anything
+// starts: a plan is never run with less than it asks.
+func Supported(p *plan.Plan) error {
+	switch {
+	case p.Command.Pty != nil:
+		return errors.New("the runc engine does not give a call a pty yet; use the native engine (--engine native)")
+	case p.Jail.Network.Mode != plan.NetworkNone:
+		return fmt.Errorf("the runc engine does not serve network %q yet; use the native engine (--engine native)", p.Jail.Network.Mode)
+	}
+	return nil
 }
 
 // Result is how the jailed process ended and what it used, or why the
@@ -164,7 +159,7 @@ type Process struct {
 
 // Start runs the helper for plan with the jail's stdio. The files are the
 // jail's own from here on; the caller may close its copies after Start.
-func Start(helper string, plan *Plan, stdin, stdout, stderr *os.File) (*Process, error) {
+func Start(helper string, req *Request, stdin, stdout, stderr *os.File) (*Process, error) {
 	planR, planW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -207,7 +202,7 @@ func Start(helper string, plan *Plan, stdin, stdout, stderr *os.File) (*Process,
 	// The plan pipe stays open until the call ends: its EOF is how the
 	// helper learns that the runner died (a parent-death signal would
 	// follow the thread that forked the helper, not the runner).
-	go json.NewEncoder(planW).Encode(plan)
+	go json.NewEncoder(planW).Encode(req)
 	return p, nil
 }
 
@@ -256,7 +251,7 @@ func (p *Process) Wait() (*Result, error) {
 	case res.Exec == ExecNotFound:
 		return nil, fmt.Errorf("%w: %s", jail.ErrNotFound, res.Error)
 	case res.Exec == ExecNotExecutable:
-		return nil, &jail.ChildError{Step: "execve (runc engine): " + res.Error, Errno: syscall.EACCES}
+		return nil, &jail.ChildError{Step: "execve (runc engine): " + res.Error, Syscall: "execve", Errno: syscall.EACCES}
 	case res.Error != "":
 		return nil, &SetupError{Msg: res.Error}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/openclaw-run/openclaw-run/internal/testutil"
 	"github.com/openclaw-run/openclaw-run/jail"
+	"github.com/openclaw-run/openclaw-run/plan"
 )
 
 // script writes an executable shell script standing in for the helper's
@@ -28,7 +29,7 @@ func start(t *testing.T, helper string) *Process {
 	t.Helper()
 	null, _ := os.Open(os.DevNull)
 	defer null.Close()
-	p, err := Start(helper, &Plan{Args: []string{"true"}}, null, null, null)
+	p, err := Start(helper, &Request{Plan: &plan.Plan{Command: plan.Command{Args: []string{"true"}}}}, null, null, null)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,15 +44,35 @@ func newOutput(limit int64, stdout, stderr io.Writer) (*output, error) {
 	return o, nil
 }
 
+// use gives a pre-warmed jail's output its call: the call's writers and
+// its cap (a call may narrow maxOutput).
+func (o *output) use(limit int64, stdout, stderr io.Writer) {
+	o.dst = [2]io.Writer{stdout, stderr}
+	o.left, o.limit = limit, limit
+}
+
+// ptyOutput reads a pty's master instead of two pipes: a terminal has one
+// stream, which goes to stdout. Reading the master fails with EIO once
+// the last holder of the slave is gone: that is its end of file.
+func ptyOutput(limit int64, master *os.File, stdout io.Writer) *output {
+	o := &output{dst: [2]io.Writer{stdout, stdout}, left: limit, limit: limit}
+	o.r[0] = master
+	return o
+}
+
 // start begins copying; the jail has its own copies of the write ends.
 func (o *output) start() {
 	for i := range o.w {
-		o.w[i].Close()
-		o.w[i] = nil
+		if o.w[i] != nil {
+			o.w[i].Close()
+			o.w[i] = nil
+		}
 	}
 	for i := range o.r {
-		o.wg.Add(1)
-		go o.pump(i)
+		if o.r[i] != nil {
+			o.wg.Add(1)
+			go o.pump(i)
+		}
 	}
 }
 

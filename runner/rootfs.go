@@ -1,13 +1,13 @@
 package runner
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
-	"github.com/openclaw-run/openclaw-run/jail"
+	"github.com/openclaw-run/openclaw-run/plan"
 )
 
 // WorkspaceDir is where the workspace appears inside every jail, and the
@@ -58,146 +58,30 @@ var etcFromHost = []string{
 	"/etc/networks",        // getnetbyname(3)
 }
 
-// RootFS describes the filesystem of one jail: what the runner decided, in
-// the shape the jail applies.
-type RootFS struct {
-	Binds    []jail.Bind
-	Masks    []jail.Mask
-	Files    []jail.File
-	Symlinks []jail.Symlink
+// layout is the part of every jail's root that mirrors the host's own
+// layout (system directories, the non-secret /etc entries): what the host
+// has installed, not what any policy decided. It is read once per process;
+// everything else of a jail is planned per call (plan.go).
+type layout struct {
+	binds    []plan.Bind
+	symlinks []plan.Symlink
+	files    []plan.File
 }
 
-// FSPolicy is tools.fs after configuration: extra host paths to show, and
-// host paths (globs) never to show, whatever else would.
-type FSPolicy struct {
-	Allowed []AllowedPath
-	Denied  []string
-}
-
-// AllowedPath is a host path bound at the same path in the jail.
-type AllowedPath struct {
-	Path     string
-	Writable bool
-}
-
-// BuildRootFS lays out the jail's filesystem: system directories, a
-// synthesized /etc, the workspace read-write at /workspace, and extra binds.
-// It reads the host layout (which /lib dirs exist, which are symlinks) but
-// changes nothing.
-func BuildRootFS(workspace, hostname string, pol FSPolicy) (*RootFS, error) {
-	fs := &RootFS{}
-	for _, d := range systemDirs {
-		if err := fs.mirror(d); err != nil {
+var hostLayout = sync.OnceValues(func() (*layout, error) {
+	l := &layout{files: SynthesizedEtc(Hostname)}
+	for _, d := range append(append([]string(nil), systemDirs...), etcFromHost...) {
+		if err := l.mirror(d); err != nil {
 			return nil, err
 		}
 	}
-	for _, e := range etcFromHost {
-		if err := fs.mirror(e); err != nil {
-			return nil, err
-		}
-	}
-	fs.Files = append(fs.Files, SynthesizedEtc(hostname)...)
-
-	ws, err := filepath.Abs(workspace)
-	if err == nil {
-		ws, err = filepath.EvalSymlinks(ws)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("workspace: %w", err)
-	}
-	st, err := os.Stat(ws)
-	if err != nil {
-		return nil, fmt.Errorf("workspace: %w", err)
-	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("workspace %s is not a directory", ws)
-	}
-	fs.Binds = append(fs.Binds, jail.Bind{Source: ws, Target: WorkspaceDir, Writable: true})
-	for _, a := range pol.Allowed {
-		if !filepath.IsAbs(a.Path) {
-			return nil, fmt.Errorf("allowed path %q is not absolute", a.Path)
-		}
-		src, err := filepath.EvalSymlinks(a.Path)
-		if err != nil {
-			return nil, fmt.Errorf("allowed path: %w", err)
-		}
-		fs.Binds = append(fs.Binds, jail.Bind{Source: src, Target: filepath.Clean(a.Path), Writable: a.Writable})
-	}
-	if err := fs.deny(pol.Denied); err != nil {
-		return nil, err
-	}
-	return fs, nil
-}
-
-// deny applies deniedPaths: a bind whose source lies in a denied path is
-// dropped, and a denied path inside a bind is covered (jail.Mask). Deny
-// beats allow, and the workspace is no exception. Globs are expanded on
-// the host now; what the jail creates later is its own.
-func (fs *RootFS) deny(patterns []string) error {
-	var denied []string
-	for _, pat := range patterns {
-		m, err := filepath.Glob(pat)
-		if err != nil {
-			return fmt.Errorf("denied path %q: %w", pat, err)
-		}
-		for _, p := range m {
-			r, err := filepath.EvalSymlinks(p)
-			if errors.Is(err, os.ErrNotExist) {
-				continue // gone since the glob: nothing to hide
-			}
-			if err != nil {
-				// Fail closed: a denied path we cannot resolve might
-				// stay visible.
-				return fmt.Errorf("denied path %s: %w", p, err)
-			}
-			denied = append(denied, r)
-		}
-	}
-	if len(denied) == 0 {
-		return nil
-	}
-	kept := fs.Binds[:0]
-	for _, b := range fs.Binds {
-		drop := false
-		for _, d := range denied {
-			if within(b.Source, d) {
-				drop = true
-			}
-		}
-		if !drop {
-			kept = append(kept, b)
-		}
-	}
-	fs.Binds = kept
-	for _, d := range denied {
-		for _, b := range fs.Binds {
-			if !within(d, b.Source) || d == b.Source {
-				continue
-			}
-			st, err := os.Stat(d)
-			if errors.Is(err, os.ErrNotExist) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("denied path %s: %w", d, err)
-			}
-			rel, _ := filepath.Rel(b.Source, d)
-			fs.Masks = append(fs.Masks, jail.Mask{Path: filepath.Join(b.Target, rel), Dir: st.IsDir()})
-		}
-	}
-	return nil
-}
-
-// within reports whether p is dir or below it.
-func within(p, dir string) bool {
-	p, dir = filepath.Clean(p), filepath.Clean(dir)
-	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
-}
+	return l, nil
+})
 
 // mirror makes host path p appear at the same path in the jail: a symlink
 // is recreated with the same target (it resolves inside the jail), a file
 // or directory is bound read-only, and a missing path is skipped.
-func (fs *RootFS) mirror(p string) error {
+func (l *layout) mirror(p string) error {
 	st, err := os.Lstat(p)
 	if os.IsNotExist(err) {
 		return nil
@@ -210,7 +94,7 @@ func (fs *RootFS) mirror(p string) error {
 		if err != nil {
 			return fmt.Errorf("read link %s: %w", p, err)
 		}
-		fs.Symlinks = append(fs.Symlinks, jail.Symlink{Path: p, Target: target})
+		l.symlinks = append(l.symlinks, plan.Symlink{Path: p, Target: target})
 		return nil
 	}
 	if !st.IsDir() && !st.Mode().IsRegular() {
@@ -222,7 +106,7 @@ func (fs *RootFS) mirror(p string) error {
 	if err != nil {
 		return fmt.Errorf("resolve %s: %w", p, err)
 	}
-	fs.Binds = append(fs.Binds, jail.Bind{Source: src, Target: p})
+	l.binds = append(l.binds, plan.Bind{Source: src, Target: p, File: !st.IsDir()})
 	return nil
 }
 
@@ -230,11 +114,11 @@ func (fs *RootFS) mirror(p string) error {
 // one user (root, whose home is the workspace) and the groups it needs, a
 // loopback-only hosts file and no DNS server (the jail has no network).
 // The host's passwd, shadow, group and ssh keys are never visible.
-func SynthesizedEtc(hostname string) []jail.File {
-	f := func(name, data string) jail.File {
-		return jail.File{Path: "/etc/" + name, Data: []byte(data), Mode: 0o644}
+func SynthesizedEtc(hostname string) []plan.File {
+	f := func(name, data string) plan.File {
+		return plan.File{Path: "/etc/" + name, Data: []byte(data), Mode: 0o644}
 	}
-	return []jail.File{
+	return []plan.File{
 		f("passwd", "root:x:0:0:jail root:"+WorkspaceDir+":/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
 		f("group", "root:x:0:\nnogroup:x:65534:\n"),
 		f("hosts", "127.0.0.1\tlocalhost "+hostname+"\n::1\tlocalhost ip6-localhost ip6-loopback\n"),

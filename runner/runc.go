@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/cgroups"
+	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/runcjail"
 	"golang.org/x/sys/unix"
 )
@@ -40,39 +41,28 @@ func (runcEngine) name() string { return EngineRunc }
 //     jail's init and with it the pid namespace;
 //   - no jail is pre-warmed: libcontainer starts a container with its
 //     command.
-func (e runcEngine) run(ctx context.Context, c *plannedCall) (*Result, error) {
-	r, cmd, start := e.r, c.cmd, c.start
-	lim := r.limits
+func (e runcEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Result, func(), error) {
+	start := time.Now()
+	if err := runcjail.Supported(p); err != nil {
+		return nil, nil, setupErr("jail", err)
+	}
 	cgPath, err := cgroups.ForeignPath(cgroups.NewName())
 	if err != nil {
-		return nil, err
+		return nil, nil, setupErr("cgroup", err)
 	}
-	out, err := newOutput(int64(lim.MaxOutput), cmd.Stdout, cmd.Stderr)
+	out, err := newOutput(p.Limits.MaxOutput, cio.stdout, cio.stderr)
 	if err != nil {
-		return nil, err
+		return nil, nil, setupErr("jail", err)
 	}
 	defer out.closeAll()
-	stdin, feed, err := stdinFile(cmd.Stdin)
+	stdin, feed, err := stdinFile(cio.stdin)
 	if err != nil {
-		return nil, err
+		return nil, nil, setupErr("jail", err)
 	}
-	plan := &runcjail.Plan{
-		Args: cmd.Argv, Env: c.env, Dir: c.dir, Hostname: Hostname,
-		HostUID: r.uid, HostGID: r.gid,
-		Binds:    append(r.rootfs.Binds[:len(r.rootfs.Binds):len(r.rootfs.Binds)], cmd.Binds...),
-		Masks:    r.rootfs.Masks,
-		Files:    r.rootfs.Files,
-		Symlinks: r.rootfs.Symlinks,
-		TmpSize:  int64(lim.TmpSize),
-		Rlimits:  jailRlimits(lim),
-		Tier:     c.tier,
-		Memory:   int64(lim.Memory), CPUs: lim.CPUs, Pids: int64(lim.Pids),
-		CgroupPath: cgPath,
-	}
-	proc, err := runcjail.Start(e.helper, plan, stdin, out.w[0], out.w[1])
+	proc, err := runcjail.Start(e.helper, &runcjail.Request{Plan: p, CgroupPath: cgPath}, stdin, out.w[0], out.w[1])
 	stdin.Close() // the helper holds its own copy
 	if err != nil {
-		return nil, err
+		return nil, nil, setupErr("jail", err)
 	}
 	if feed != nil {
 		go feed()
@@ -80,14 +70,14 @@ func (e runcEngine) run(ctx context.Context, c *plannedCall) (*Result, error) {
 	forked := time.Since(start)
 	out.start()
 
-	stop := watch(ctx, c.timeout, proc.Kill)
+	stop := watch(ctx, time.Duration(p.Limits.TimeoutMs)*time.Millisecond, proc.Kill)
 	rr, werr := proc.Wait()
 	res := &Result{}
 	res.TimedOut, res.Canceled = stop()
 	res.OutputBytes, res.OutputTruncated = out.wait()
 	res.DurationMs = time.Since(start).Milliseconds()
 	if werr != nil {
-		return nil, werr
+		return nil, nil, werr
 	}
 	res.SetupMs = float64(forked.Microseconds())/1000 + rr.StartedMs
 	res.ExitCode = rr.ExitCode
@@ -98,7 +88,9 @@ func (e runcEngine) run(ctx context.Context, c *plannedCall) (*Result, error) {
 	res.CPUUserMs, res.CPUSystemMs, res.MaxMemoryBytes = rr.CPUUserMs, rr.CPUSystemMs, rr.MaxMemoryBytes
 	res.OOMKilled = rr.OOMKills > 0
 	res.BlockedSyscalls = rr.Blocked
-	return res, nil
+	// The helper took the jail, its cgroup and its files down before it
+	// reported: nothing is left to tear down.
+	return res, nil, nil
 }
 
 // newEngine returns the engine the options name, and for runc finds its

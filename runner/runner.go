@@ -1,13 +1,17 @@
-// Package runner runs one tool call end to end: policy, plan, cgroup,
-// seccomp and jail, wait, kill, report. It is the only package that wires
-// the mechanisms together; each of them (jail, seccomp, cgroups) knows
-// nothing of the others, and the profile decides what they apply.
+// Package runner runs one tool call end to end. Its Run is the single
+// pipeline every transport (CLI, gateway, MCP, the OpenClaw plugin) goes
+// through:
+//
+//	call -> parameters and policy (request.go) -> plan (plan.go)
+//	     -> audit intent -> engine: cgroup + seccomp + jail (native.go, runc.go)
+//	     -> stream (stream.go) -> audit outcome -> result event -> teardown
+//
+// It is the only package that wires the mechanisms together; each of them
+// (plan, jail, seccomp, cgroups) knows nothing of the others, and the
+// profile and config decide what they apply.
 package runner
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,15 +19,13 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/cgroups"
-	"github.com/openclaw-run/openclaw-run/jail"
+	"github.com/openclaw-run/openclaw-run/hostpath"
 	"github.com/openclaw-run/openclaw-run/policy"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runcjail"
-	"github.com/openclaw-run/openclaw-run/seccomp"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +39,8 @@ const DefaultJailID = 65534
 // Hostname of every jail (its UTS namespace).
 const Hostname = "openclaw"
 
-// Options configure a Runner.
+// Options configure a Runner: what the operator decided. A call may only
+// narrow them.
 type Options struct {
 	Profile *profiles.Profile
 	// Workspace is the host directory bound read-write at /workspace.
@@ -46,7 +49,8 @@ type Options struct {
 	// of the workspace when that is not root, else DefaultJailID. An
 	// unprivileged runner always maps to itself.
 	UID, GID int
-	// Limits override the profile's limits field by field.
+	// Limits override the profile's limits field by field (the operator's
+	// config and CLI flags; a call's own parameters only narrow).
 	Limits profiles.Limits
 	// Term is the TERM value passed into the jail (the CLI passes its own).
 	Term string
@@ -56,8 +60,10 @@ type Options struct {
 	// exec altogether (OpenClaw's tools.exec.mode "deny").
 	Exec         *policy.Exec
 	ExecDisabled bool
-	// Audit receives one record per call and per denial; nil: none.
-	Audit *audit.Log
+	// Audit receives the intent of every call before its jail exists, its
+	// outcome after, and every refusal. nil only in tests: a transport
+	// always gives one (an unwritable audit log refuses every call).
+	Audit Auditor
 	// ToolBinary serves the file tools inside their jails (helper mode);
 	// default: this executable.
 	ToolBinary string
@@ -72,6 +78,32 @@ type Options struct {
 	// RuncHelper is the runc engine's helper binary; default:
 	// openclaw-run-runc beside this executable.
 	RuncHelper string
+	// Background tears a call's jail down after its result event, in
+	// the background (a gateway: the client does not wait for unmounts
+	// and cgroup removal); Close waits for it. Otherwise inline, before
+	// Run returns (the CLI).
+	Background bool
+	// Warn receives warnings about what the runner had to adjust (a
+	// resource limit clamped to what it may set). nil: stderr.
+	Warn func(msg string)
+}
+
+// FSPolicy is tools.fs after configuration: extra host paths to show, and
+// host paths (globs) never to show, whatever else would.
+type FSPolicy struct {
+	Allowed []AllowedPath
+	Denied  []string
+	// Paths judges every host path a jail is given (allowed paths and
+	// per-call binds), symlinks resolved; nil: hostpath.Default.
+	Paths *hostpath.Policy
+}
+
+// AllowedPath is a host path bound into the jail: at the same path, or at
+// Target.
+type AllowedPath struct {
+	Path     string
+	Target   string
+	Writable bool
 }
 
 // SecretResolver finds a secret's value by name.
@@ -79,26 +111,37 @@ type SecretResolver interface {
 	Get(name string) (string, error)
 }
 
+// Auditor is the audit log as the runner uses it (*audit.Log).
+type Auditor interface {
+	// Intent durably records a call before any of its code runs; an error
+	// refuses the call.
+	Intent(audit.Record) (audit.IntentRef, error)
+	// Append records an outcome or a refusal.
+	Append(audit.Record) error
+	// AddSecret redacts a value from every later record.
+	AddSecret(string)
+}
+
 // Runner runs calls in fresh jails. It is safe for concurrent use.
 type Runner struct {
 	opts     Options
 	limits   profiles.Limits
 	uid, gid int
-	rootfs   *RootFS
+	paths    *hostpath.Policy
 	warm     warmPool
 	engine   engine
 	// teardowns counts the calls whose teardown runs after their result
-	// (see afterResult); Close waits for them.
+	// (Options.Background); Close waits for them.
 	teardowns sync.WaitGroup
 }
 
-// New checks the options and prepares what every call shares (the root
-// filesystem layout). Nothing is created on the host.
+// New checks the options. Nothing is created on the host, and nothing of
+// the jail is decided yet: every call's plan is made when it starts.
 func New(o Options) (*Runner, error) {
 	if o.Profile == nil {
 		return nil, errors.New("runner: no profile")
 	}
-	r := &Runner{opts: o, limits: o.Profile.Limits.Override(o.Limits)}
+	r := &Runner{opts: o, limits: o.Profile.Limits.Override(o.Limits), paths: o.FS.Paths}
 	if err := r.limits.Validate(); err != nil {
 		return nil, fmt.Errorf("runner: limits: %w", err)
 	}
@@ -106,11 +149,13 @@ func New(o Options) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runner: workspace: %w", err)
 	}
-	r.uid, r.gid = ChooseIDs(ws, o.UID, o.GID)
-	r.rootfs, err = BuildRootFS(o.Workspace, Hostname, o.FS)
-	if err != nil {
-		return nil, fmt.Errorf("runner: %w", err)
+	if !ws.IsDir() {
+		return nil, fmt.Errorf("runner: workspace %s is not a directory", o.Workspace)
 	}
+	if r.paths == nil {
+		r.paths = hostpath.Default("", "", nil)
+	}
+	r.uid, r.gid = ChooseIDs(ws, o.UID, o.GID)
 	if r.engine, err = r.newEngine(); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
@@ -127,6 +172,62 @@ func New(o Options) (*Runner, error) {
 func Sweep() (int, error) {
 	n, err := cgroups.Sweep()
 	return n + runcjail.SweepDirs(), err
+}
+
+// Ready checks that this host can build jails now: user namespaces are
+// enabled, seccomp can notify, and this runner may create cgroups. The
+// gateway's /readyz reports it.
+func Ready() error {
+	var errs []error
+	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err != nil || strings.TrimSpace(string(b)) == "0" {
+		errs = append(errs, errors.New("user namespaces are disabled (user.max_user_namespaces = 0)"))
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/seccomp/actions_avail"); err != nil || !strings.Contains(string(b), "user_notif") {
+		errs = append(errs, errors.New("seccomp user notification is not available"))
+	}
+	if _, err := cgroups.Bases(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ChooseIDs applies the documented rule for the host ids of jail root.
+func ChooseIDs(ws os.FileInfo, uid, gid int) (int, int) {
+	if os.Geteuid() != 0 {
+		return os.Geteuid(), os.Getegid()
+	}
+	if uid > 0 {
+		if gid <= 0 {
+			gid = uid
+		}
+		return uid, gid
+	}
+	if st, ok := ws.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
+		return int(st.Uid), int(st.Gid)
+	}
+	return DefaultJailID, DefaultJailID
+}
+
+// Engine names the engine that builds this runner's jails.
+func (r *Runner) Engine() string { return r.engine.name() }
+
+// IDs returns the host uid and gid that jail root maps to.
+func (r *Runner) IDs() (int, int) { return r.uid, r.gid }
+
+// Limits returns the limits of a call that does not narrow them.
+func (r *Runner) Limits() profiles.Limits { return r.limits }
+
+// Profile returns the runner's profile.
+func (r *Runner) Profile() *profiles.Profile { return r.opts.Profile }
+
+// warn reports an adjustment the runner made.
+func (r *Runner) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if r.opts.Warn != nil {
+		r.opts.Warn(msg)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "openclaw-run: warning: %s\n", msg)
 }
 
 // stdinFile returns the file to give the jail as stdin, and, for a reader
@@ -158,379 +259,4 @@ func dupFile(f *os.File) (*os.File, error) {
 		return nil, fmt.Errorf("dup stdin: %w", err)
 	}
 	return os.NewFile(uintptr(fd), f.Name()), nil
-}
-
-// Ready checks that this host can build jails now: user namespaces are
-// enabled, seccomp can notify, and this runner may create cgroups. The
-// gateway's /readyz reports it.
-func Ready() error {
-	var errs []error
-	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err != nil || strings.TrimSpace(string(b)) == "0" {
-		errs = append(errs, errors.New("user namespaces are disabled (user.max_user_namespaces = 0)"))
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/seccomp/actions_avail"); err != nil || !strings.Contains(string(b), "user_notif") {
-		errs = append(errs, errors.New("seccomp user notification is not available"))
-	}
-	if _, err := cgroups.Bases(); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// pendingCgroup is a call's cgroup being created, possibly concurrently
-// with the jail.
-type pendingCgroup struct {
-	done chan struct{}
-	c    *cgroups.Cgroup
-	err  error
-}
-
-func startCgroup(l cgroups.Limits, async bool) *pendingCgroup {
-	p := &pendingCgroup{done: make(chan struct{})}
-	make := func() {
-		p.c, p.err = cgroups.New(l)
-		close(p.done)
-	}
-	if async {
-		go make()
-	} else {
-		make()
-	}
-	return p
-}
-
-func (p *pendingCgroup) get() (*cgroups.Cgroup, error) {
-	<-p.done
-	return p.c, p.err
-}
-
-// release deletes the cgroup once it exists, whatever happened.
-func (p *pendingCgroup) release() {
-	<-p.done
-	if p.c != nil {
-		p.c.Delete()
-	}
-}
-
-// ChooseIDs applies the documented rule for the host ids of jail root.
-func ChooseIDs(ws os.FileInfo, uid, gid int) (int, int) {
-	if os.Geteuid() != 0 {
-		return os.Geteuid(), os.Getegid()
-	}
-	if uid > 0 {
-		if gid <= 0 {
-			gid = uid
-		}
-		return uid, gid
-	}
-	if st, ok := ws.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
-		return int(st.Uid), int(st.Gid)
-	}
-	return DefaultJailID, DefaultJailID
-}
-
-// Engine names the engine that builds this runner's jails.
-func (r *Runner) Engine() string { return r.engine.name() }
-
-// IDs returns the host uid and gid that jail root maps to.
-func (r *Runner) IDs() (int, int) { return r.uid, r.gid }
-
-// Limits returns the effective limits of a call.
-func (r *Runner) Limits() profiles.Limits { return r.limits }
-
-// Command is one program to run in a jail.
-type Command struct {
-	Argv []string
-	// Path, when set, is the program's absolute path in the jail, and
-	// Argv[0] only its name.
-	Path string
-	// Dir is the working directory inside the jail; default /workspace.
-	Dir string
-	// Env are extra variables (K=V) on top of the fixed base.
-	Env []string
-	// Stdin: an *os.File is given to the jail as is; any other reader is
-	// copied in through a pipe; nil means /dev/null.
-	Stdin io.Reader
-	// Binds are added to the jail's filesystem for this call only.
-	Binds []jail.Bind
-	// Stdout and Stderr receive the jail's output through pipes, counted
-	// against the output cap (nil: discarded, still counted).
-	Stdout, Stderr io.Writer
-	// Timeout overrides the profile's; 0 keeps it.
-	Timeout time.Duration
-	// Who asked, for the audit log.
-	SessionID, UserID, Channel string
-	// Params are the tool parameters as the caller gave them (audited,
-	// redacted); nil means {"command": Argv}.
-	Params map[string]any
-	// callID, when set by Run, names the call in the audit log.
-	callID string
-}
-
-// program is the path a pre-warmed jail executes.
-func (c *Command) program() string {
-	if c.Path != "" {
-		return c.Path
-	}
-	return c.Argv[0]
-}
-
-// Result is how a call ended and what it used: the status taxonomy of the
-// product (a timeout or an OOM kill is an outcome, not a Go error).
-type Result struct {
-	ExitCode       int    `json:"exitCode"`
-	Signal         string `json:"signal,omitempty"`
-	TimedOut       bool   `json:"timedOut"`
-	OOMKilled      bool   `json:"oomKilled"`
-	Canceled       bool   `json:"canceled,omitempty"`
-	DurationMs     int64  `json:"durationMs"`
-	CPUUserMs      uint64 `json:"cpuUserMs"`
-	CPUSystemMs    uint64 `json:"cpuSystemMs"`
-	MaxMemoryBytes uint64 `json:"maxMemoryBytes"`
-	// OutputTruncated: stdout+stderr exceeded maxOutput; the rest was
-	// read and discarded, so the command was not disturbed.
-	OutputTruncated bool  `json:"outputTruncated"`
-	OutputBytes     int64 `json:"outputBytes"`
-	// SetupMs is the time from the call to the jailed process running.
-	SetupMs float64 `json:"setupMs"`
-	// Prewarmed: the jail was built before the call arrived (and served
-	// this call alone).
-	Prewarmed bool `json:"prewarmed,omitempty"`
-	// BlockedSyscalls are the dangerous system calls the jail attempted
-	// and the filter refused (reported by the seccomp supervisor).
-	BlockedSyscalls []seccomp.Blocked `json:"blockedSyscalls"`
-}
-
-// ErrPolicy is wrapped by refusals of the profile (not of the kernel).
-var ErrPolicy = errors.New("denied by policy")
-
-// Exec runs cmd with the exec tier of the profile. It returns an error
-// only when the call could not run as asked (policy, setup); how the
-// program ended is in the Result.
-func (r *Runner) Exec(ctx context.Context, cmd Command) (*Result, error) {
-	p := r.opts.Profile
-	if cmd.Params == nil {
-		cmd.Params = map[string]any{"command": cmd.Argv}
-	}
-	if cmd.callID == "" {
-		cmd.callID = newCallID()
-	}
-	rec := audit.Record{Timestamp: time.Now().UTC(), SessionID: cmd.SessionID, UserID: cmd.UserID, Channel: cmd.Channel,
-		Tool: "exec", Parameters: cmd.Params, CallID: cmd.callID, Profile: p.Name}
-	if len(cmd.Argv) == 0 {
-		return nil, errors.New("no command")
-	}
-	if err := r.checkExec(cmd); err != nil {
-		rec.Action, rec.Decision, rec.Reason = "denial", "deny", err.Error()
-		return nil, errors.Join(err, r.record(rec))
-	}
-	res, err := r.run(ctx, p.ExecTier, cmd)
-	rec.Action, rec.Decision, rec.Limits, rec.Engine = "tool_call", "allow", r.limits, r.Engine()
-	if err != nil {
-		rec.Reason = err.Error()
-		rec.Result = &audit.Outcome{Success: false, ExitCode: -1}
-		rec.DurationMs = time.Since(rec.Timestamp).Milliseconds()
-	} else {
-		rec.Result = &audit.Outcome{Success: res.ExitCode == 0 && !res.TimedOut, ExitCode: res.ExitCode}
-		rec.DurationMs = res.DurationMs
-		rec.Usage = map[string]any{"cpuUserMs": res.CPUUserMs, "cpuSystemMs": res.CPUSystemMs, "maxMemoryBytes": res.MaxMemoryBytes,
-			"timedOut": res.TimedOut, "oomKilled": res.OOMKilled, "outputTruncated": res.OutputTruncated, "signal": res.Signal}
-		if len(res.BlockedSyscalls) > 0 {
-			rec.Blocked = res.BlockedSyscalls
-		}
-	}
-	if aerr := r.record(rec); aerr != nil {
-		return res, aerr
-	}
-	return res, err
-}
-
-// checkExec applies the profile and the command policy to an exec call.
-func (r *Runner) checkExec(cmd Command) error {
-	p := r.opts.Profile
-	switch {
-	case !p.Allows("exec") || p.ExecTier == "":
-		return fmt.Errorf("%w: profile %q does not allow exec", ErrPolicy, p.Name)
-	case r.opts.ExecDisabled:
-		return fmt.Errorf("%w: exec is disabled (tools.exec.mode is \"deny\")", ErrPolicy)
-	case r.opts.Exec == nil:
-		return nil
-	}
-	var d policy.Decision
-	if s, ok := cmd.Params["command"].(string); ok {
-		d = r.opts.Exec.Check(s) // a shell string, as exec gives it to sh -c
-	} else {
-		d = r.opts.Exec.CheckArgv(cmd.Argv)
-	}
-	if !d.Allowed {
-		return fmt.Errorf("%w: %s", ErrPolicy, d.Reason)
-	}
-	return nil
-}
-
-// record appends to the audit log, if any.
-func (r *Runner) record(rec audit.Record) error {
-	if r.opts.Audit == nil {
-		return nil
-	}
-	return r.opts.Audit.Append(rec)
-}
-
-// newCallID returns a random call id.
-func newCallID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-func (r *Runner) run(ctx context.Context, tier string, cmd Command) (*Result, error) {
-	start := time.Now()
-	tr := newTrace(start)
-	defer tr.print()
-	lim := r.limits
-	timeout := lim.Timeout.D()
-	if cmd.Timeout > 0 {
-		timeout = cmd.Timeout
-	}
-	dir := cmd.Dir
-	if dir == "" {
-		dir = WorkspaceDir
-	}
-	return r.engine.run(ctx, &plannedCall{tier: tier, cmd: cmd, env: Env(r.opts.Term, cmd.Env), dir: dir,
-		timeout: timeout, start: start, tr: tr})
-}
-
-// plannedCall is one call as the runner resolved it, for an engine.
-type plannedCall struct {
-	tier    string
-	cmd     Command
-	env     []string
-	dir     string
-	timeout time.Duration
-	start   time.Time
-	tr      *trace
-}
-
-// engine builds the jail of one call from the runner's plan, runs it and
-// reports how it ended. nativeEngine (package jail) is the default;
-// runcEngine (runc.go) builds the same jail with libcontainer.
-type engine interface {
-	name() string
-	run(ctx context.Context, c *plannedCall) (*Result, error)
-}
-
-// nativeEngine is the engine of package jail: cold jails, or pre-warmed
-// ones taken from the runner's pool.
-type nativeEngine struct{ r *Runner }
-
-func (nativeEngine) name() string { return EngineNative }
-
-func (e nativeEngine) run(ctx context.Context, c *plannedCall) (*Result, error) {
-	r, tier, cmd, env, dir, timeout, start, tr := e.r, c.tier, c.cmd, c.env, c.dir, c.timeout, c.start, c.tr
-	var proc *jail.Process
-	j := r.takeWarm(tier, cmd, env, dir)
-	if j != nil {
-		// A pre-warmed jail: built before this call, used by it alone.
-		j.out.dst = [2]io.Writer{cmd.Stdout, cmd.Stderr}
-		var err error
-		proc, err = j.pend.Exec(cmd.program(), cmd.Argv, env, dir)
-		tr.mark("warm exec")
-		if err != nil {
-			j.close()
-			return nil, err
-		}
-		j.proc = proc
-		go feedStdin(j.stdinW, cmd.Stdin)
-	} else {
-		var err error
-		if j, err = r.build(tier, &cmd, env, dir, tr); err != nil {
-			return nil, err
-		}
-		proc = j.proc
-		tr.mark("jail start")
-	}
-	defer r.afterResult(ctx, func() {
-		j.close()
-		tr.mark("teardown")
-		// The next call's jail is built once this one is over, so that
-		// building it does not compete with this call for the CPU; here,
-		// so that Close waits for it too.
-		if r.opts.Prewarm > 0 && tier == r.opts.Profile.ExecTier {
-			r.prewarm(tier)
-		}
-	})
-	if j.feed != nil {
-		go j.feed()
-	}
-	cg, _ := j.cg.get() // placed: the jail is running
-	j.out.start()
-	var sup *seccomp.Supervisor
-	if l := proc.Listener(); l >= 0 {
-		var err error
-		if sup, err = seccomp.Supervise(l); err != nil {
-			proc.Kill()
-			proc.Wait()
-			return nil, err
-		}
-	}
-	res := &Result{SetupMs: float64(time.Since(start).Microseconds()) / 1000, Prewarmed: j.pend != nil}
-
-	stop := watch(ctx, timeout, func() {
-		proc.Kill()
-		cg.Kill()
-	})
-	st, werr := proc.Wait()
-	res.TimedOut, res.Canceled = stop()
-	tr.mark("wait")
-	res.OutputBytes, res.OutputTruncated = j.out.wait()
-	if sup != nil {
-		res.BlockedSyscalls = sup.Stop()
-	}
-	// Whatever the jail's init left (it cannot: its pid namespace dies
-	// with it) is killed before the stats are read and the cgroup removed.
-	cg.Kill()
-	res.DurationMs = time.Since(start).Milliseconds()
-	if werr != nil {
-		return nil, werr
-	}
-	res.ExitCode = st.Code
-	if st.Signal != 0 {
-		res.Signal = unix.SignalName(st.Signal)
-		res.ExitCode = 128 + int(st.Signal)
-	}
-	if s, err := cg.Stats(); err == nil {
-		res.CPUUserMs, res.CPUSystemMs, res.MaxMemoryBytes = s.CPUUserMs, s.CPUSystemMs, s.MaxMemoryBytes
-		res.OOMKilled = s.OOMKills > 0
-	}
-	tr.mark("stats")
-	return res, nil
-}
-
-// watch kills a call when its timeout passes or ctx is canceled. stop
-// ends the watch and says which of the two killed it, if either did.
-func watch(ctx context.Context, timeout time.Duration, kill func()) (stop func() (timedOut, canceled bool)) {
-	timer := time.NewTimer(timeout)
-	done := make(chan struct{})
-	why := make(chan string, 1)
-	go func() {
-		select {
-		case <-timer.C:
-			why <- "timeout"
-		case <-ctx.Done():
-			why <- "canceled"
-		case <-done:
-			return
-		}
-		kill()
-	}()
-	return func() (bool, bool) {
-		timer.Stop()
-		close(done)
-		select {
-		case w := <-why:
-			return w == "timeout", w == "canceled"
-		default:
-			return false, false
-		}
-	}
 }

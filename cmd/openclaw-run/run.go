@@ -2,39 +2,51 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/internal/setup"
-	"github.com/openclaw-run/openclaw-run/jail"
+	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runner"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
 )
 
 // runFlags is the CLI's view of one jailed command.
 type runFlags struct {
-	profile   string
-	workspace string
-	timeout   time.Duration
-	env       []string
-	limits    profiles.Limits
-	uid, gid  int
-	stats     bool
-	auditFile string
-	config    string
-	secretEnv map[string]string
-	logLevel  string
-	engine    string
+	profile    string
+	workspace  string
+	workdir    string
+	timeout    time.Duration
+	env        []string
+	limits     profiles.Limits
+	uid, gid   int
+	stats      bool
+	auditFile  string
+	config     string
+	secretEnv  map[string]string
+	logLevel   string
+	engine     string
+	tty        bool
+	ttySize    string
+	resultFile string
+	session    string
+	binds      []string
+	roBinds    []string
 }
 
-func cmdRun(args []string, stderr io.Writer) int {
-	var f runFlags
+// runFlagSet defines the flags of `openclaw-run [flags] -- CMD`.
+func runFlagSet(f *runFlags, stderr io.Writer) *pflag.FlagSet {
 	fs := newFlags("openclaw-run", stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: openclaw-run [flags] -- CMD [ARGS...]\n\n"+
@@ -47,9 +59,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&f.profile, "profile", "", "tool profile: minimal, coding or full (default: tools.profile of the config, else coding)")
-	fs.StringVar(&f.config, "config", "", "config file (default: $OPENCLAW_CONFIG_PATH, else $OPENCLAW_STATE_DIR/openclaw.json)")
+	fs.StringVar(&f.config, "config", "", "config file (default: $OPENCLAW_RUN_CONFIG, $OPENCLAW_CONFIG_PATH, else $OPENCLAW_STATE_DIR/openclaw.json)")
 	fs.StringVar(&f.engine, "engine", "", "jail engine: native or runc (runc's libcontainer, through openclaw-run-runc; default: sandbox.engines/sandbox.engine of the config, else native)")
-	fs.StringVarP(&f.workspace, "workspace", "w", ".", "host directory mounted read-write at /workspace (the working directory)")
+	fs.StringVarP(&f.workspace, "workspace", "w", ".", "host directory mounted read-write at /workspace")
+	fs.StringVar(&f.workdir, "workdir", "", "working directory inside the jail: /workspace or below; relative paths are relative to /workspace (default /workspace)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "kill the whole jail after this long (default: the profile's)")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set K=V inside the jail (repeatable); nothing else of this environment goes in")
 	fs.StringToStringVar(&f.secretEnv, "secret-env", nil, "give the jail VAR=SECRETNAME from the secret store (repeatable); no other secret enters")
@@ -58,36 +71,102 @@ func cmdRun(args []string, stderr io.Writer) int {
 	fs.IntVar(&f.limits.Pids, "pids", 0, "limit on processes and threads (default: the profile's)")
 	fs.Var(&f.limits.MaxOutput, "max-output", "cap on stdout+stderr, e.g. 10M; the rest is discarded with a marker (default: the profile's)")
 	fs.Var(&f.limits.TmpSize, "tmp-size", "size of the tmpfs /tmp and /dev/shm (default: the profile's)")
+	fs.Var(&f.limits.FileSize, "file-size", "largest file the command may write (RLIMIT_FSIZE), e.g. 1G (default: the profile's)")
+	fs.IntVar(&f.limits.OpenFiles, "open-files", 0, "open files per process (RLIMIT_NOFILE) (default: the profile's)")
 	fs.IntVar(&f.uid, "uid", 0, "host uid that root in the jail maps to (default: the workspace owner, or 65534 when that is root)")
 	fs.IntVar(&f.gid, "gid", 0, "host gid that root in the jail maps to (default: with --uid, the same number)")
-	fs.StringVar(&f.auditFile, "audit-file", "", "append the call's audit record here (default: $OPENCLAW_STATE_DIR/audit/audit.jsonl)")
+	fs.StringArrayVar(&f.roBinds, "ro-bind", nil, "bind host SRC[:DST] read-only into the jail (repeatable; DST defaults to SRC); checked by the path policy of tools.fs.allowedPaths")
+	fs.StringArrayVar(&f.binds, "bind", nil, "bind host SRC[:DST] read-write into the jail (repeatable); checked like --ro-bind")
+	fs.BoolVarP(&f.tty, "tty", "t", false, "give the command a pseudo-terminal of the jail's own (for interactive programs); all output arrives on stdout")
+	fs.StringVar(&f.ttySize, "tty-size", "", "the pty's size COLSxROWS (default: this terminal's, else 80x24)")
+	fs.StringVar(&f.resultFile, "result-file", "", "write how the call ended as JSON to this file when it ends (exit code, signal, timeout, OOM, blocked system calls; an error for a refused call)")
+	fs.StringVar(&f.session, "session", "cli", "the session the audit log records the call under")
+	fs.StringVar(&f.auditFile, "audit-file", "", "append the call's audit records here (default: $OPENCLAW_STATE_DIR/audit/audit.jsonl)")
 	fs.BoolVar(&f.stats, "stats", false, "print a one-line resource summary on stderr when the command ends")
-	fs.StringVar(&f.logLevel, "log-level", "", "error, warn, info or debug (default: logging.level of the config); debug prints the resolved jail and the time of each stage of the call")
+	fs.StringVar(&f.logLevel, "log-level", "", "error, warn, info or debug (default: logging.level of the config); debug prints the plan and the time of each stage of the call")
+	return fs
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	var f runFlags
+	fs := runFlagSet(&f, stderr)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	argv := fs.Args()
-	if len(argv) == 0 {
-		fmt.Fprintln(stderr, "openclaw-run: no command given (usage: openclaw-run [flags] -- CMD [ARGS...])")
-		return exitSetup
-	}
-	for _, kv := range f.env {
-		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			fmt.Fprintf(stderr, "openclaw-run: --env %q: want K=V\n", kv)
-			return exitSetup
+	res, code := run(&f, fs.Args(), stderr)
+	if f.resultFile != "" {
+		if err := writeResult(f.resultFile, res); err != nil {
+			fmt.Fprintf(stderr, "openclaw-run: --result-file: %v\n", err)
+			if code == 0 {
+				code = runner.ExitSetup
+			}
 		}
 	}
-	f.limits.Timeout = profiles.Duration(f.timeout)
+	return code
+}
 
+// callResult is the --result-file document: how the call ended, or why
+// it did not run.
+type callResult struct {
+	CallID string `json:"callId,omitempty"`
+	*runner.Result
+	Error *callError `json:"error,omitempty"`
+}
+
+type callError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeResult writes the result document atomically (a reader never sees
+// half of it).
+func writeResult(path string, res *callResult) error {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".openclaw-run-result-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func run(f *runFlags, argv []string, stderr io.Writer) (*callResult, int) {
+	res := &callResult{}
+	refuse := func(code string, format string, args ...any) (*callResult, int) {
+		msg := fmt.Sprintf(format, args...)
+		fmt.Fprintf(stderr, "openclaw-run: %s\n", msg)
+		res.Error = &callError{Code: code, Message: msg}
+		return res, runner.ExitSetup
+	}
+	if len(argv) == 0 {
+		return refuse("invalid_params", "no command given (usage: openclaw-run [flags] -- CMD [ARGS...])")
+	}
+	env := map[string]string{}
+	for _, kv := range f.env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return refuse("invalid_params", "--env %q: want K=V", kv)
+		}
+		env[k] = v
+	}
+	f.limits.Timeout = profiles.Duration(f.timeout)
 	builtin, err := setup.Profiles()
 	if err != nil {
-		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
-		return exitSetup
+		return refuse("invalid_config", "%v", err)
 	}
 	cfg, err := setup.Config(f.config, builtin)
 	if err != nil {
-		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
-		return exitSetup
+		return refuse("invalid_config", "%v", err)
 	}
 	if f.profile == "" {
 		f.profile = cfg.Tools.Profile
@@ -97,31 +176,52 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	level, ok := logLevels[f.logLevel]
 	if !ok {
-		fmt.Fprintf(stderr, "openclaw-run: --log-level %q: want error, warn, info or debug\n", f.logLevel)
-		return exitSetup
+		return refuse("invalid_params", "--log-level %q: want error, warn, info or debug", f.logLevel)
 	}
 	if level == levelDebug {
 		runner.EnableTrace()
 	}
 	prof, ok := builtin[f.profile]
 	if !ok {
-		fmt.Fprintf(stderr, "openclaw-run: unknown profile %q (have %v)\n", f.profile, profiles.Names(builtin))
-		return exitSetup
+		return refuse("invalid_params", "unknown profile %q (have %v)", f.profile, profiles.Names(builtin))
+	}
+	var pty *plan.Pty
+	if f.tty {
+		if pty, err = ttySize(f.ttySize); err != nil {
+			return refuse("invalid_params", "--tty-size: %v", err)
+		}
+	} else if f.ttySize != "" {
+		return refuse("invalid_params", "--tty-size needs --tty")
+	}
+	var binds []runner.AllowedPath
+	for _, b := range []struct {
+		flag  string
+		specs []string
+		rw    bool
+	}{{"--ro-bind", f.roBinds, false}, {"--bind", f.binds, true}} {
+		for _, spec := range b.specs {
+			src, dst, _ := strings.Cut(spec, ":")
+			if src == "" || !filepath.IsAbs(src) || (dst != "" && !filepath.IsAbs(dst)) {
+				return refuse("invalid_params", "%s %q: want SRC[:DST], both absolute paths", b.flag, spec)
+			}
+			binds = append(binds, runner.AllowedPath{Path: src, Target: dst, Writable: b.rw})
+		}
 	}
 	opts, err := setup.RunnerOptions(cfg, prof)
 	if err != nil {
-		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
-		return exitSetup
+		return refuse("invalid_config", "%v", err)
 	}
-	// Everything is audited: a call whose record cannot be written is
+	// Everything is audited: a call whose intent cannot be written is
 	// refused before it runs.
 	alog, err := setup.OpenAudit(f.auditFile, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
-		return exitSetup
+		return refuse(runner.CodeAudit, "%v", err)
 	}
 	opts.Workspace, opts.Term, opts.Audit = f.workspace, os.Getenv("TERM"), alog
 	opts.Limits = opts.Limits.Override(f.limits)
+	if level < levelWarn {
+		opts.Warn = func(string) {}
+	}
 	if f.engine != "" {
 		opts.Engine = f.engine
 	}
@@ -130,15 +230,13 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	r, err := runner.New(opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
-		return exitSetup
+		return refuse("jail_setup_failed", "%v", err)
 	}
-
 	if _, err := runner.Sweep(); err != nil && level >= levelWarn {
 		fmt.Fprintf(stderr, "openclaw-run: warning: sweeping leftover cgroups: %v\n", err)
 	}
 	if level == levelDebug {
-		l := r.Limits().Override(f.limits)
+		l := r.Limits()
 		fmt.Fprintf(stderr, "openclaw-run: debug: profile=%s seccomp=%s workspace=%s memory=%s cpus=%g pids=%d timeout=%s argv=%q\n",
 			prof.Name, prof.ExecTier, f.workspace, l.Memory, l.CPUs, l.Pids, l.Timeout, argv)
 	}
@@ -147,54 +245,79 @@ func cmdRun(args []string, stderr io.Writer) int {
 	// own session and never sees the terminal's signals.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	secretVars, err := r.SecretEnv(f.secretEnv)
-	if err != nil {
-		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
-		return exitSetup
-	}
-	res, err := r.Exec(ctx, runner.Command{
-		Argv: argv, Env: append(f.env, secretVars...),
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		SessionID: "cli", UserID: cliUser(),
-	})
-	if err != nil && res != nil {
-		// The call ran; only its audit record failed. Say so loudly, and
-		// keep the command's own exit code.
-		fmt.Fprintf(stderr, "openclaw-run: WARNING: %v\n", err)
-		err = nil
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
-		var ce *jail.ChildError
-		switch {
-		case errors.Is(err, jail.ErrNotFound):
-			return exitNotFound
-		case errors.As(err, &ce) && (ce.Errno == syscall.EACCES || ce.Errno == syscall.ENOEXEC):
-			return exitNotExec
+	if pty != nil && term.IsTerminal(int(os.Stdin.Fd())) {
+		// The local terminal passes every key through to the jail's own
+		// pty (as ssh -t and docker -t do); the jail never gets this
+		// terminal itself.
+		if old, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
+			defer term.Restore(int(os.Stdin.Fd()), old)
 		}
-		return exitSetup
+	}
+	var result *runner.Result
+	var event runner.Event
+	err = r.Run(ctx, runner.Call{Tool: "exec", Argv: argv, Env: env, SecretEnv: f.secretEnv, Workdir: f.workdir,
+		Pty: pty, Binds: binds, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		SessionID: f.session, UserID: cliUser()},
+		func(e runner.Event) error {
+			switch e.Type {
+			case "start":
+				res.CallID = e.CallID
+			case "result":
+				result = e.Result
+			case "error":
+				event = e
+			}
+			return nil
+		})
+	res.Result = result
+	if result == nil {
+		fmt.Fprintf(stderr, "openclaw-run: %v\n", err)
+		res.Error = &callError{Code: event.Code, Message: event.Message}
+		return res, runner.ExitCode(err)
+	}
+	if err != nil {
+		// The call ran; only its outcome record failed. Say so loudly,
+		// and keep the command's own exit code.
+		fmt.Fprintf(stderr, "openclaw-run: WARNING: %v\n", err)
 	}
 	if f.stats {
 		blocked := "-"
-		if len(res.BlockedSyscalls) > 0 {
+		if len(result.BlockedSyscalls) > 0 {
 			var parts []string
-			for _, b := range res.BlockedSyscalls {
+			for _, b := range result.BlockedSyscalls {
 				parts = append(parts, fmt.Sprintf("%s×%d", b.Syscall, b.Count))
 			}
 			blocked = strings.Join(parts, ",")
 		}
 		fmt.Fprintf(stderr, "openclaw-run: exit=%d signal=%s timedOut=%t oomKilled=%t outputTruncated=%t duration=%dms cpu=%dms+%dms maxMemory=%s blocked=%s\n",
-			res.ExitCode, orDash(res.Signal), res.TimedOut, res.OOMKilled, res.OutputTruncated, res.DurationMs,
-			res.CPUUserMs, res.CPUSystemMs, profiles.Size(res.MaxMemoryBytes), blocked)
+			result.ExitCode, orDash(result.Signal), result.TimedOut, result.OOMKilled, result.OutputTruncated, result.DurationMs,
+			result.CPUUserMs, result.CPUSystemMs, profiles.Size(result.MaxMemoryBytes), blocked)
 	}
 	switch {
-	case res.TimedOut:
-		fmt.Fprintf(stderr, "openclaw-run: timed out after %s; the jail was killed\n", r.Limits().Override(f.limits).Timeout)
-		return exitTimeout
-	case res.OOMKilled && res.Signal != "":
-		fmt.Fprintf(stderr, "openclaw-run: killed by the memory limit (%s)\n", r.Limits().Memory)
+	case result.TimedOut:
+		fmt.Fprintf(stderr, "openclaw-run: timed out after %s; the jail was killed\n", time.Duration(result.Limits.TimeoutMs)*time.Millisecond)
+		return res, runner.ExitTimeout
+	case result.OOMKilled && result.Signal != "":
+		fmt.Fprintf(stderr, "openclaw-run: killed by the memory limit (%s)\n", profiles.Size(result.Limits.Memory))
 	}
-	return res.ExitCode
+	return res, result.ExitCode
+}
+
+// ttySize parses COLSxROWS, or takes this terminal's size, else 80x24.
+func ttySize(s string) (*plan.Pty, error) {
+	if s == "" {
+		if c, r, err := term.GetSize(int(os.Stdout.Fd())); err == nil && c > 0 && r > 0 {
+			return &plan.Pty{Cols: uint16(min(c, 1000)), Rows: uint16(min(r, 1000))}, nil
+		}
+		return &plan.Pty{Cols: 80, Rows: 24}, nil
+	}
+	cs, rs, ok := strings.Cut(s, "x")
+	c, err1 := strconv.Atoi(cs)
+	r, err2 := strconv.Atoi(rs)
+	if !ok || err1 != nil || err2 != nil || c < 1 || r < 1 || c > 1000 || r > 1000 {
+		return nil, errors.New("want COLSxROWS, each 1 to 1000, e.g. 120x40")
+	}
+	return &plan.Pty{Cols: uint16(c), Rows: uint16(r)}, nil
 }
 
 // The CLI's log levels: warnings are shown from warn up, and debug adds

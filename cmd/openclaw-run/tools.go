@@ -32,6 +32,9 @@ func cmdTools(args []string, stdout, stderr io.Writer) int {
 	input := fs.String("input", "", "patch file (apply_patch); - for stdin")
 	asJSON := fs.Bool("json", false, "print the events as NDJSON")
 	auditFile := fs.String("audit-file", "", "audit log")
+	uid := fs.Int("uid", 0, "host uid that root in the jail maps to (default: the workspace owner, or 65534 when that is root)")
+	gid := fs.Int("gid", 0, "host gid that root in the jail maps to (default: with --uid, the same number)")
+	session := fs.String("session", "cli", "the session the audit log records the call under")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -68,12 +71,24 @@ func cmdTools(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if fs.NArg() != 2 || fs.Arg(0) != "test" {
-		fmt.Fprintln(stderr, "usage: openclaw-run tools list | tools test TOOL [--path P] [--content C] [--command C] [--params JSON]")
+	if fs.NArg() != 2 || (fs.Arg(0) != "test" && fs.Arg(0) != "call") {
+		fmt.Fprintln(stderr, "usage: openclaw-run tools list | tools test TOOL [--path P] [--content C] [--command C] [--params JSON] | tools call TOOL < PARAMS.json")
 		return 2
 	}
 	tool := fs.Arg(1)
+	machine := fs.Arg(0) == "call"
 	params := map[string]any{}
+	if machine {
+		// The machine interface (the OpenClaw plugin's fs bridge): the
+		// parameters as one JSON object on stdin, the reply on stdout.
+		b, err := io.ReadAll(io.LimitReader(os.Stdin, tools.MaxParams+1))
+		if err != nil || len(b) > tools.MaxParams {
+			return reply(stdout, nil, &runner.Event{Code: tools.CodeLimit, Message: fmt.Sprintf("the parameters exceed %d bytes or cannot be read", tools.MaxParams)})
+		}
+		if err := json.Unmarshal(b, &params); err != nil {
+			return reply(stdout, nil, &runner.Event{Code: tools.CodeInvalid, Message: "the parameters on stdin are not a JSON object: " + err.Error()})
+		}
+	}
 	if *raw != "" {
 		if err := json.Unmarshal([]byte(*raw), &params); err != nil {
 			fmt.Fprintf(stderr, "--params: %v\n", err)
@@ -131,6 +146,9 @@ func cmdTools(args []string, stdout, stderr io.Writer) int {
 		return exitSetup
 	}
 	opts.Workspace, opts.Audit = *workspace, alog
+	if *uid != 0 {
+		opts.UID, opts.GID = *uid, *gid
+	}
 	r, err := runner.New(opts)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -139,9 +157,23 @@ func cmdTools(args []string, stdout, stderr io.Writer) int {
 	rawParams, _ := json.Marshal(params)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	call := runner.Call{Tool: tool, Params: rawParams, SessionID: *session, UserID: cliUser()}
+	if machine {
+		var res, fail *runner.Event
+		r.Run(ctx, call, func(e runner.Event) error {
+			switch e.Type {
+			case "result":
+				res = &e
+			case "error":
+				fail = &e
+			}
+			return nil
+		})
+		return reply(stdout, res, fail)
+	}
 	code := 0
 	enc := json.NewEncoder(stdout)
-	r.Run(ctx, runner.Call{Tool: tool, Params: rawParams, SessionID: "cli", UserID: cliUser()}, func(e runner.Event) error {
+	r.Run(ctx, call, func(e runner.Event) error {
 		if *asJSON {
 			if e.Type == "result" && e.Result != nil && tool == "exec" {
 				code = e.Result.ExitCode
@@ -170,4 +202,29 @@ func cmdTools(args []string, stdout, stderr io.Writer) int {
 		return nil
 	})
 	return code
+}
+
+// reply prints the machine interface's answer, {"ok":true,"result":...}
+// or {"ok":false,"error":{code,message}}, and returns its exit code: 0,
+// 1 when the tool failed (its error says why), 125 when the call was
+// refused or its jail could not be built.
+func reply(stdout io.Writer, res, fail *runner.Event) int {
+	enc := json.NewEncoder(stdout)
+	if fail != nil || res == nil {
+		if fail == nil {
+			fail = &runner.Event{Code: tools.CodeInternal, Message: "the call ended without a result"}
+		}
+		enc.Encode(map[string]any{"ok": false, "error": map[string]string{"code": fail.Code, "message": fail.Message}})
+		switch fail.Code {
+		case tools.CodeDenied, tools.CodeSetup, runner.CodeAudit, tools.CodeInternal:
+			return exitSetup
+		}
+		return 1
+	}
+	out := map[string]any{"ok": true, "result": res.Output}
+	if res.Output == nil {
+		out["result"] = res.Result
+	}
+	enc.Encode(out)
+	return 0
 }

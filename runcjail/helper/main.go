@@ -32,7 +32,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -53,7 +52,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
-	"github.com/openclaw-run/openclaw-run/jail"
+	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/runcjail"
 	"github.com/openclaw-run/openclaw-run/seccomp"
 )
@@ -162,19 +161,20 @@ func serve() *runcjail.Result {
 	// helper starts (libcontainer's init) may hold them.
 	unix.CloseOnExec(3)
 	unix.CloseOnExec(4)
-	var plan runcjail.Plan
+	var req runcjail.Request
 	planFile := os.NewFile(3, "plan")
-	if err := json.NewDecoder(planFile).Decode(&plan); err != nil {
+	if err := json.NewDecoder(planFile).Decode(&req); err != nil {
 		return fail(fmt.Errorf("read the plan: %w", err))
 	}
-	if err := check(&plan); err != nil {
+	if err := check(&req); err != nil {
 		return fail(err)
 	}
+	p := req.Plan
 	go func() {
 		io.Copy(io.Discard, planFile)
 		kill()
 	}()
-	tier := seccomp.Tiers()[plan.Tier]
+	tier := seccomp.Tiers()[p.Jail.Tier]
 
 	// Everything this call needs on disk lives in a tmpfs of the helper's
 	// own mount namespace: the jail's root, libcontainer's state, the
@@ -191,20 +191,20 @@ func serve() *runcjail.Result {
 		return fail(fmt.Errorf("mount the helper's tmpfs: %w", err))
 	}
 	rootfs, dev := filepath.Join(tmp, "rootfs"), filepath.Join(tmp, "dev")
-	if err := buildRoot(rootfs, &plan); err != nil {
+	if err := buildRoot(rootfs, p); err != nil {
 		return fail(err)
 	}
-	if err := buildDev(dev, &plan); err != nil {
+	if err := buildDev(dev, p); err != nil {
 		return fail(err)
 	}
 	// The working directory must exist, as under the native engine, whose
 	// chdir fails otherwise; libcontainer would create it, as the jail's
 	// root, in the workspace. Resolved inside the root, not on the host.
-	if err := checkDir(rootfs, plan.Dir); err != nil {
+	if err := checkDir(rootfs, p.Command.Dir); err != nil {
 		return fail(err)
 	}
 
-	cfg := jailConfig(rootfs, dev, &plan, tier)
+	cfg := jailConfig(rootfs, dev, p, req.CgroupPath, tier)
 	var listener *net.UnixListener
 	if tier.Notify {
 		// libcontainer hands the filter's user-notification fd to
@@ -241,12 +241,14 @@ func serve() *runcjail.Result {
 		return fail(errors.New("the call was canceled before its jail started"))
 	}
 
-	p := &libcontainer.Process{
-		Args: plan.Args, Env: plan.Env, Cwd: plan.Dir,
+	// libcontainer looks Args[0] up in the jail's PATH, where the native
+	// engine's Command.Path was found too.
+	proc := &libcontainer.Process{
+		Args: p.Command.Args, Env: p.Command.Env, Cwd: p.Command.Dir,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Init: true,
 	}
-	if err := c.Run(p); err != nil {
+	if err := c.Run(proc); err != nil {
 		res := fail(fmt.Errorf("start: %w", err))
 		res.Exec = execFailure(err)
 		return res
@@ -261,12 +263,12 @@ func serve() *runcjail.Result {
 	if listener != nil {
 		if err := <-supReady; err != nil {
 			c.Signal(unix.SIGKILL)
-			p.Wait()
+			proc.Wait()
 			return fail(fmt.Errorf("seccomp listener: %w", err))
 		}
 	}
 
-	ps, werr := p.Wait()
+	ps, werr := proc.Wait()
 	if ps == nil {
 		return fail(fmt.Errorf("wait: %w", werr))
 	}
@@ -315,39 +317,27 @@ func execFailure(err error) string {
 	return ""
 }
 
-// check refuses a plan that would run with less than the runner asked.
-func check(p *runcjail.Plan) error {
-	var errs []error
-	if len(p.Args) == 0 || p.Args[0] == "" {
-		errs = append(errs, errors.New("no command"))
+// check refuses a plan that would run with less than the runner asked:
+// the plan's own Validate (the native engine runs the same), what this
+// engine does not build yet, and what only this engine needs.
+func check(req *runcjail.Request) error {
+	p := req.Plan
+	if p == nil {
+		return errors.New("no plan")
 	}
-	if seccomp.Tiers()[p.Tier] == nil {
-		errs = append(errs, fmt.Errorf("unknown seccomp tier %q", p.Tier))
+	errs := []error{p.Validate(), runcjail.Supported(p)}
+	if seccomp.Tiers()[p.Jail.Tier] == nil {
+		errs = append(errs, fmt.Errorf("unknown seccomp tier %q", p.Jail.Tier))
 	}
-	if p.HostUID <= 0 || p.HostGID <= 0 {
-		errs = append(errs, fmt.Errorf("jail root must map to an unprivileged host uid:gid, got %d:%d", p.HostUID, p.HostGID))
-	}
-	if p.Memory <= 0 || p.CPUs <= 0 || p.Pids <= 0 || p.TmpSize <= 0 {
-		errs = append(errs, fmt.Errorf("every limit must be set (memory %d, cpus %g, pids %d, tmp %d)", p.Memory, p.CPUs, p.Pids, p.TmpSize))
-	}
-	if !path.IsAbs(p.Dir) || p.CgroupPath == "" {
-		errs = append(errs, fmt.Errorf("working directory %q and cgroup path %q are required", p.Dir, p.CgroupPath))
+	if req.CgroupPath == "" {
+		errs = append(errs, errors.New("no cgroup path"))
 	}
 	return errors.Join(errs...)
 }
 
-// Masked and read-only /proc paths: runc's defaults (runtime-spec's
-// config-linux), the same list as the native engine's.
-var (
-	maskedPaths = []string{"/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-		"/proc/timer_stats", "/proc/sched_debug", "/proc/sysrq-trigger", "/proc/kallsyms",
-		"/proc/kpagecount", "/proc/kpageflags", "/proc/kpagecgroup", "/proc/interrupts",
-		"/proc/acpi", "/proc/scsi", "/proc/asound", "/proc/firmware", "/proc/driver"}
-	readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys"}
-)
-
 // jailConfig is the libcontainer configuration of the plan.
-func jailConfig(rootfs, dev string, p *runcjail.Plan, tier *seccomp.Tier) *configs.Config {
+func jailConfig(rootfs, dev string, pl *plan.Plan, cgroupPath string, tier *seccomp.Tier) *configs.Config {
+	p := &pl.Jail
 	var rules []*config.Rule
 	for _, d := range specconv.AllowedDevices {
 		rules = append(rules, &d.Rule)
@@ -379,12 +369,12 @@ func jailConfig(rootfs, dev string, p *runcjail.Plan, tier *seccomp.Tier) *confi
 			{Type: configs.NEWPID}, {Type: configs.NEWUSER}, {Type: configs.NEWNET}, {Type: configs.NEWCGROUP}},
 		UIDMappings: []configs.IDMap{{ContainerID: 0, HostID: int64(p.HostUID), Size: 1}},
 		GIDMappings: []configs.IDMap{{ContainerID: 0, HostID: int64(p.HostGID), Size: 1}},
-		Cgroups:     &cgroups.Cgroup{Path: p.CgroupPath, Resources: res},
+		Cgroups:     &cgroups.Cgroup{Path: cgroupPath, Resources: res},
 		// If the helper dies, so does the jail (and with its init, the
 		// whole pid namespace).
 		ParentDeathSignal: int(unix.SIGKILL),
-		MaskPaths:         maskedPaths,
-		ReadonlyPaths:     readonlyPaths,
+		MaskPaths:         append(append([]string(nil), plan.MaskedProcFiles...), plan.MaskedProcDirs...),
+		ReadonlyPaths:     plan.ReadonlyProcPaths,
 		Hostname:          p.Hostname,
 		Networks:          []*configs.Network{{Type: "loopback", Address: "127.0.0.1/0", Gateway: "localhost"}},
 		Rlimits:           rl,
@@ -439,15 +429,12 @@ func translate(t *seccomp.Tier) *configs.Seccomp {
 	return sc
 }
 
-// devices are the host character devices bound into /dev, as the native
-// engine binds them.
-var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
-
 // buildRoot lays out the jail's root at dir as the native engine does in
 // its child: a tmpfs with the binds (read-only unless writable, nosuid and
 // nodev, recursively), the synthesized files and links, and the masks over
 // denied paths.
-func buildRoot(dir string, p *runcjail.Plan) error {
+func buildRoot(dir string, pl *plan.Plan) error {
+	p := &pl.Jail
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return err
 	}
@@ -457,10 +444,7 @@ func buildRoot(dir string, p *runcjail.Plan) error {
 		return fmt.Errorf("mount the root tmpfs: %w", err)
 	}
 	in := func(p string) string { return filepath.Join(dir, p) }
-	dirs, isFile, err := jail.MountPoints(p.Binds, p.Files, p.Symlinks, "/dev", "/proc", "/tmp", p.Dir)
-	if err != nil {
-		return err
-	}
+	dirs, isFile := plan.MountPoints(p, "/dev", "/proc", "/tmp", pl.Command.Dir)
 	for _, d := range dirs {
 		if err := os.Mkdir(in(d), 0o755); err != nil && !os.IsExist(err) {
 			return err
@@ -468,7 +452,7 @@ func buildRoot(dir string, p *runcjail.Plan) error {
 	}
 	for _, b := range p.Binds {
 		if isFile[b.Target] {
-			if err := os.WriteFile(in(b.Target), nil, 0o444); err != nil {
+			if err := createFile(in(b.Target), nil, 0o444); err != nil {
 				return err
 			}
 		}
@@ -480,7 +464,17 @@ func buildRoot(dir string, p *runcjail.Plan) error {
 			return err
 		}
 	}
-
+	// Pins, then masks, as the native engine (jail/program.go, 8b):
+	// every directory between a writable bind and a masked path is a
+	// mount point, which rename, rmdir and unlink refuse (EBUSY).
+	for _, d := range p.Pins {
+		if err := unix.Mount(in(d), in(d), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("pin %s: %w", d, err)
+		}
+		if err := setattr(in(d), unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, unix.AT_RECURSIVE); err != nil {
+			return err
+		}
+	}
 	for _, m := range p.Masks {
 		var err error
 		if m.Dir {
@@ -493,10 +487,7 @@ func buildRoot(dir string, p *runcjail.Plan) error {
 		}
 	}
 	for _, f := range p.Files {
-		if err := os.WriteFile(in(f.Path), f.Data, os.FileMode(f.Mode)); err != nil {
-			return err
-		}
-		if err := os.Chmod(in(f.Path), os.FileMode(f.Mode)); err != nil { // not the umask's
+		if err := createFile(in(f.Path), f.Data, f.Mode); err != nil {
 			return err
 		}
 	}
@@ -508,10 +499,29 @@ func buildRoot(dir string, p *runcjail.Plan) error {
 	return chownTree(dir, p)
 }
 
+// createFile makes a new regular file in the jail's root as the native
+// engine does (O_EXCL|O_NOFOLLOW): never through a symlink, never over
+// something that exists. The mode is set exactly, not through the umask.
+func createFile(name string, data []byte, mode uint32) error {
+	fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := f.Chmod(os.FileMode(mode)); err != nil {
+		return fmt.Errorf("chmod %s: %w", name, err)
+	}
+	return nil
+}
+
 // chownTree gives what the helper created in the tmpfs at dir to the
 // jail's root, as if the jail had created it (the native engine does),
 // without descending into the binds.
-func chownTree(dir string, p *runcjail.Plan) error {
+func chownTree(dir string, p *plan.Jail) error {
 	var root unix.Stat_t
 	if err := unix.Lstat(dir, &root); err != nil {
 		return err
@@ -538,15 +548,16 @@ func chownTree(dir string, p *runcjail.Plan) error {
 // buildDev makes the jail's /dev at dir, as the native engine does: a few
 // host character devices (usable, so not nodev), a devpts instance, a
 // bounded /dev/shm, the usual links; read-only.
-func buildDev(dir string, p *runcjail.Plan) error {
+func buildDev(dir string, pl *plan.Plan) error {
+	p := &pl.Jail
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return err
 	}
 	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, fmt.Sprintf("mode=0755,size=64k,uid=%d,gid=%d", p.HostUID, p.HostGID)); err != nil {
 		return fmt.Errorf("mount /dev: %w", err)
 	}
-	for _, d := range devices {
-		if err := os.WriteFile(filepath.Join(dir, d), nil, 0o666); err != nil {
+	for _, d := range plan.Devices {
+		if err := createFile(filepath.Join(dir, d), nil, 0o666); err != nil {
 			return err
 		}
 		if err := bind("/dev/"+d, filepath.Join(dir, d), unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC); err != nil {
@@ -561,10 +572,8 @@ func buildDev(dir string, p *runcjail.Plan) error {
 			return err
 		}
 	}
-	links := []struct{ at, to string }{{"ptmx", "pts/ptmx"}, {"fd", "/proc/self/fd"},
-		{"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}}
-	for _, l := range links {
-		if err := os.Symlink(l.to, filepath.Join(dir, l.at)); err != nil {
+	for _, l := range plan.DevSymlinks {
+		if err := os.Symlink(l.Target, filepath.Join(dir, strings.TrimPrefix(l.Path, "/dev/"))); err != nil {
 			return err
 		}
 	}
