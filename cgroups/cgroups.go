@@ -19,7 +19,6 @@ package cgroups
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -31,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/internal/procid"
 	"golang.org/x/sys/unix"
 )
 
@@ -106,11 +106,13 @@ func New(l Limits) (*Cgroup, error) {
 	return c, nil
 }
 
-// NewName returns a fresh name for a call's cgroup: the owner pid first
-// (Sweep reads it), then a timestamp so that a recycled pid never meets a
-// leftover of the same name.
+// NewName returns a fresh name for a call's cgroup: the owner's pid and
+// start time first (Sweep reads them: a runner is alive when a process
+// with that pid and that start time exists, whatever its name), then a
+// timestamp and a counter so that names never repeat.
 func NewName() string {
-	return fmt.Sprintf("%d-%x-%d", os.Getpid(), time.Now().UnixNano(), seq.Add(1))
+	_, start, _, _ := procid.Parse(procid.Self())
+	return fmt.Sprintf("%d-%d-%x-%d", os.Getpid(), start, time.Now().UnixNano(), seq.Add(1))
 }
 
 // ForeignPath is where another cgroup manager (the runc engine's
@@ -531,9 +533,7 @@ func Sweep() (int, error) {
 			continue
 		}
 		for _, e := range entries {
-			owner, _, ok := strings.Cut(e.Name(), "-")
-			pid, err := strconv.Atoi(owner)
-			if !e.IsDir() || !ok || err != nil || alive(pid) {
+			if !e.IsDir() || ownerAlive(e.Name()) {
 				continue
 			}
 			c := &Cgroup{dirs: []string{filepath.Join(base, e.Name())}, fd: -1,
@@ -579,18 +579,32 @@ func foreignV1Bases(ours []string) []string {
 	return out
 }
 
-// alive reports whether pid is a running openclaw-run process (a recycled
-// pid of another program does not keep a leftover alive).
-func alive(pid int) bool {
+// ownerAlive reports whether the runner that made the call cgroup name
+// (NewName) still runs: the process with its pid has its start time. A
+// name that is not one of ours, or is unreadable, counts as alive: only
+// what is known to be dead is swept.
+func ownerAlive(name string) bool {
+	parts := strings.Split(name, "-")
+	pid, err := strconv.Atoi(parts[0])
+	if err != nil || len(parts) < 3 {
+		return true // not a call cgroup
+	}
 	if pid == os.Getpid() {
 		return true
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
+	if len(parts) == 3 {
+		// An older runner's name (pid-time-seq): alive while the pid is.
+		return syscall.Kill(pid, 0) == nil
 	}
-	exe, _, _ := bytes.Cut(b, []byte{0})
-	return strings.Contains(filepath.Base(string(exe)), "openclaw") || strings.HasSuffix(string(exe), ".test")
+	start, err := strconv.ParseUint(parts[1], 10, 64)
+	if err != nil {
+		return true
+	}
+	id, err := procid.Of(pid)
+	if err != nil {
+		return false // no such process
+	}
+	return procid.Alive(id) && strings.HasPrefix(string(id), fmt.Sprintf("%d:%d:", pid, start))
 }
 
 // delegateHint tells an unprivileged runner how to get cgroups of its own:

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/openclaw-run/openclaw-run/hostpath"
 	"github.com/openclaw-run/openclaw-run/profiles"
 )
 
@@ -300,6 +301,18 @@ func ExpandHome(p string) string {
 		}
 	}
 	return p
+}
+
+// PathPolicy is the policy every host path a jail is given must pass
+// (package hostpath): tools.fs.force as exceptions, the state directory
+// (secrets, audit log, config) as a sensitive place, except the workspace
+// root inside it.
+func (c *Config) PathPolicy() *hostpath.Policy {
+	var force []string
+	for _, f := range c.Tools.FS.Force {
+		force = append(force, ExpandHome(strings.TrimSuffix(f, ":rw")))
+	}
+	return hostpath.Default(StateDir(), ExpandHome(c.Sandbox.Workspace), force)
 }
 
 // SessionWorkspaces reports sandbox.perSession (default true).

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/openclaw-run/openclaw-run/hostpath"
 	"github.com/openclaw-run/openclaw-run/policy"
 	"github.com/tailscale/hujson"
 )
@@ -284,10 +285,6 @@ var windowsCommands = map[string]bool{"taskkill": true, "format": true, "del": t
 
 var windowsPath = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z]:\\|\\`) })
 
-// sensitive are host places an allowedPath may not expose unless forced.
-var sensitive = []string{"/proc", "/sys", "/dev", "/boot", "/root", "/run", "/var/run",
-	"/var/run/docker.sock", "/run/containerd", "/run/podman", "/var/lib/docker", "/etc/shadow", "/etc/sudoers"}
-
 // check runs the named semantic checks on a decoded config.
 func check(c *Config, src *positions, knownProfiles []string) []Problem {
 	var out []Problem
@@ -360,11 +357,11 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 			add(false, path, "%q: every jail has a private /tmp of its own; put shared files elsewhere (e.g. /var/tmp or /srv)", p)
 			continue
 		}
-		if s := underSensitive(host); s != "" && !contains(c.Tools.FS.Force, p) {
-			add(false, path, "%q lies under %s, which a jail must not see; list it in tools.fs.force to bind it anyway", p, s)
-		}
-		if within(host, StateDir()) && !within(host, ExpandHome(c.Sandbox.Workspace)) {
-			add(false, path, "%q lies in the state directory (secrets, audit log, config)", p)
+		// The one path policy (hostpath), as each call's plan applies it:
+		// symlinks resolved, and a bind may neither lie under nor contain
+		// a sensitive place (the state directory among them).
+		if err := c.PathPolicy().Check(host); err != nil {
+			add(false, path, "%v; list it in tools.fs.force to bind it anyway", err)
 		}
 	}
 	for i, p := range c.Tools.FS.DeniedPaths {
@@ -538,24 +535,8 @@ func validOrigin(o string) bool {
 	return host != ""
 }
 
-func underSensitive(p string) string {
-	p = filepath.Clean(p)
-	for _, s := range sensitive {
-		if p == s || strings.HasPrefix(p, s+"/") {
-			return s
-		}
-	}
-	if p == "/" {
-		return "/ (the whole host)"
-	}
-	return ""
-}
-
 // within reports whether p is dir or below it.
-func within(p, dir string) bool {
-	p, dir = filepath.Clean(p), filepath.Clean(dir)
-	return p == dir || strings.HasPrefix(p, dir+"/")
-}
+func within(p, dir string) bool { return hostpath.Within(p, dir) }
 
 func nonEmpty(l []string) []string {
 	var out []string

@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/internal/procid"
 	"github.com/openclaw-run/openclaw-run/jail"
 	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/seccomp"
@@ -123,22 +124,35 @@ func Helper(explicit string) (string, error) {
 }
 
 // DirPrefix names the helper's directory in the temporary directory, with
-// its pid after it: the mount point of its private tmpfs, empty on the
-// host, and removed by the helper unless it was killed.
+// its pid and start time after it (DirPattern): the mount point of its
+// private tmpfs, empty on the host, and removed by the helper unless it
+// was killed.
 const DirPrefix = "openclaw-runc-"
 
+// DirPattern is the os.MkdirTemp pattern of this process's directory.
+func DirPattern() string {
+	pid, start, _, _ := procid.Parse(procid.Self())
+	return fmt.Sprintf("%s%d-%d-", DirPrefix, pid, start)
+}
+
 // SweepDirs removes the empty directories of helpers that are gone (a
-// SIGKILL), and returns how many. Only empty directories are removed.
+// SIGKILL), and returns how many. A helper is alive when a process with
+// its pid and start time exists, whatever its name (a zombie is dead: this
+// host's PID 1 does not reap). Only empty directories are removed.
 func SweepDirs() int {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), DirPrefix+"*"))
 	n := 0
 	for _, d := range dirs {
-		pid, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), DirPrefix), "-")
-		if _, err := strconv.Atoi(pid); err != nil {
+		parts := strings.Split(strings.TrimPrefix(filepath.Base(d), DirPrefix), "-")
+		pid, err := strconv.Atoi(parts[0])
+		if err != nil || len(parts) < 3 {
 			continue // not ours
 		}
-		// A live helper (a zombie has no command line any more).
-		if b, _ := os.ReadFile("/proc/" + pid + "/cmdline"); strings.Contains(string(b), HelperName) {
+		start, err := strconv.ParseUint(parts[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		if id, err := procid.Of(pid); err == nil && procid.Alive(id) && strings.HasPrefix(string(id), fmt.Sprintf("%d:%d:", pid, start)) {
 			continue
 		}
 		if syscall.Rmdir(d) == nil {

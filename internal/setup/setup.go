@@ -55,6 +55,7 @@ func RunnerOptions(c *config.Config, p *profiles.Profile) (runner.Options, error
 	for _, d := range c.Tools.FS.DeniedPaths {
 		o.FS.Denied = append(o.FS.Denied, config.ExpandHome(d))
 	}
+	o.FS.Paths = c.PathPolicy()
 	mode, disabled := c.ExecPolicy()
 	pol, err := policy.NewExec(mode, c.Tools.Exec.DenyCommands, c.Tools.Exec.AllowCommands)
 	if err != nil {

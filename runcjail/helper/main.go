@@ -179,7 +179,7 @@ func serve() *runcjail.Result {
 	// Everything this call needs on disk lives in a tmpfs of the helper's
 	// own mount namespace: the jail's root, libcontainer's state, the
 	// seccomp socket. It goes when the helper exits.
-	tmp, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", runcjail.DirPrefix, os.Getpid()))
+	tmp, err := os.MkdirTemp("", runcjail.DirPattern())
 	if err != nil {
 		return fail(err)
 	}
