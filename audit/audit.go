@@ -46,6 +46,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -234,7 +235,9 @@ func (l *Log) Path() string { return l.path }
 func (l *Log) AddSecret(v string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.secrets = append(l.secrets, v)
+	if !slices.Contains(l.secrets, v) { // a secret given to every call is kept once
+		l.secrets = append(l.secrets, v)
+	}
 }
 
 // Err returns the last append's error, nil after any success: a gateway

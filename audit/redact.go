@@ -50,11 +50,11 @@ func RedactRecord(r Record, secrets []string) Record {
 	r.CallID, r.Channel, r.Client, r.Profile = text(r.CallID), text(r.Channel), text(r.Client), text(r.Profile)
 	r.Engine, r.Decision, r.Code, r.Reason = text(r.Engine), text(r.Decision), text(r.Code), text(r.Reason)
 	r.Parameters = Redact(r.Parameters, secrets)
-	r.Limits = redactAny(r.Limits, secrets)
-	r.Usage = redactAny(r.Usage, secrets)
-	r.Blocked = redactAny(r.Blocked, secrets)
-	r.Egress = redactAny(r.Egress, secrets)
-	r.Changes = redactAny(r.Changes, secrets)
+	r.Limits = redactValue(r.Limits, secrets)
+	r.Usage = redactValue(r.Usage, secrets)
+	r.Blocked = redactValue(r.Blocked, secrets)
+	r.Egress = redactValue(r.Egress, secrets)
+	r.Changes = redactValue(r.Changes, secrets)
 	return r
 }
 
@@ -173,6 +173,11 @@ func redactText(s string, secrets []string) string {
 	return redactSecrets(s, secrets)
 }
 
+// minKeyLike is the length of the shortest string keyLike matches
+// ("token=" and 8 characters): shorter strings (most ids and names) skip
+// the regular expression, the costliest part of an append.
+const minKeyLike = 14
+
 func redactSecrets(s string, secrets []string) string {
 	if s == "" {
 		return s
@@ -182,5 +187,25 @@ func redactSecrets(s string, secrets []string) string {
 			s = strings.ReplaceAll(s, sec, redacted)
 		}
 	}
+	if len(s) < minKeyLike || !mayBeKeyLike(s) {
+		return s
+	}
 	return keyLike().ReplaceAllString(s, redacted)
+}
+
+// mayBeKeyLike is a quick test that s holds what every match of keyLike
+// holds: "sk-", "gh" and "_", "xox", "AKIA", "AIza", "bearer" in any case,
+// or the '=' or ':' after a telling name. A string without any of them
+// cannot match, and most parameter keys and ids have none.
+func mayBeKeyLike(s string) bool {
+	if strings.ContainsAny(s, "=:") || strings.Contains(s, "sk-") || strings.Contains(s, "xox") ||
+		strings.Contains(s, "AKIA") || strings.Contains(s, "AIza") || strings.Contains(s, "gh") && strings.Contains(s, "_") {
+		return true
+	}
+	for i := 0; i+len("bearer") <= len(s); i++ {
+		if (s[i] == 'b' || s[i] == 'B') && strings.EqualFold(s[i:i+len("bearer")], "bearer") {
+			return true
+		}
+	}
+	return false
 }
