@@ -38,11 +38,11 @@ func (e *UnavailableError) Unwrap() []error {
 // Appends refuse (fail closed) until an operator has looked.
 type TamperedError struct {
 	Path   string
-	Reason string
+	Reason string // what is wrong, e.g. "last line: hash mismatch: the line was edited"
 }
 
 func (e *TamperedError) Error() string {
-	return fmt.Sprintf("audit log %s: its last record was edited (%s), so appends are refused; run 'openclaw-run audit verify'", e.Path, e.Reason)
+	return fmt.Sprintf("audit log %s was edited (%s), so appends are refused; run 'openclaw-run audit verify'", e.Path, e.Reason)
 }
 
 // ErrTampered matches every *TamperedError with errors.Is.

@@ -59,7 +59,7 @@ func readTail(f *os.File, path string, size int64) (tailInfo, error) {
 		}
 		_, seq, hash, _, reason := checkLine(buf[prev+1 : nl])
 		if reason != "" {
-			return tailInfo{}, &TamperedError{Path: path, Reason: reason}
+			return tailInfo{}, &TamperedError{Path: path, Reason: "last line: " + reason}
 		}
 		return tailInfo{sealedEnd: start + int64(nl) + 1, seq: seq, hash: hash}, nil
 	}
@@ -199,14 +199,17 @@ func (l *Log) quarantine(f *os.File, off, size int64) (Quarantine, error) {
 func (l *Log) Repair() (*Quarantine, error) {
 	f, err := l.lockCurrent()
 	if err != nil {
+		l.setErr(err)
 		return nil, err
 	}
 	h, q, err := l.headLocked(f)
 	f.Close()
 	if err != nil {
+		l.setErr(err)
 		return nil, err
 	}
 	if q != nil {
+		l.setErr(nil) // the repair record was appended
 		l.publish(h)
 	}
 	return q, nil
