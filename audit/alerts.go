@@ -3,7 +3,6 @@ package audit
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,7 +32,7 @@ func DefaultRules() Rules {
 
 // Finding is one alert.
 type Finding struct {
-	Rule     string    `json:"rule"` // exec_burst | repeated_failures | denials | blocked_syscalls | chain_broken
+	Rule     string    `json:"rule"` // exec_burst | repeated_failures | denials | blocked_syscalls | egress_refused | abandoned_call | torn_tail | chain_broken
 	Severity string    `json:"severity"`
 	Who      string    `json:"who"` // session:ID, user:NAME
 	Count    int       `json:"count"`
@@ -53,14 +52,48 @@ type alertRecord struct {
 	Timestamp time.Time `json:"timestamp"`
 	SessionID string    `json:"sessionId"`
 	UserID    string    `json:"userId"`
+	Action    string    `json:"action"`
 	Tool      string    `json:"tool"`
+	CallID    string    `json:"callId"`
 	Decision  string    `json:"decision"`
+	Code      string    `json:"code"`
 	Reason    string    `json:"reason"`
 	Result    *Outcome  `json:"result"`
 	Blocked   []struct {
 		Syscall string `json:"syscall"`
 		Count   int    `json:"count"`
 	} `json:"blockedSyscalls"`
+	Egress struct {
+		Connections []struct {
+			Host    string `json:"host"`
+			Port    int    `json:"port"`
+			Address string `json:"address"`
+			Allowed bool   `json:"allowed"`
+			Reason  string `json:"reason"`
+		} `json:"connections"`
+	} `json:"egress"`
+}
+
+// PolicyDenial says whether a record is a refusal by policy (a profile,
+// a command rule, a path rule), which alerts and stats count as denials.
+// A parameter error (invalid_params) or another error class is not. A
+// record written before the code field existed is a policy denial when
+// its reason is the runner's "denied by policy: ...".
+func PolicyDenial(action, decision, code, reason string) bool {
+	if action != ActionDenial && (action != "" || decision != "deny") {
+		return false
+	}
+	if code != "" {
+		return code == "policy_denied"
+	}
+	return strings.HasPrefix(reason, "denied by policy")
+}
+
+// outcome says whether a record is the outcome of a call: a tool_call,
+// or a record of a log from before actions other than tool_call and
+// denial existed.
+func (r *alertRecord) outcome() bool {
+	return r.Action == ActionToolCall || r.Action == "" && r.Decision != "deny"
 }
 
 func (r *alertRecord) who() string {
@@ -82,12 +115,15 @@ type window struct {
 // the log.
 func Alerts(paths []string, rules Rules, since time.Time) ([]Finding, error) {
 	var out []Finding
-	if _, err := VerifyFiles(paths); err != nil {
-		var p *Problem
-		if !errors.As(err, &p) {
-			return nil, err
-		}
+	rep, err := VerifyReport(paths)
+	if err != nil {
+		return nil, err
+	}
+	if p := rep.Problem; p != nil {
 		out = append(out, Finding{Rule: "chain_broken", Severity: "critical", Who: "audit log", Count: 1, Detail: p.Error()})
+	}
+	if t := rep.Torn; t != nil {
+		out = append(out, Finding{Rule: "torn_tail", Severity: "warning", Who: "audit log", Count: 1, Detail: t.Error()})
 	}
 	counters := map[string]*window{} // rule + who
 	bump := func(rule, severity string, r *alertRecord, threshold int, detail string) {
@@ -123,13 +159,31 @@ func Alerts(paths []string, rules Rules, since time.Time) ([]Finding, error) {
 				return
 			}
 			switch {
-			case r.Decision == "deny":
+			case PolicyDenial(r.Action, r.Decision, r.Code, r.Reason):
 				bump("denials", "high", r, rules.Denials, fmt.Sprintf("%s refused: %s", r.Tool, r.Reason))
-			case r.Result != nil && !r.Result.Success:
+			case r.outcome() && r.Result != nil && !r.Result.Success:
 				bump("repeated_failures", "warning", r, rules.Failures, fmt.Sprintf("last: %s exit %d", r.Tool, r.Result.ExitCode))
 			}
-			if r.Tool == "exec" && r.Decision != "deny" {
+			if r.Tool == "exec" && r.outcome() {
 				bump("exec_burst", "warning", r, rules.ExecBurst+1, fmt.Sprintf("more than %d exec calls within %s", rules.ExecBurst, rules.Window))
+			}
+			if r.Action == ActionAbandoned {
+				out = append(out, Finding{Rule: "abandoned_call", Severity: "warning", Who: r.who(), Count: 1,
+					First: r.Timestamp, Last: r.Timestamp, LastSeq: r.Seq, Detail: r.Reason})
+			}
+			var refused []string
+			for _, c := range r.Egress.Connections {
+				if !c.Allowed {
+					refused = append(refused, fmt.Sprintf("%s:%d (%s)", c.Host, c.Port, c.Reason))
+				}
+			}
+			if len(refused) > 0 {
+				detail := fmt.Sprintf("%s call %s tried %s", r.Tool, r.CallID, strings.Join(refused[:min(len(refused), 3)], ", "))
+				if len(refused) > 3 {
+					detail += fmt.Sprintf(" and %d more", len(refused)-3)
+				}
+				out = append(out, Finding{Rule: "egress_refused", Severity: "high", Who: r.who(), Count: len(refused),
+					First: r.Timestamp, Last: r.Timestamp, LastSeq: r.Seq, Detail: detail + " (refused by the egress policy)"})
 			}
 			for _, b := range r.Blocked {
 				out = append(out, Finding{Rule: "blocked_syscalls", Severity: "high", Who: r.who(), Count: b.Count,

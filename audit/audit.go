@@ -1,42 +1,94 @@
-// Package audit writes the tamper-evident audit log: one JSON line per tool
-// call and per denial, each line carrying the hash of the line before it
-// and its own hash, so that an edited, deleted, inserted or reordered line
-// breaks the chain at a line that Verify names.
+// Package audit owns the tamper-evident audit log: one JSON line per
+// record, each line carrying the hash of the line before it and its own
+// hash, so that an edited, deleted, inserted or reordered line breaks the
+// chain at a line that Verify names. It leaves deciding what to record to
+// the runner and the gateway.
 //
-// Appends take an exclusive flock on the file, so several runners (CLI
-// calls, gateways) can share one log without forking the chain.
+// The log refuses rather than forgets:
+//
+//   - A call is recorded twice. Intent appends an "intent" record and makes
+//     it durable (fdatasync) before any of the call's code runs; if that
+//     fails, the caller refuses the call. The outcome ("tool_call") follows
+//     and points at its intent. Concurrent intents of one process share an
+//     fdatasync (group commit, commit.go).
+//   - Appends are all-or-nothing: a write that fails or is short (ENOSPC,
+//     EIO, EDQUOT, EFBIG) is rolled back with ftruncate to the size before
+//     it, under the lock, and returned as an *UnavailableError. Err reports
+//     the last append's error and Probe says whether an append can succeed
+//     now (the gateway's /readyz), so readiness returns with the space.
+//   - Bytes after the last newline are a torn tail (a crash or a full disk
+//     cut a write), never tampering: the next append, or Repair, copies
+//     them to <path>.torn-<UTC time>, truncates the log to the last newline
+//     and appends a "repair" record naming the copy (tail.go). A last line
+//     that ends in a newline but is not sealed, or fails its hash, was
+//     edited: appends refuse with a *TamperedError.
+//   - Intents whose runner died (crash, OOM, kill -9) are found by Recover,
+//     which appends an "abandoned" record for each; runners are named by
+//     process identity (internal/procid), so a recycled pid is not taken
+//     for the runner that held it.
+//   - Repeated identical refusals (overload) are aggregated: Refusal writes
+//     at most one record per key per second, and the next record for the
+//     key, or a flush a second later, carries "count": how many refusals
+//     it stands for (refusal.go). Close flushes the counts.
+//
+// Every string of a record, map keys included, is redacted before it is
+// written (redact.go). Appends take an exclusive flock on the file, so
+// several runners (CLI calls, gateways) share one log without forking the
+// chain, and the log rotates by size, the chain continuing across files.
 package audit
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/internal/procid"
 	"golang.org/x/sys/unix"
+)
+
+// Actions of a record.
+const (
+	// ActionIntent is written before any of a call's code runs, durably.
+	ActionIntent = "intent"
+	// ActionToolCall is the outcome of a call that ran (or whose jail could
+	// not be set up); it points at its intent.
+	ActionToolCall = "tool_call"
+	// ActionDenial is a policy refusal: nothing ran.
+	ActionDenial = "denial"
+	// ActionRefusal is a refusal by the gateway itself: authentication,
+	// origin, host, channel, overload, invalid session, a tool the profile
+	// lacks. Repeated ones are aggregated (Refusal).
+	ActionRefusal = "refusal"
+	// ActionAbandoned is written at recovery for an intent whose runner
+	// died before its outcome was written.
+	ActionAbandoned = "abandoned"
+	// ActionRepair records that a torn tail was quarantined.
+	ActionRepair = "repair"
+	// ActionProcess is an action of the process tool on a background
+	// process: poll, log, write, kill, remove, list.
+	ActionProcess = "process"
+	// ActionSessionPrune is a session removed by "sessions prune".
+	ActionSessionPrune = "session_prune"
 )
 
 // Record is one audit line. The first fields are the hardening guide's
 // ({timestamp, sessionId, userId, action, tool, parameters, result,
-// duration}); the rest are the runner's.
+// duration}); the rest are the runner's and the gateway's.
 type Record struct {
 	Seq        uint64         `json:"seq"`
 	Timestamp  time.Time      `json:"timestamp"`
 	SessionID  string         `json:"sessionId"`
 	UserID     string         `json:"userId"`
-	Action     string         `json:"action"` // tool_call | denial
+	Action     string         `json:"action"` // one of the Action constants
 	Tool       string         `json:"tool"`
 	Parameters map[string]any `json:"parameters"`
 	Result     *Outcome       `json:"result,omitempty"`
@@ -44,27 +96,42 @@ type Record struct {
 
 	CallID  string `json:"callId"`
 	Channel string `json:"channel,omitempty"`
-	// Client is the gateway client (a named token) that made the call.
-	Client string `json:"client,omitempty"`
-	// Intent, on an outcome, points at the call's intent record.
-	Intent *IntentRef `json:"intent,omitempty"`
-	// Owner, on an intent, is the runner process that will write the
-	// outcome (pid:starttime:bootid), so that a dead one's calls can be
-	// named.
-	Owner string `json:"owner,omitempty"`
+	// Client is the named gateway client that made the call; calls of
+	// the CLI have none.
+	Client  string `json:"client,omitempty"`
 	Profile string `json:"profile"`
 	// Engine is the jail engine of a call that ran: native or runc.
 	Engine   string `json:"engine,omitempty"`
 	Decision string `json:"decision"` // allow | deny
-	Reason   string `json:"reason,omitempty"`
-	Limits   any    `json:"limits,omitempty"`
-	Usage    any    `json:"usage,omitempty"`
-	Blocked  any    `json:"blockedSyscalls,omitempty"`
+	// Code is the error class of a call that was refused or failed, as
+	// the runner's events name it (policy_denied, invalid_params,
+	// not_found, limit_exceeded, jail_setup_failed, internal): a denial is
+	// a policy denial only with policy_denied.
+	Code   string `json:"code,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Count is how many refusals an aggregated refusal record stands for.
+	Count int `json:"count,omitempty"`
+	// Owner is the identity of the runner that wrote an intent (and, on
+	// an abandoned record, of the runner that died): procid's
+	// "pid:starttime:bootid".
+	Owner string `json:"owner,omitempty"`
+	// Intent points from an outcome or abandoned record to its intent.
+	Intent *IntentRef `json:"intent,omitempty"`
+	// Repair describes the torn tail a repair record quarantined.
+	Repair  *Quarantine `json:"repair,omitempty"`
+	Limits  any         `json:"limits,omitempty"`
+	Usage   any         `json:"usage,omitempty"`
+	Blocked any         `json:"blockedSyscalls,omitempty"`
+	// Egress (network connections) and Changes (workspace changes) of a
+	// call; Egress is {"connections": [{"host", "port", "allowed",
+	// "reason", ...}], ...} as the egress proxy reports it.
+	Egress  any `json:"egress,omitempty"`
+	Changes any `json:"changes,omitempty"`
 
 	PrevHash string `json:"prevHash"`
 }
 
-// IntentRef points at a call's intent record.
+// IntentRef names an intent record: its sequence number and hash.
 type IntentRef struct {
 	Seq  uint64 `json:"seq"`
 	Hash string `json:"hash"`
@@ -76,54 +143,79 @@ type Outcome struct {
 	ExitCode int  `json:"exitCode"`
 }
 
+// Quarantine is a torn tail copied out of the log.
+type Quarantine struct {
+	File   string `json:"file"`   // <log>.torn-<UTC time>, 0600
+	Offset int64  `json:"offset"` // where the torn bytes began in the log
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"` // of the torn bytes
+}
+
 // hashField ends every line; the hash covers the line before it.
 const hashField = `,"hash":"`
 
 // genesis is the previous hash of the first line.
 var genesis = hex.EncodeToString(make([]byte, 32))
 
+// DefaultMinFree is the free space Probe asks for by default: room for
+// many records (a record is a few KiB at most: strings over 4 KiB are
+// summarized), rotation's new file, and a torn tail's quarantine copy.
+const DefaultMinFree = 1 << 20
+
+// minFreeInodes is how many free inodes Probe asks for, where the file
+// system counts them: a rotation and a quarantine file each take one.
+const minFreeInodes = 8
+
 // Log appends records to one file, rotated by size.
 type Log struct {
-	path    string
-	mu      sync.Mutex
-	secrets []string
+	path string
 	// MaxSize rotates the file before it would grow past this many bytes
 	// (0: never); Backups is how many rotated files are kept (path.1 is
 	// the newest). The chain continues across files.
 	MaxSize int64
 	Backups int
+	// MinFree is the free space (bytes) Probe requires on the log's file
+	// system; 0 means DefaultMinFree.
+	MinFree int64
 	// OnAppend, when set, is told each new chain head (a gateway of a
 	// cluster publishes it to the shared store).
 	OnAppend func(seq uint64, hash string)
 
-	// last is where this Log's latest append left the file (guarded by
-	// mu): while the file is still that one at that size, nobody appended
-	// after it, and the chain head is known without reading the file.
+	mu      sync.Mutex // guards secrets, last and err
+	secrets []string
+	// last is where this Log's latest append left the file: while the
+	// file is still that one, at that size and change time, nobody
+	// appended after it (or edited it), and the chain head is known
+	// without reading the file.
 	last head
+	err  error // the last append's error
+
+	commit   committer // group commit of intents
+	refusals aggregator
+	// clock is time.Now; tests of aggregation turn it.
+	clock func() time.Time
 }
 
 // head is a chain head and the file state it was read from.
 type head struct {
+	file  fileID
+	size  int64
+	seq   uint64
+	hash  string
+	valid bool
+}
+
+// fileID identifies a file's inode and its last change.
+type fileID struct {
 	dev, ino uint64
-	size     int64
-	seq      uint64
-	hash     string
+	ctime    unix.Timespec
 }
 
-// headOf identifies st's file and size.
-func headOf(st os.FileInfo) (dev, ino uint64, size int64) {
+func idOf(st os.FileInfo) (fileID, int64) {
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		return sys.Dev, sys.Ino, st.Size()
+		return fileID{dev: sys.Dev, ino: sys.Ino, ctime: unix.Timespec(sys.Ctim)}, st.Size()
 	}
-	return 0, 0, -1
-}
-
-// AddSecret adds a value to redact from every later record (a secret a
-// call was given).
-func (l *Log) AddSecret(v string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.secrets = append(l.secrets, v)
+	return fileID{}, -1
 }
 
 // Open returns a Log writing to path (created 0600, its directory 0700).
@@ -135,54 +227,96 @@ func Open(path string, secrets []string) (*Log, error) {
 	return &Log{path: path, secrets: secrets}, nil
 }
 
-// Intent records a call before any of its code runs (Action "intent")
-// and makes the record durable (fdatasync) before it returns: a call
-// whose intent cannot be recorded is refused by the runner.
-func (l *Log) Intent(r Record) (IntentRef, error) {
-	r.Action = "intent"
-	if r.Owner == "" {
-		r.Owner = selfOwner()
+// Path returns the file the log appends to.
+func (l *Log) Path() string { return l.path }
+
+// AddSecret adds a value to redact from every later record (a secret a
+// call was given).
+func (l *Log) AddSecret(v string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !slices.Contains(l.secrets, v) { // a secret given to every call is kept once
+		l.secrets = append(l.secrets, v)
 	}
-	return l.append(r, true)
+}
+
+// Err returns the last append's error, nil after any success: a gateway
+// reports it (with Probe) in /readyz.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+func (l *Log) now() time.Time {
+	if l.clock != nil {
+		return l.clock()
+	}
+	return time.Now()
 }
 
 // Append adds r to the log, setting its sequence number and chain hash.
+// Nothing of a failed append stays in the file.
 func (l *Log) Append(r Record) error {
-	_, err := l.append(r, false)
+	_, err := l.write(r, false)
 	return err
 }
 
-func (l *Log) append(r Record, durable bool) (IntentRef, error) {
+// Intent records a call before any of its code runs: it sets Action
+// "intent" and Owner to this process's identity, appends r and makes it
+// durable (fdatasync) before it returns. Any failure is an error, and the
+// caller must then refuse the call. The outcome record names the returned
+// IntentRef in its Intent field.
+func (l *Log) Intent(r Record) (IntentRef, error) {
+	owner := procid.Self()
+	if owner == "" {
+		err := &UnavailableError{Op: "identify", Path: l.path,
+			Err: errors.New("this process's identity cannot be read from /proc, so a later recovery could not tell whether the call's runner died")}
+		l.setErr(err)
+		return IntentRef{}, err
+	}
+	r.Action, r.Owner = ActionIntent, string(owner)
+	return l.write(r, true)
+}
+
+func (l *Log) setErr(err error) {
 	l.mu.Lock()
-	secrets := append([]string(nil), l.secrets...)
+	l.err = err
 	l.mu.Unlock()
-	r.Parameters = Redact(r.Parameters, secrets)
-	r.Reason = fmt.Sprint(redactString(r.Reason, secrets))
+}
+
+func (l *Log) secretList() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.secrets...)
+}
+
+// write appends r under the file lock; with durable, the line is on disk
+// before it returns.
+func (l *Log) write(r Record, durable bool) (IntentRef, error) {
+	r = RedactRecord(r, l.secretList())
+	ref, err := l.writeRedacted(r, durable)
+	l.setErr(err)
+	return ref, err
+}
+
+func (l *Log) writeRedacted(r Record, durable bool) (IntentRef, error) {
 	for attempt := 0; attempt < 10; attempt++ {
-		f, st, err := l.lockCurrent()
+		f, err := l.lockCurrent()
 		if err != nil {
 			return IntentRef{}, err
 		}
-		dev, ino, size := headOf(st)
-		l.mu.Lock()
-		last := l.last
-		l.mu.Unlock()
-		var seq uint64
-		var prev string
-		if size > 0 && last.dev == dev && last.ino == ino && last.size == size {
-			seq, prev = last.seq, last.hash
-		} else if seq, prev, err = tail(f); err != nil {
-			f.Close()
-			return IntentRef{}, fmt.Errorf("audit: %s: %w", l.path, err)
-		}
-		r.Seq, r.PrevHash = seq+1, prev
-		body, err := json.Marshal(r)
+		h, _, err := l.headLocked(f)
 		if err != nil {
 			f.Close()
-			return IntentRef{}, fmt.Errorf("audit: %w", err)
+			return IntentRef{}, err
 		}
-		line := seal(body)
-		if l.MaxSize > 0 && st.Size() > 0 && st.Size()+int64(len(line)) > l.MaxSize {
+		line, ref, err := encode(r, h)
+		if err != nil {
+			f.Close()
+			return IntentRef{}, err
+		}
+		if l.MaxSize > 0 && h.size > 0 && h.size+int64(len(line)) > l.MaxSize {
 			// Rotate under the lock, then start over on the new file:
 			// another writer may get there first, and the line must
 			// follow whatever is last.
@@ -193,46 +327,98 @@ func (l *Log) append(r Record, durable bool) (IntentRef, error) {
 			}
 			continue
 		}
-		n, err := f.Write(line)
-		if err == nil && durable {
-			err = unix.Fdatasync(int(f.Fd()))
-		}
-		f.Close()
+		next, err := l.appendLine(f, h, line, ref)
 		if err != nil {
-			return IntentRef{}, fmt.Errorf("audit: write: %w", err)
+			f.Close()
+			return IntentRef{}, err
 		}
-		_, hash, _ := unseal(line[:len(line)-1])
-		l.mu.Lock()
-		l.last = head{dev: dev, ino: ino, size: size + int64(n), seq: r.Seq, hash: hash}
-		l.mu.Unlock()
-		if l.OnAppend != nil {
-			l.OnAppend(r.Seq, hash)
+		if durable {
+			// Unlock before waiting for the disk, so that other writers
+			// (and this process's other intents, which then share the
+			// fdatasync) append meanwhile; the descriptor stays open for
+			// the sync and is closed by it.
+			unix.Flock(int(f.Fd()), unix.LOCK_UN)
+			dir := ""
+			if h.size == 0 {
+				dir = filepath.Dir(l.path) // a new file: its name must be durable too
+			}
+			if err := l.commit.commit(f, next.file, dir); err != nil {
+				return IntentRef{}, &UnavailableError{Op: "fdatasync", Path: l.path, Err: err}
+			}
+		} else {
+			f.Close()
 		}
-		return IntentRef{Seq: r.Seq, Hash: hash}, nil
+		l.publish(next)
+		return ref, nil
 	}
-	return IntentRef{}, fmt.Errorf("audit: %s: could not append after repeated rotations", l.path)
+	return IntentRef{}, &UnavailableError{Op: "rotate", Path: l.path, Err: errors.New("could not append after repeated rotations")}
+}
+
+// appendLine writes line after h in f (locked) with one write, rolling a
+// failed or short write back to h.size, and returns the new head, which
+// it remembers.
+func (l *Log) appendLine(f *os.File, h head, line []byte, ref IntentRef) (head, error) {
+	n, err := f.Write(line)
+	if err == nil && n != len(line) {
+		err = fmt.Errorf("short write: %d of %d bytes", n, len(line))
+	}
+	if err != nil {
+		// All or nothing (write(2): ENOSPC, EDQUOT, EFBIG, EIO may leave
+		// part of the buffer written): cut back to the size before.
+		if terr := f.Truncate(h.size); terr != nil {
+			return head{}, &UnavailableError{Op: "write", Path: l.path, Err: err,
+				Rollback: fmt.Errorf("truncate back to %d bytes: %w; the torn tail is quarantined by the next append", h.size, terr)}
+		}
+		return head{}, &UnavailableError{Op: "write", Path: l.path, Err: err}
+	}
+	next := head{size: h.size + int64(n), seq: ref.Seq, hash: ref.Hash, valid: true}
+	if st, err := f.Stat(); err == nil {
+		next.file, _ = idOf(st)
+	}
+	l.mu.Lock()
+	l.last = next
+	l.mu.Unlock()
+	return next, nil
+}
+
+// publish tells OnAppend the new chain head.
+func (l *Log) publish(h head) {
+	if l.OnAppend != nil {
+		l.OnAppend(h.seq, h.hash)
+	}
+}
+
+// encode numbers r after h and seals it.
+func encode(r Record, h head) ([]byte, IntentRef, error) {
+	r.Seq, r.PrevHash = h.seq+1, h.hash
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, IntentRef{}, fmt.Errorf("audit: encode: %w", err)
+	}
+	line, hash := seal(body)
+	return line, IntentRef{Seq: r.Seq, Hash: hash}, nil
 }
 
 // lockCurrent opens the log and takes its lock, making sure the file
 // locked is still the one at the path (a rotation may have moved it).
-func (l *Log) lockCurrent() (*os.File, os.FileInfo, error) {
+func (l *Log) lockCurrent() (*os.File, error) {
 	for i := 0; i < 100; i++ {
 		f, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
-			return nil, nil, fmt.Errorf("audit: %w", err)
+			return nil, &UnavailableError{Op: "open", Path: l.path, Err: err}
 		}
 		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 			f.Close()
-			return nil, nil, fmt.Errorf("audit: lock: %w", err)
+			return nil, &UnavailableError{Op: "lock", Path: l.path, Err: err}
 		}
 		a, err1 := f.Stat()
 		b, err2 := os.Stat(l.path)
 		if err1 == nil && err2 == nil && os.SameFile(a, b) {
-			return f, a, nil
+			return f, nil
 		}
 		f.Close()
 	}
-	return nil, nil, fmt.Errorf("audit: %s keeps moving", l.path)
+	return nil, &UnavailableError{Op: "lock", Path: l.path, Err: errors.New("the file keeps moving")}
 }
 
 // rotate shifts path.N-1 to path.N ... path to path.1 and drops the
@@ -242,14 +428,17 @@ func (l *Log) rotate() error {
 	if l.Backups <= 0 {
 		// No backups kept: the chain restarts in an empty file, and its
 		// first line still names the hash it follows.
-		return os.Rename(l.path, l.path+".1")
+		if err := os.Rename(l.path, l.path+".1"); err != nil {
+			return &UnavailableError{Op: "rotate", Path: l.path, Err: err}
+		}
+		return nil
 	}
 	os.Remove(fmt.Sprintf("%s.%d", l.path, l.Backups))
 	for i := l.Backups - 1; i >= 1; i-- {
 		os.Rename(fmt.Sprintf("%s.%d", l.path, i), fmt.Sprintf("%s.%d", l.path, i+1))
 	}
 	if err := os.Rename(l.path, l.path+".1"); err != nil {
-		return fmt.Errorf("audit: rotate: %w", err)
+		return &UnavailableError{Op: "rotate", Path: l.path, Err: err}
 	}
 	return nil
 }
@@ -270,33 +459,20 @@ func Files(path string) []string {
 	return out
 }
 
-// selfOwner identifies this process across pid reuse: its pid and its
-// start time in clock ticks since boot (field 22 of /proc/self/stat).
-func selfOwner() string {
-	b, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return strconv.Itoa(os.Getpid())
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		if f := strings.Fields(s[i+1:]); len(f) > 19 {
-			return strconv.Itoa(os.Getpid()) + ":" + f[19]
-		}
-	}
-	return strconv.Itoa(os.Getpid())
-}
-
-// seal appends the hash of body (a JSON object) as its last field.
-func seal(body []byte) []byte {
+// seal appends the hash of body (a JSON object) as its last field and a
+// newline.
+func seal(body []byte) (line []byte, hash string) {
 	sum := sha256.Sum256(body)
-	line := make([]byte, 0, len(body)+len(hashField)+68)
+	hash = hex.EncodeToString(sum[:])
+	line = make([]byte, 0, len(body)+len(hashField)+68)
 	line = append(line, body[:len(body)-1]...)
 	line = append(line, hashField...)
-	line = append(line, hex.EncodeToString(sum[:])...)
-	return append(line, '"', '}', '\n')
+	line = append(line, hash...)
+	return append(line, '"', '}', '\n'), hash
 }
 
-// unseal splits a line into the body that was hashed and the hash.
+// unseal splits a line (without its newline) into the body that was
+// hashed and the hash.
 func unseal(line []byte) (body []byte, hash string, ok bool) {
 	i := bytes.LastIndex(line, []byte(hashField))
 	if i < 0 || !bytes.HasSuffix(line, []byte(`"}`)) {
@@ -307,202 +483,23 @@ func unseal(line []byte) (body []byte, hash string, ok bool) {
 	return body, hash, true
 }
 
-// tail returns the sequence number and hash of the last line of f; for
-// an empty file, those of the newest rotated file, so that the chain
-// continues across rotation.
-func tail(f *os.File) (uint64, string, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return 0, "", err
-	}
-	if st.Size() == 0 {
-		if _, err := os.Stat(f.Name() + ".1"); err == nil && !strings.HasSuffix(f.Name(), ".1") {
-			return tailOf(f.Name() + ".1")
-		}
-		return 0, genesis, nil
-	}
-	// The last line: read backwards in growing steps until a newline
-	// before it (or the start of the file) is in the buffer.
-	size := st.Size()
-	var last []byte
-	for n := int64(4 << 10); ; n *= 2 {
-		n = min(n, size)
-		buf := make([]byte, n)
-		if _, err := f.ReadAt(buf, size-n); err != nil && err != io.EOF {
-			return 0, "", err
-		}
-		buf = bytes.TrimRight(buf, "\n")
-		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 || n == size {
-			last = buf[i+1:]
-			break
-		}
-	}
-	body, hash, ok := unseal(last)
+// checkLine checks a line's own hash and returns its body, sequence
+// number, hash and previous hash; reason says what is wrong otherwise.
+func checkLine(line []byte) (body []byte, seq uint64, hash, prev, reason string) {
+	body, hash, ok := unseal(line)
 	if !ok {
-		return 0, "", errors.New("the last line is not a sealed audit record; run 'openclaw-run audit verify'")
+		return nil, 0, "", "", "not a sealed audit record"
 	}
-	var head struct {
-		Seq uint64 `json:"seq"`
+	sum := sha256.Sum256(body)
+	if hex.EncodeToString(sum[:]) != hash {
+		return nil, 0, "", "", "hash mismatch: the line was edited"
 	}
-	if err := json.Unmarshal(body, &head); err != nil {
-		return 0, "", err
+	var rec struct {
+		Seq      uint64 `json:"seq"`
+		PrevHash string `json:"prevHash"`
 	}
-	return head.Seq, hash, nil
-}
-
-// tailOf reads the last sequence number and hash of the file at path.
-func tailOf(path string) (uint64, string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, "", err
+	if err := json.Unmarshal(body, &rec); err != nil {
+		return nil, 0, "", "", "not JSON: " + err.Error()
 	}
-	defer f.Close()
-	return tail(f)
-}
-
-// Problem is the first place where a log stops being a chain.
-type Problem struct {
-	File   string
-	Line   int
-	Reason string
-}
-
-func (p *Problem) Error() string {
-	if p.File != "" {
-		return fmt.Sprintf("%s line %d: %s", p.File, p.Line, p.Reason)
-	}
-	return fmt.Sprintf("line %d: %s", p.Line, p.Reason)
-}
-
-// Verify reads a log and checks every line: its own hash (an edited line),
-// the previous line's hash (a deleted, inserted or reordered line) and the
-// sequence. It returns the number of good lines and the first problem.
-func Verify(r io.Reader) (int, error) {
-	_, _, n, err := verify(r, genesis, 0)
-	return n, err
-}
-
-// VerifyFiles checks a rotated log, oldest file first, as one chain. The
-// oldest file kept may begin after the genesis (older backups were
-// dropped by rotation); every later file must continue exactly.
-func VerifyFiles(paths []string) (int, error) {
-	prev, seq, total := "", uint64(0), 0
-	if len(paths) == 1 {
-		prev = genesis // nothing was rotated away: the chain starts here
-	}
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			return total, err
-		}
-		var n int
-		prev, seq, n, err = verify(f, prev, seq)
-		f.Close()
-		total += n
-		if err != nil {
-			var pr *Problem
-			if errors.As(err, &pr) {
-				pr.File = p
-			}
-			return total, err
-		}
-	}
-	return total, nil
-}
-
-// verify checks one file. prev "" accepts any previous hash on the first
-// line (the oldest kept file of a rotated log).
-func verify(r io.Reader, prev string, next uint64) (string, uint64, int, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	want := next
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Bytes()
-		body, hash, ok := unseal(line)
-		if !ok {
-			return prev, want, n - 1, &Problem{Line: n, Reason: "not a sealed audit record (truncated or edited)"}
-		}
-		sum := sha256.Sum256(body)
-		if hex.EncodeToString(sum[:]) != hash {
-			return prev, want, n - 1, &Problem{Line: n, Reason: "hash mismatch: the line was edited"}
-		}
-		var rec struct {
-			Seq      uint64 `json:"seq"`
-			PrevHash string `json:"prevHash"`
-		}
-		if err := json.Unmarshal(body, &rec); err != nil {
-			return prev, want, n - 1, &Problem{Line: n, Reason: "not JSON: " + err.Error()}
-		}
-		if prev != "" && rec.PrevHash != prev {
-			return prev, want, n - 1, &Problem{Line: n, Reason: "previous-hash mismatch: a line before it was deleted, inserted or reordered"}
-		}
-		if want != 0 && rec.Seq != want {
-			return prev, want, n - 1, &Problem{Line: n, Reason: fmt.Sprintf("sequence %d, want %d", rec.Seq, want)}
-		}
-		if prev == genesis && rec.Seq != 1 {
-			return prev, want, n - 1, &Problem{Line: n, Reason: fmt.Sprintf("sequence %d, want 1", rec.Seq)}
-		}
-		prev, want = hash, rec.Seq+1
-	}
-	if err := sc.Err(); err != nil {
-		return prev, want, n, err
-	}
-	return prev, want, n, nil
-}
-
-// keyLike matches strings that look like credentials: API keys of the
-// usual providers, bearer tokens, and long hex or base64 secrets after a
-// telling name.
-var keyLike = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(sk-[A-Za-z0-9_\-]{16,}|sk-ant-[A-Za-z0-9_\-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[baprs]-[A-Za-z0-9\-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{35}|(?i:bearer)\s+[A-Za-z0-9._\-]{16,}|(?i:(?:api[_-]?key|token|secret|password|passwd)\s*[=:]\s*)[^\s'"]{8,})`)
-})
-
-// Redact returns params with secret values and key-like strings replaced,
-// and large strings (over 4 KiB) summarized as their size and sha256.
-func Redact(params map[string]any, secrets []string) map[string]any {
-	if params == nil {
-		return nil
-	}
-	out := make(map[string]any, len(params))
-	for k, v := range params {
-		out[k] = redactValue(v, secrets)
-	}
-	return out
-}
-
-func redactValue(v any, secrets []string) any {
-	switch x := v.(type) {
-	case string:
-		return redactString(x, secrets)
-	case []string:
-		out := make([]any, len(x))
-		for i, s := range x {
-			out[i] = redactString(s, secrets)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = redactValue(e, secrets)
-		}
-		return out
-	case map[string]any:
-		return Redact(x, secrets)
-	}
-	return v
-}
-
-func redactString(s string, secrets []string) any {
-	if len(s) > 4<<10 {
-		sum := sha256.Sum256([]byte(s))
-		return map[string]any{"size": len(s), "sha256": hex.EncodeToString(sum[:])}
-	}
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = string(bytes.ReplaceAll([]byte(s), []byte(sec), []byte("[REDACTED]")))
-		}
-	}
-	return keyLike().ReplaceAllString(s, "[REDACTED]")
+	return body, rec.Seq, hash, rec.PrevHash, ""
 }

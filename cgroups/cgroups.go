@@ -111,7 +111,7 @@ func New(l Limits) (*Cgroup, error) {
 // with that pid and that start time exists, whatever its name), then a
 // timestamp and a counter so that names never repeat.
 func NewName() string {
-	_, start, _, _ := procid.Parse(procid.Self())
+	_, start, _, _ := procid.Self().Parse()
 	return fmt.Sprintf("%d-%d-%x-%d", os.Getpid(), start, time.Now().UnixNano(), seq.Add(1))
 }
 

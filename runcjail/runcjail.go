@@ -131,7 +131,7 @@ const DirPrefix = "openclaw-runc-"
 
 // DirPattern is the os.MkdirTemp pattern of this process's directory.
 func DirPattern() string {
-	pid, start, _, _ := procid.Parse(procid.Self())
+	pid, start, _, _ := procid.Self().Parse()
 	return fmt.Sprintf("%s%d-%d-", DirPrefix, pid, start)
 }
 

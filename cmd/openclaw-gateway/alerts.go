@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/internal/setup"
+	"github.com/spf13/pflag"
 )
 
 // cmdAuditAlerts is "openclaw-run audit alerts": the guide's monitor.py
@@ -22,13 +24,27 @@ import (
 func cmdAuditAlerts(args []string, stdout, stderr io.Writer) int {
 	fs := flags("audit alerts", stderr)
 	file := fs.String("file", "", "audit log (default: $OPENCLAW_STATE_DIR/audit/audit.jsonl)")
-	since := fs.Duration("since", 24*time.Hour, "only records newer than this")
+	sinceFlag := fs.String("since", "24h", "only records since: a duration (24h, 7d, 1d12h), today, yesterday, a date (2026-11-25) or an RFC 3339 time")
 	asJSON := fs.Bool("json", false, "print the findings as JSON lines")
 	webhook := fs.String("webhook", "", "post the findings here (default: alerts.webhook of the config)")
 	cursor := fs.String("cursor", "", "file remembering the last record reported: a cron job reports each finding once")
 	cfgFile := fs.String("config", "", "config file")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 || fs.Arg(0) != "alerts" {
-		fmt.Fprintln(stderr, "usage: openclaw-run audit alerts [--since 24h] [--json] [--webhook URL] [--cursor FILE] [--file F]")
+	const usage = "usage: openclaw-run audit alerts [--since 24h|7d|today|yesterday|DATE] [--json] [--webhook URL] [--cursor FILE] [--file F]"
+	fs.Usage = func() { fmt.Fprintln(stderr, usage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "openclaw-run audit alerts: %v\n%s\n", err, usage)
+		return 2
+	}
+	if fs.NArg() != 1 || fs.Arg(0) != "alerts" {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	since, sinceText, err := parseSince(*sinceFlag, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "openclaw-run audit alerts: %v\n%s\n", err, usage)
 		return 2
 	}
 	known, _ := setup.Profiles()
@@ -52,7 +68,7 @@ func cmdAuditAlerts(args []string, stdout, stderr io.Writer) int {
 		rules.Denials = a.Denials
 	}
 	path := setup.AuditPath(*file)
-	findings, err := audit.Alerts(audit.Files(path), rules, time.Now().Add(-*since))
+	findings, err := audit.Alerts(audit.Files(path), rules, since)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -80,7 +96,7 @@ func cmdAuditAlerts(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(findings) == 0 && !*asJSON {
-		fmt.Fprintf(stdout, "no findings in %s over the last %s\n", path, *since)
+		fmt.Fprintf(stdout, "no findings in %s %s\n", path, sinceText)
 	}
 	url := *webhook
 	if url == "" {
@@ -103,6 +119,67 @@ func cmdAuditAlerts(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parseSince reads --since: a duration back from now (Go's syntax, plus
+// whole days: "7d", "1d12h"), "today" or "yesterday" (from local
+// midnight), a date (YYYY-MM-DD, local midnight) or an RFC 3339 time. It
+// also returns how to say it ("over the last 7d", "since 2026-11-25").
+func parseSince(s string, now time.Time) (time.Time, string, error) {
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
+	switch s {
+	case "today":
+		return midnight, "since today (" + midnight.Format("2006-01-02") + ")", nil
+	case "yesterday":
+		y := midnight.AddDate(0, 0, -1)
+		return y, "since yesterday (" + y.Format("2006-01-02") + ")", nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return checkPast(s, t, now, "since "+s)
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, now.Location()); err == nil {
+		return checkPast(s, t, now, "since "+s)
+	}
+	if d, ok := parseDays(s); ok {
+		if d < 0 {
+			return time.Time{}, "", fmt.Errorf("--since %q: a duration back from now must not be negative", s)
+		}
+		return now.Add(-d), "over the last " + s, nil
+	}
+	return time.Time{}, "", fmt.Errorf("--since %q: want a duration (24h, 7d, 1d12h), today, yesterday, a date (2026-11-25) or an RFC 3339 time (2026-11-25T10:00:00Z)", s)
+}
+
+// parseDays parses a Go duration that may begin with whole days ("7d",
+// "1d12h"): time.ParseDuration has no unit longer than an hour.
+func parseDays(s string) (time.Duration, bool) {
+	days, rest, found := strings.Cut(s, "d")
+	if !found {
+		d, err := time.ParseDuration(s)
+		return d, err == nil
+	}
+	n, err := strconv.ParseInt(days, 10, 32)
+	if err != nil || days == "" || days[0] == '+' || n > 100*366 || n < -100*366 {
+		return 0, false
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || r < 0 || strings.HasPrefix(rest, "+") {
+			return 0, false
+		}
+		if n < 0 {
+			r = -r
+		}
+		d += r
+	}
+	return d, true
+}
+
+func checkPast(s string, t, now time.Time, text string) (time.Time, string, error) {
+	if t.After(now) {
+		return time.Time{}, "", fmt.Errorf("--since %q is in the future", s)
+	}
+	return t, text, nil
 }
 
 // postFindings sends {"text": summary, "host", "findings": [...]}: "text"

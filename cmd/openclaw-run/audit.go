@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +15,9 @@ import (
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
+	"github.com/openclaw-run/openclaw-run/internal/procid"
 	"github.com/openclaw-run/openclaw-run/internal/setup"
+	"github.com/spf13/pflag"
 )
 
 func cliUser() string {
@@ -24,23 +27,49 @@ func cliUser() string {
 	return strconv.Itoa(os.Getuid())
 }
 
-// cmdAudit: verify, tail and stats of the audit log.
+const auditUsage = "usage: openclaw-run audit verify|repair|show CALLID|tail|stats|alerts [--file F] [-n N] [-f]"
+
+// Exit codes of "audit verify" (docs/operations.md).
+const (
+	auditExitTampered = 1 // the chain is broken: a line was edited, deleted, inserted or reordered
+	auditExitTorn     = 2 // a torn tail (a crash or a full disk), which "audit repair" quarantines
+	auditExitUsage    = 2
+)
+
+// cmdAudit: verify, repair, show, tail and stats of the audit log.
 func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	if slices.Contains(args, "alerts") {
 		// Alerts may post to a webhook: openclaw-gateway links net/http.
 		return execGateway(append([]string{"audit"}, args...), stderr)
 	}
 	fs := newFlags("audit", stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, auditUsage); fs.PrintDefaults() }
 	file := fs.String("file", "", "audit log (default: $OPENCLAW_STATE_DIR/audit/audit.jsonl)")
 	n := fs.IntP("lines", "n", 10, "tail: how many lines")
 	follow := fs.BoolP("follow", "f", false, "tail: keep printing new lines")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "openclaw-run audit: %v\n%s\n", err, auditUsage)
+		return auditExitUsage
 	}
 	path := setup.AuditPath(*file)
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: openclaw-run audit verify|tail|stats|alerts [--file F] [-n N] [-f]")
-		return 2
+	want := map[string]int{"verify": 1, "repair": 1, "show": 2, "tail": 1, "stats": 1}
+	if fs.NArg() == 0 || want[fs.Arg(0)] != fs.NArg() {
+		if fs.NArg() > 0 && fs.Arg(0) == "show" {
+			fmt.Fprintln(stderr, "openclaw-run audit show: name one call id")
+		}
+		fmt.Fprintln(stderr, auditUsage)
+		return auditExitUsage
+	}
+	switch fs.Arg(0) {
+	case "verify":
+		return auditVerify(path, stdout, stderr)
+	case "repair":
+		return auditRepair(path, stdout, stderr)
+	case "show":
+		return auditShow(path, fs.Arg(1), stdout, stderr)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -48,27 +77,149 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer f.Close()
-	switch fs.Arg(0) {
-	case "verify":
-		good, err := audit.VerifyFiles(audit.Files(path))
-		var p *audit.Problem
-		if errors.As(err, &p) {
-			fmt.Fprintf(stdout, "FAIL %s: %s (%d good lines before it)\n", path, p, good)
-			return 1
+	if fs.Arg(0) == "tail" {
+		return auditTail(f, *n, *follow, stdout)
+	}
+	return auditStats(f, stdout, stderr)
+}
+
+// auditVerify prints what VerifyReport found: the good records,
+// tampering (exit 1) or a torn tail (exit 2), and the calls without an
+// outcome, each named.
+func auditVerify(path string, stdout, stderr io.Writer) int {
+	files := audit.Files(path)
+	if len(files) == 0 {
+		fmt.Fprintf(stderr, "no audit log at %s\n", path)
+		return 1
+	}
+	rep, err := audit.VerifyReport(files)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	code := 0
+	switch {
+	case rep.Problem != nil:
+		fmt.Fprintf(stdout, "FAIL %s: %s (%d good records before it): the log was edited\n", path, rep.Problem, rep.Lines)
+		code = auditExitTampered
+	case rep.Torn != nil:
+		fmt.Fprintf(stdout, "TORN %s (%d good records before it)\n", rep.Torn, rep.Lines)
+		code = auditExitTorn
+	default:
+		fmt.Fprintf(stdout, "OK %s: %d records, chain intact\n", path, rep.Lines)
+	}
+	if rep.Abandoned > 0 || rep.Repairs > 0 {
+		fmt.Fprintf(stdout, "  %d abandoned call(s) and %d repair(s) recorded\n", rep.Abandoned, rep.Repairs)
+	}
+	if len(rep.Dangling) > 0 {
+		fmt.Fprintf(stdout, "%d call(s) with an intent and no outcome:\n", len(rep.Dangling))
+		dead := 0
+		for _, d := range rep.Dangling {
+			if procid.Alive(procid.ID(d.Owner)) {
+				fmt.Fprintf(stdout, "  in flight: call %s (%s, %s) of %s %s, which is running\n", d.CallID, d.Tool, d.Time.Format(time.RFC3339), runnerKind(d), d.Owner)
+				continue
+			}
+			dead++
+			fmt.Fprintf(stdout, "  %s %s died during call %s (%s, %s)\n", runnerKind(d), d.Owner, d.CallID, d.Tool, d.Time.Format(time.RFC3339))
 		}
+		if dead > 0 {
+			fmt.Fprintln(stdout, "  the gateway records dead runners' calls as abandoned at its next start; `openclaw-run audit repair` does it now")
+		}
+	}
+	return code
+}
+
+// runnerKind names what wrote an intent: calls made by a gateway client
+// carry the client's name; CLI calls carry none.
+func runnerKind(d audit.Dangling) string {
+	if d.Client != "" {
+		return "gateway"
+	}
+	return "CLI"
+}
+
+// auditRepair quarantines a torn tail and records the calls of dead
+// runners as abandoned, saying exactly what it did; run twice, the second
+// run does nothing.
+func auditRepair(path string, stdout, stderr io.Writer) int {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(stdout, "no audit log at %s: nothing to repair\n", path)
+		return 0
+	}
+	l, err := audit.Open(path, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	q, err := l.Repair()
+	if err != nil {
+		fmt.Fprintf(stderr, "openclaw-run audit repair: %v\n", err)
+		if errors.Is(err, audit.ErrTampered) {
+			fmt.Fprintln(stderr, "repair does not touch an edited log: restore it from a backup, or move it aside to start a new chain")
+		}
+		return 1
+	}
+	if q != nil {
+		fmt.Fprintf(stdout, "quarantined a torn tail of %d bytes (offset %d, sha256 %s) to %s, and recorded it in a repair record\n",
+			q.Bytes, q.Offset, q.SHA256, q.File)
+	} else {
+		fmt.Fprintln(stdout, "no torn tail: the log ends in a sealed record")
+	}
+	done, err := l.Recover(nil)
+	for _, d := range done {
+		fmt.Fprintf(stdout, "recorded call %s (%s, %s) as abandoned: %s %s died during it\n", d.CallID, d.Tool, d.Time.Format(time.RFC3339), runnerKind(d), d.Owner)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "openclaw-run audit repair: %v\n", err)
+		return 1
+	}
+	if len(done) == 0 {
+		fmt.Fprintln(stdout, "no call of a dead runner to record")
+	}
+	if rep, err := audit.VerifyReport(audit.Files(path)); err == nil {
+		for _, d := range rep.Dangling {
+			fmt.Fprintf(stdout, "left alone: call %s (%s) is in flight in %s %s\n", d.CallID, d.Tool, runnerKind(d), d.Owner)
+		}
+	}
+	return 0
+}
+
+// auditShow prints every record of one call (intent, outcome or
+// abandoned, process actions), pretty-printed, in log order.
+func auditShow(path, callID string, stdout, stderr io.Writer) int {
+	found := 0
+	for _, file := range audit.Files(path) {
+		f, err := os.Open(file)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "OK %s: %d records, chain intact\n", path, good)
-		return 0
-	case "tail":
-		return auditTail(f, *n, *follow, stdout)
-	case "stats":
-		return auditStats(f, stdout, stderr)
+		r := bufio.NewReaderSize(f, 64<<10)
+		for {
+			line, err := r.ReadBytes('\n')
+			if len(line) > 0 && line[len(line)-1] == '\n' { // a torn tail is not a record
+				var rec struct {
+					CallID string `json:"callId"`
+				}
+				if json.Unmarshal(line, &rec) == nil && rec.CallID == callID {
+					var out bytes.Buffer
+					json.Indent(&out, bytes.TrimSpace(line), "", "  ")
+					out.WriteByte('\n')
+					stdout.Write(out.Bytes())
+					found++
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		f.Close()
 	}
-	fmt.Fprintln(stderr, "usage: openclaw-run audit verify|tail|stats")
-	return 2
+	if found == 0 {
+		fmt.Fprintf(stderr, "no audit record of call %q in %s\n", callID, path)
+		return 1
+	}
+	return 0
 }
 
 func auditTail(f *os.File, n int, follow bool, stdout io.Writer) int {
@@ -107,11 +258,12 @@ func auditTail(f *os.File, n int, follow bool, stdout io.Writer) int {
 	}
 }
 
-// auditStats prints the guide's jq recipes, built in: most used tools,
-// failures, denials and blocked system calls.
+// auditStats prints the guide's jq recipes, built in: records by action,
+// most used tools, failures, policy denials, parameter errors, gateway
+// refusals, abandoned calls and blocked system calls.
 func auditStats(f *os.File, stdout, stderr io.Writer) int {
-	tools, fails, denials, blocked := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
-	total := 0
+	actions, tools, fails, denials, params, refusals, blocked := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	total, abandoned := 0, 0
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
@@ -119,6 +271,8 @@ func auditStats(f *os.File, stdout, stderr io.Writer) int {
 			Tool     string          `json:"tool"`
 			Action   string          `json:"action"`
 			Reason   string          `json:"reason"`
+			Code     string          `json:"code"`
+			Count    int             `json:"count"`
 			Result   *audit.Outcome  `json:"result"`
 			Blocked  []blockedRecord `json:"blockedSyscalls"`
 			Decision string          `json:"decision"`
@@ -128,20 +282,34 @@ func auditStats(f *os.File, stdout, stderr io.Writer) int {
 			continue
 		}
 		total++
-		tools[r.Tool]++
-		if r.Decision == "deny" {
+		actions[r.Action]++
+		switch {
+		case audit.PolicyDenial(r.Action, r.Decision, r.Code, r.Reason):
 			denials[r.Reason]++
-		} else if r.Result != nil && !r.Result.Success {
-			fails[r.Tool]++
+		case r.Action == audit.ActionDenial || r.Action == "" && r.Decision == "deny":
+			params[r.Tool]++
+		case r.Action == audit.ActionRefusal:
+			refusals[r.Reason] += max(r.Count, 1)
+		case r.Action == audit.ActionAbandoned:
+			abandoned++
+		case r.Action == audit.ActionToolCall || r.Action == "":
+			tools[r.Tool]++
+			if r.Result != nil && !r.Result.Success {
+				fails[r.Tool]++
+			}
 		}
 		for _, b := range r.Blocked {
 			blocked[b.Syscall] += b.Count
 		}
 	}
 	fmt.Fprintf(stdout, "records: %d\n", total)
-	printTop(stdout, "tools", tools)
+	printTop(stdout, "records by action", actions)
+	printTop(stdout, "tools (calls that ran)", tools)
 	printTop(stdout, "failures by tool", fails)
 	printTop(stdout, "denials by reason", denials)
+	printTop(stdout, "refused for their parameters, by tool", params)
+	printTop(stdout, "gateway refusals by reason", refusals)
+	fmt.Fprintf(stdout, "abandoned calls (runner died): %d\n", abandoned)
 	printTop(stdout, "blocked system calls", blocked)
 	return 0
 }

@@ -1,57 +1,154 @@
 package procid
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
-	"strconv"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestSelfIsAlive(t *testing.T) {
-	if !Alive(Self()) {
-		t.Fatalf("%s is not alive", Self())
+	id := Self()
+	if id == "" {
+		t.Fatal("Self: no identity")
 	}
-	if !strings.HasPrefix(string(Self()), strconv.Itoa(os.Getpid())+":") {
-		t.Errorf("Self = %s", Self())
+	pid, start, boot, err := id.Parse()
+	if err != nil || pid != os.Getpid() || start == 0 || boot == "" {
+		t.Fatalf("Self() = %q: pid %d start %d boot %q err %v", id, pid, start, boot, err)
+	}
+	if !Alive(id) {
+		t.Fatalf("Self() %q is not alive", id)
+	}
+	if again, err := Of(os.Getpid()); err != nil || again != id {
+		t.Fatalf("Of(self) = %q, %v; want %q", again, err, id)
 	}
 }
 
-// A dead process is not alive, reaped or not, and the same pid with
-// another start time (a recycled pid) is not alive either.
-func TestDeadAndRecycled(t *testing.T) {
-	cmd := exec.Command("sleep", "60")
+// startBlocked starts prog, which blocks reading its stdin until the
+// returned writer is closed.
+func startBlocked(t *testing.T, prog string) (*exec.Cmd, io.WriteCloser) {
+	t.Helper()
+	cmd := exec.Command(prog)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { in.Close(); cmd.Process.Kill(); cmd.Wait() })
+	return cmd, in
+}
+
+// A child's ID is alive while it runs, not once it has exited (a zombie,
+// not yet reaped, included), and not after it has been reaped.
+func TestDeadChildIsNotAlive(t *testing.T) {
+	cmd, in := startBlocked(t, "/bin/cat")
 	id, err := Of(cmd.Process.Pid)
-	if err != nil || !Alive(id) {
-		t.Fatalf("a running child: %s %v", id, err)
+	if err != nil {
+		t.Fatal(err)
 	}
-	cmd.Process.Kill()
-	// Not reaped yet: a zombie is dead.
-	for i := 0; i < 1000 && Alive(id); i++ {
-		if st, _, _ := stat(cmd.Process.Pid); st == 'Z' {
-			break
-		}
+	if !Alive(id) {
+		t.Fatalf("running child %q is not alive", id)
+	}
+	in.Close()
+	// Wait for the exit without reaping (WNOWAIT): the child is a zombie now.
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != nil {
+		t.Fatal(err)
 	}
 	if Alive(id) {
-		t.Errorf("a killed, unreaped child is alive")
+		t.Errorf("zombie child %q is alive", id)
 	}
-	cmd.Wait()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
 	if Alive(id) {
-		t.Errorf("a reaped child is alive")
+		t.Errorf("reaped child %q is alive", id)
 	}
-	pid, start, boot, _ := Parse(Self())
-	if Alive(ID(strconv.Itoa(pid) + ":" + strconv.FormatUint(start+1, 10) + ":" + boot)) {
-		t.Error("a recycled pid (same pid, other start time) is alive")
+	if _, err := Of(cmd.Process.Pid); err == nil {
+		t.Errorf("Of(reaped pid) succeeded")
 	}
-	if Alive(ID(strconv.Itoa(pid) + ":" + strconv.FormatUint(start, 10) + ":another-boot")) {
-		t.Error("a process of another boot is alive")
+}
+
+// The same pid with another start time is another process (the pid was
+// recycled), and an ID of another boot is never alive.
+func TestRecycledPidIsNotAlive(t *testing.T) {
+	pid, start, boot, err := Self().Parse()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, bad := range []ID{"", "12", "x:1:b", "1:y:b"} {
-		if Alive(bad) {
-			t.Errorf("%q is alive", bad)
+	for name, id := range map[string]ID{
+		"later start":   ID(fmt.Sprintf("%d:%d:%s", pid, start+1, boot)),
+		"earlier start": ID(fmt.Sprintf("%d:%d:%s", pid, start-1, boot)),
+		"other boot":    ID(fmt.Sprintf("%d:%d:%s", pid, start, "00000000-0000-0000-0000-000000000000")),
+	} {
+		if Alive(id) {
+			t.Errorf("%s: %q is alive", name, id)
 		}
+	}
+}
+
+func TestMalformedIDs(t *testing.T) {
+	for _, id := range []ID{"", "123", "1:2", "x:2:b", "0:2:b", "-1:2:b", "1:x:b", "1:2:", "1:-2:b"} {
+		if _, _, _, err := id.Parse(); err == nil {
+			t.Errorf("Parse(%q) accepted", id)
+		}
+		if Alive(id) {
+			t.Errorf("Alive(%q)", id)
+		}
+		if id.PID() != 0 {
+			t.Errorf("PID(%q) = %d", id, id.PID())
+		}
+	}
+	if _, err := Of(0); err == nil {
+		t.Error("Of(0) accepted")
+	}
+}
+
+// The comm field may hold spaces and parentheses: the fields are counted
+// after the last ')'.
+func TestCommWithSpacesAndParens(t *testing.T) {
+	line := "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10 18446744073709551615\n"
+	st, err := parseStat([]byte(line))
+	if err != nil || st.state != 'S' || st.start != 987654 {
+		t.Fatalf("parseStat: %+v, %v", st, err)
+	}
+	for _, bad := range []string{"", "4242 a S 1", "4242 (x) S 1 2 3", "4242 (x) SS 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 9 1",
+		"4242 (x) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 nine 1", ") 4242 (x S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 9 1"} {
+		if _, err := parseStat([]byte(bad)); err == nil {
+			t.Errorf("parseStat(%q) accepted", bad)
+		}
+	}
+
+	// A real process whose name is "a) b (c": the kernel writes it as is.
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "a) b (c")
+	src, err := os.ReadFile("/bin/cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(prog, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd, _ := startBlocked(t, prog)
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), "(a) b (c)") {
+		t.Fatalf("comm is not the planted name: %s", raw)
+	}
+	id, err := Of(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Alive(id) {
+		t.Fatalf("%q (comm %q) is not alive", id, "a) b (c")
 	}
 }
