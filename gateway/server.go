@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/config"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runner"
@@ -48,6 +49,10 @@ type Options struct {
 	// Cluster, when set, is the state shared with other gateways: who runs
 	// which background process (sessions.store redis).
 	Cluster Cluster
+	// Audit is the audit log every call's runner writes: /readyz says
+	// unready while it cannot take a record (a full disk), so that a
+	// balancer sends calls elsewhere instead of having them refused.
+	Audit *audit.Log
 }
 
 // Cluster is what a gateway shares with the others about background
@@ -281,6 +286,13 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	if err := runner.Ready(); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unready", "reason": err.Error()})
 		return
+	}
+	if a := s.o.Audit; a != nil {
+		if err := a.Probe(); err != nil {
+			s.o.Logger.Error("unready: the audit log cannot take records; every call is refused until it can", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unready", "reason": "audit log: " + err.Error()})
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 }
@@ -620,7 +632,7 @@ func statusOf(code string) int {
 		return http.StatusNotFound
 	case tools.CodeLimit:
 		return http.StatusRequestEntityTooLarge
-	case tools.CodeSetup:
+	case tools.CodeSetup, runner.CodeAudit:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

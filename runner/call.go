@@ -104,7 +104,7 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 	rec := audit.Record{Timestamp: start.UTC(), SessionID: call.SessionID, UserID: call.UserID, Channel: call.Channel,
 		Client: call.Client, Tool: call.Tool, CallID: id, Profile: prof.Name}
 	refuse := func(req *request, err error) error {
-		rec.Action, rec.Decision, rec.Reason = "denial", "deny", err.Error()
+		rec.Action, rec.Decision, rec.Reason, rec.Code = "denial", "deny", err.Error(), ErrorCode(err)
 		if req != nil {
 			rec.Parameters = req.params
 		}
@@ -167,7 +167,7 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 	// 5. The outcome.
 	rec.Action, rec.Intent, rec.Reason = "tool_call", &ref, ""
 	if err != nil {
-		rec.Reason = err.Error()
+		rec.Reason, rec.Code = err.Error(), ErrorCode(err)
 		rec.Result = &audit.Outcome{Success: false, ExitCode: -1}
 		rec.DurationMs = time.Since(start).Milliseconds()
 	} else {

@@ -141,6 +141,16 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	defer alog.Close()
+	// Calls in flight when a gateway or CLI died (crash, OOM, kill -9)
+	// have an intent and no outcome: recorded now as abandoned, naming
+	// the call.
+	if gone, err := alog.Recover(nil); err != nil {
+		fmt.Fprintf(stderr, "audit log: %v\n", err)
+		return 1
+	} else if len(gone) > 0 {
+		fmt.Fprintf(stderr, "audit: %d call(s) were in flight when their runner died; recorded as abandoned (openclaw-run audit verify names them)\n", len(gone))
+	}
 	store, shared, err := openStore(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -203,8 +213,12 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 	// The pid file's second line is where a local client (backup) reaches
 	// this gateway.
-	os.WriteFile(pidFile(), []byte(strconv.Itoa(os.Getpid())+"\n"+localAddr(ln.Addr())+"\n"), 0o600)
-	defer os.Remove(pidFile())
+	pf, err := lockPidFile(localAddr(ln.Addr()))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer func() { os.Remove(pidFile()); pf.Close() }()
 	fmt.Fprintf(stdout, "openclaw-gateway listening on http://%s (pid %d)\n", ln.Addr(), os.Getpid())
 	fmt.Fprintf(stdout, "  token: %s/gateway.token (or OPENCLAW_GATEWAY_TOKEN)\n", config.StateDir())
 	fmt.Fprintf(stdout, "  try:   curl -sN -H \"Authorization: Bearer $(cat %s/gateway.token)\" -d '{\"args\":{\"command\":\"id; uname -a\"}}' http://%s/v1/tools/exec\n", config.StateDir(), ln.Addr())
@@ -278,9 +292,13 @@ func newServer(o gateway.Options, alog *audit.Log) (*gateway.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.Audit = alog
 	o.RunnerOptions = func(p *profiles.Profile) (runner.Options, error) {
 		ro, err := setup.RunnerOptions(o.Config, p)
-		ro.Audit, ro.ToolBinary = alog, helper
+		ro.Audit, ro.ToolBinary, ro.Background = alog, helper, true
+		if o.Logger != nil {
+			ro.Warn = func(msg string) { o.Logger.Warn(msg) }
+		}
 		return ro, err
 	}
 	return gateway.New(o)
@@ -333,26 +351,6 @@ func background(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-// running reads the pidfile and checks that the process exists.
-func running() (int, bool) {
-	pid, _, ok := runningAt()
-	return pid, ok
-}
-
-// runningAt also returns the address the running gateway listens on.
-func runningAt() (pid int, addr string, ok bool) {
-	b, err := os.ReadFile(pidFile())
-	if err != nil {
-		return 0, "", false
-	}
-	first, addr, _ := strings.Cut(string(b), "\n")
-	pid, err = strconv.Atoi(strings.TrimSpace(first))
-	if err != nil || pid <= 0 {
-		return 0, "", false
-	}
-	return pid, strings.TrimSpace(addr), syscall.Kill(pid, 0) == nil
-}
-
 // localAddr turns a wildcard listen address into a loopback one.
 func localAddr(a net.Addr) string {
 	host, port, _ := net.SplitHostPort(a.String())
@@ -363,14 +361,13 @@ func localAddr(a net.Addr) string {
 }
 
 func cmdStop(args []string, stdout, stderr io.Writer) int {
-	pid, ok := running()
-	if !ok {
-		fmt.Fprintln(stdout, "openclaw-gateway is not running")
+	pid, err := signalGateway(syscall.SIGTERM)
+	if err != nil {
+		fmt.Fprintln(stdout, err)
 		return 3
 	}
-	syscall.Kill(pid, syscall.SIGTERM)
 	for i := 0; i < 400; i++ {
-		if syscall.Kill(pid, 0) != nil {
+		if _, ok := running(); !ok {
 			fmt.Fprintf(stdout, "openclaw-gateway stopped (pid %d)\n", pid)
 			return 0
 		}
