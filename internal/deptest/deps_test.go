@@ -17,6 +17,20 @@ const mod = "github.com/openclaw-run/openclaw-run/"
 
 // forbidden maps a package to the packages it must not depend on, with why.
 var forbidden = map[string]map[string]string{
+	"plan": {
+		"golang.org/x/sys/unix": "a plan is data: every engine applies it, none decides it",
+		mod + "jail":            "the plan is below the engines that apply it",
+		mod + "runner":          "the runner makes plans; a plan knows no runner",
+		mod + "profiles":        "a plan is resolved: it names no profile to look up",
+		mod + "seccomp":         "a plan names its tier; the engines compile it",
+		mod + "cgroups":         "a plan holds limits; cgroups applies them",
+	},
+	"hostpath": {
+		mod + "jail":    "the path policy decides; it knows no mechanism",
+		mod + "runner":  "the runner asks the path policy, not the other way round",
+		mod + "config":  "config asks the path policy, not the other way round",
+		mod + "gateway": "the path policy knows no transport",
+	},
 	"profiles": {
 		"golang.org/x/sys/unix": "profiles decide; they do no kernel I/O",
 		mod + "jail":            "policy must not depend on mechanism",
@@ -36,7 +50,8 @@ var forbidden = map[string]map[string]string{
 		mod + "gateway": "mechanism below the gateway",
 	},
 	"jail": {
-		mod + "profiles":                       "the jail applies a resolved spec and decides nothing",
+		mod + "profiles":                       "the jail applies a resolved plan and decides nothing",
+		mod + "hostpath":                       "the jail applies a resolved plan and decides nothing",
 		mod + "runner":                         "mechanism below the runner",
 		mod + "gateway":                        "mechanism below the gateway",
 		"github.com/seccomp/libseccomp-golang": "the jail gets BPF bytes; the forked child must need no cgo",
