@@ -260,14 +260,14 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	one := new([1]byte)
 	bufp := p.ptr(one, unsafe.Pointer(one))
 
-	// 0. No core dump, from the first instruction on: until execve the
+	// 1. No core dump, from the first instruction on: until execve the
 	// child's memory is the runner's (shared on amd64, a copy elsewhere),
 	// with the gateway token and secrets in it. The jail's own rlimits
 	// (below) keep core at 0 for the command too.
 	noCore := &unix.Rlimit{}
 	p.add(stepf("prlimit(RLIMIT_CORE, 0)"), unix.SYS_PRLIMIT64, 0, unix.RLIMIT_CORE, p.ptr(noCore, unsafe.Pointer(noCore)), 0)
 
-	// 0a. Signals: every disposition back to the default, then nothing
+	// 2. Signals: every disposition back to the default, then nothing
 	// blocked. The child starts with every signal blocked (the runner
 	// blocks them around clone) and with the runner's handlers, which must
 	// never run in it: on amd64 it shares the runner's memory. Ignored
@@ -283,7 +283,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	empty := new(uint64)
 	p.add(stepf("rt_sigprocmask(SIG_SETMASK, {})"), unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, p.ptr(empty, unsafe.Pointer(empty)), 0, 8)
 
-	// 0b. The jail's own stdio onto 0, 1 and 2 first: whatever the runner
+	// 3. Stdio: the jail's own stdio onto 0, 1 and 2 first: whatever the runner
 	// had there (its stdin, its log; or, had one of them been closed, a
 	// reused number that is now another call's pipe) must not stay open in
 	// a jail that waits for its command for a minute.
@@ -291,7 +291,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		p.add(stepf("dup3(%d, %d)", fd, i), unix.SYS_DUP3, uintptr(fd), uintptr(i), 0)
 	}
 
-	// 0c. Close every other fd this jail does not need. The child's fd
+	// 4. Close every other fd this jail does not need. The child's fd
 	// table is a copy of the runner's and holds whatever the runner had
 	// open when it was cloned: other calls' pipes, the audit log (and its flock), the sync
 	// pipes of jails forked at the same time. Held for the whole setup,
@@ -303,11 +303,11 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	keep = append(append(keep, fds.trees...), fds.devs...)
 	p.closeAllBut(keep)
 
-	// 1. Barrier: wait until the parent has written the id maps and placed
+	// 5. Barrier: wait until the parent has written the id maps and placed
 	// us in our cgroup. EOF means the parent is gone: stop.
 	p.add(stepf("wait for the runner (id maps, cgroup)"), unix.SYS_READ, uintptr(fds.syncR), bufp, 1).want = 1
 
-	// 2. Become root of the new user namespace. Supplementary groups are
+	// 6. Become root of the new user namespace. Supplementary groups are
 	// inherited from the runner (root's group 0 among them) and are checked
 	// by their host ids on host files, so they go first. Unprivileged
 	// runners cannot drop them (setgroups is denied, user_namespaces(7)).
@@ -317,7 +317,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	p.add(stepf("setresgid(0)"), unix.SYS_SETRESGID, 0, 0, 0)
 	p.add(stepf("setresuid(0)"), unix.SYS_SETRESUID, 0, 0, 0)
 
-	// 3. Die with the runner. PR_SET_PDEATHSIG is cleared by credential
+	// 7. Die with the runner. PR_SET_PDEATHSIG is cleared by credential
 	// changes (prctl(2)), so it is armed after them; then the sync pipe is
 	// polled once: a hangup means the runner died before it was armed.
 	p.add(stepf("prctl(PR_SET_PDEATHSIG, SIGKILL)"), unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL))
@@ -328,7 +328,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		p.ptr(now, unsafe.Pointer(now)), 0, 0).want = 0
 	p.add(stepf("close sync read end"), unix.SYS_CLOSE, uintptr(fds.syncR))
 
-	// 4. A new session: no controlling terminal, so TIOCSTI cannot push
+	// 8. A new session: no controlling terminal, so TIOCSTI cannot push
 	// keystrokes into the runner's terminal (CVE-2017-5226).
 	p.add(stepf("setsid"), unix.SYS_SETSID)
 	// The cgroup namespace is made after placement so that the jail's
@@ -337,7 +337,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	p.add(stepf("sethostname"), unix.SYS_SETHOSTNAME, p.str(j.Hostname), uintptr(len(j.Hostname)))
 	p.add(stepf("umask(022)"), unix.SYS_UMASK, 0o22)
 
-	// 5. A new root: a tmpfs, with the host root kept at oldRoot only
+	// 9. A new root: a tmpfs, with the host root kept at oldRoot only
 	// while the binds are made. Nothing propagates back to the host.
 	p.mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
 	p.mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=8m")
@@ -345,7 +345,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	p.add(stepf("pivot_root(/tmp, /tmp%s)", oldRoot), unix.SYS_PIVOT_ROOT, p.str("/tmp"), p.str("/tmp"+oldRoot))
 	p.add(stepf("chdir /"), unix.SYS_CHDIR, p.str("/"))
 
-	// 6. Directories for every bind, file and link, parents first.
+	// 10. Directories for every bind, file and link, parents first.
 	extra := []string{"/dev", "/proc", "/tmp"}
 	if c.Dir != "" {
 		extra = append(extra, c.Dir) // a pre-warmed jail's default directory
@@ -355,7 +355,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		p.mkdir(d, 0o755)
 	}
 
-	// 7. Binds: read-only unless writable; nosuid and nodev always (the
+	// 11. Binds: read-only unless writable; nosuid and nodev always (the
 	// attributes were set on the detached trees).
 	for i, b := range j.Binds {
 		if fileTargets[b.Target] {
@@ -368,7 +368,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		}
 	}
 
-	// 8. A minimal /dev: a few host character devices (the device nodes
+	// 12. A minimal /dev: a few host character devices (the device nodes
 	// must stay usable, so these binds alone are not nodev), a private
 	// devpts instance for later pty support, and a bounded /dev/shm.
 	p.mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k")
@@ -390,7 +390,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	}
 	p.setattr("/dev", unix.MOUNT_ATTR_RDONLY, false)
 
-	// 8a. The call's own pty, from the jail's devpts instance: its slave
+	// 13. The call's own pty, from the jail's devpts instance: its slave
 	// becomes stdin, stdout, stderr and the controlling terminal (after
 	// setsid in 4, so TIOCSCTTY takes it), its master goes to the runner.
 	// TIOCGPTPEER opens the slave from the master without a path lookup
@@ -416,7 +416,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		p.add(stepf("close pty master"), unix.SYS_CLOSE, regPty).regArgs = 1
 	}
 
-	// 8b. Pins: every directory between a writable bind and a masked path
+	// 14. Pins: every directory between a writable bind and a masked path
 	// below it becomes a mount point (bound onto itself, recursively, so
 	// nothing mounted below it is hidden), which rename(2), rmdir(2) and
 	// unlink(2) refuse with EBUSY in this mount namespace. A call can
@@ -428,7 +428,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		p.setattr(d, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, true)
 	}
 
-	// 8c. Masks over denied paths below the binds: they exist (the runner
+	// 15. Masks over denied paths below the binds: they exist (the runner
 	// found them on the host), so nothing needs creating.
 	for _, m := range j.Masks {
 		if m.Dir {
@@ -438,7 +438,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		}
 	}
 
-	// 9. /proc of the new pid namespace, with the host-revealing and
+	// 16. /proc of the new pid namespace, with the host-revealing and
 	// writable parts masked (see maskedFiles).
 	p.mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 	for _, f := range plan.MaskedProcFiles {
@@ -452,10 +452,10 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		p.setattr(d, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, true)
 	}
 
-	// 10. A bounded, private /tmp.
+	// 17. A bounded, private /tmp.
 	p.mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("mode=1777,size=%d", j.TmpSize))
 
-	// 11. Synthesized files and links (the jail's /etc).
+	// 18. Synthesized files and links (the jail's /etc).
 	for _, f := range j.Files {
 		p.createFile(f.Path, f.Data, f.Mode)
 	}
@@ -463,12 +463,12 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		p.add(stepf("symlink %s", l.Path), unix.SYS_SYMLINKAT, p.str(l.Target), atFDCWD, p.str(l.Path))
 	}
 
-	// 12. Forget the host: detach the old root, seal the root tmpfs.
+	// 19. Forget the host: detach the old root, seal the root tmpfs.
 	p.add(stepf("umount2(%s, MNT_DETACH)", oldRoot), unix.SYS_UMOUNT2, p.str(oldRoot), unix.MNT_DETACH)
 	p.add(stepf("rmdir %s", oldRoot), unix.SYS_UNLINKAT, atFDCWD, p.str(oldRoot), unix.AT_REMOVEDIR)
 	p.setattr("/", unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, false)
 
-	// 13. Loopback up in the empty network namespace (it starts down), so
+	// 20. Loopback up in the empty network namespace (it starts down), so
 	// that servers and tests inside the jail can use 127.0.0.1. No other
 	// interface exists.
 	ifr := new([40]byte)
@@ -479,7 +479,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	o.regArgs = 1
 	p.add(stepf("close"), unix.SYS_CLOSE, regSock).regArgs = 1
 
-	// 13a. The egress proxy's listener (plan.NetworkAllowlist), made here,
+	// 21. The egress proxy's listener (plan.NetworkAllowlist), made here,
 	// inside the jail's own network namespace, on loopback: the runner
 	// serves the call's allowlist through it, and no process outside this
 	// namespace can reach it (a listener the runner made would be in the
@@ -496,11 +496,11 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		p.add(stepf("close"), unix.SYS_CLOSE, regSock).regArgs = 1
 	}
 
-	// 13b. The bind trees are attached: close them too, so that a
+	// 22. The bind trees are attached: close them too, so that a
 	// pre-warmed jail holds only what its command needs.
 	p.closeAllBut([]int{fds.errW, fds.notifyW, fds.goR})
 
-	// 14. A deferred jail waits here, fully built, for its command: the
+	// 23. A deferred jail waits here, fully built, for its command: the
 	// runner writes a block laid out for this buffer's address (see
 	// deferredBlock). Everything after this point is per call.
 	dir, dirStep := p.str(c.Dir), stepf("chdir %s", c.Dir)
@@ -511,7 +511,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		dir, dirStep = base+dirOff, stepf("chdir to the call's working directory")
 	}
 
-	// Process state: working directory and limits (stdio is in place
+	// 24. Process state: working directory and limits (stdio is in place
 	// since 0b).
 	p.add(dirStep, unix.SYS_CHDIR, dir)
 	for _, r := range j.Rlimits {
@@ -520,7 +520,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 			0, uintptr(r.Resource), p.ptr(lim, unsafe.Pointer(lim)), 0)
 	}
 
-	// 15. Privileges: no_new_privs, then every capability set emptied.
+	// 25. Privileges: no_new_privs, then every capability set emptied.
 	// With the bounding set empty and SECBIT_NOROOT locked, execve as uid 0
 	// of the namespace regains nothing (capabilities(7)).
 	p.add(stepf("prctl(PR_SET_NO_NEW_PRIVS)"), unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
@@ -534,10 +534,10 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	data := new([2]unix.CapUserData)
 	p.add(stepf("capset(0)"), unix.SYS_CAPSET, p.ptr(hdr, unsafe.Pointer(hdr)), p.ptr(data, unsafe.Pointer(data)))
 
-	// 16. Only 0, 1 and 2 cross execve (CVE-2024-21626 was a leaked fd).
+	// 26. Only 0, 1 and 2 cross execve (CVE-2024-21626 was a leaked fd).
 	p.add(stepf("close_range(3, ~0, CLOSE_RANGE_CLOEXEC)"), unix.SYS_CLOSE_RANGE, 3, ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC)
 
-	// 17. Seccomp last, as close to execve as possible. With a listener,
+	// 27. Seccomp last, as close to execve as possible. With a listener,
 	// the filter's notified calls wait for the runner's answer; the
 	// listener fd goes to the runner over a socket (SCM_RIGHTS) and is
 	// close-on-exec here.
@@ -557,7 +557,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		}
 	}
 
-	// 18. execve, trying each PATH entry for a bare name like execvp(3). A
+	// 28. execve, trying each PATH entry for a bare name like execvp(3). A
 	// deferred jail execs the absolute path of its block.
 	p.execIndex = len(p.ops)
 	if s.Deferred {

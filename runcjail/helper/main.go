@@ -464,7 +464,7 @@ func buildRoot(dir string, pl *plan.Plan) error {
 			return err
 		}
 	}
-	// Pins, then masks, as the native engine (jail/program.go, 8b):
+	// Pins, then masks, as the native engine (jail/program.go, step 14):
 	// every directory between a writable bind and a masked path is a
 	// mount point, which rename, rmdir and unlink refuse (EBUSY).
 	for _, d := range p.Pins {
