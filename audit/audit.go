@@ -189,6 +189,10 @@ type Log struct {
 	// without reading the file.
 	last head
 	err  error // the last append's error
+	// syncErr is the error of the last deferred intent sync
+	// (IntentThenSync), until a sync succeeds: while it stands, new
+	// intents are refused.
+	syncErr error
 
 	commit   committer // group commit of intents
 	refusals aggregator
@@ -279,6 +283,39 @@ func (l *Log) Intent(r Record) (IntentRef, error) {
 	return l.write(r, true)
 }
 
+// IntentThenSync is Intent for a runner that lets the call start as soon
+// as the intent is written, before it is on disk: the line is in the
+// kernel when it returns, so it survives the death of this process (crash,
+// OOM, kill -9), and the returned wait reports when it is on disk too
+// (group commit, as Intent). The runner waits for it before the call's
+// outcome and result (sandbox.auditSync "before-result"; docs/design.md
+// has the trade-off). A sync that fails refuses every later intent until
+// a sync succeeds (Probe tries one): the log fails closed for the calls
+// that follow.
+func (l *Log) IntentThenSync(r Record) (IntentRef, func() error, error) {
+	l.mu.Lock()
+	serr := l.syncErr
+	l.mu.Unlock()
+	if serr != nil {
+		err := &UnavailableError{Op: "fdatasync", Path: l.path, Err: fmt.Errorf("an earlier intent could not be made durable: %w", serr)}
+		l.setErr(err)
+		return IntentRef{}, nil, err
+	}
+	owner := procid.Self()
+	if owner == "" {
+		err := &UnavailableError{Op: "identify", Path: l.path,
+			Err: errors.New("this process's identity cannot be read from /proc, so a later recovery could not tell whether the call's runner died")}
+		l.setErr(err)
+		return IntentRef{}, nil, err
+	}
+	r.Action, r.Owner = ActionIntent, string(owner)
+	r = RedactRecord(r, l.secretList())
+	var wait func() error
+	ref, err := l.writeRedactedThen(r, true, &wait)
+	l.setErr(err)
+	return ref, wait, err
+}
+
 func (l *Log) setErr(err error) {
 	l.mu.Lock()
 	l.err = err
@@ -301,6 +338,13 @@ func (l *Log) write(r Record, durable bool) (IntentRef, error) {
 }
 
 func (l *Log) writeRedacted(r Record, durable bool) (IntentRef, error) {
+	return l.writeRedactedThen(r, durable, nil)
+}
+
+// writeRedactedThen appends r; with durable and a nil later, the line is
+// on disk before it returns; with later, it returns once the line is
+// written and sets *later to a function that waits for the sync.
+func (l *Log) writeRedactedThen(r Record, durable bool, later *func() error) (IntentRef, error) {
 	for attempt := 0; attempt < 10; attempt++ {
 		f, err := l.lockCurrent()
 		if err != nil {
@@ -341,6 +385,23 @@ func (l *Log) writeRedacted(r Record, durable bool) (IntentRef, error) {
 			dir := ""
 			if h.size == 0 {
 				dir = filepath.Dir(l.path) // a new file: its name must be durable too
+			}
+			if later != nil {
+				done := make(chan error, 1)
+				go func() { done <- l.commit.commit(f, next.file, dir) }()
+				*later = sync.OnceValue(func() error {
+					err := <-done
+					l.mu.Lock()
+					l.syncErr = err
+					l.mu.Unlock()
+					if err != nil {
+						err = &UnavailableError{Op: "fdatasync", Path: l.path, Err: err}
+						l.setErr(err)
+					}
+					return err
+				})
+				l.publish(next)
+				return ref, nil
 			}
 			if err := l.commit.commit(f, next.file, dir); err != nil {
 				return IntentRef{}, &UnavailableError{Op: "fdatasync", Path: l.path, Err: err}

@@ -51,6 +51,20 @@ func (l *Log) Probe() error {
 		return &UnavailableError{Op: "probe", Path: l.path,
 			Err: fmt.Errorf("%d free inodes, at least %d needed: %w", fs.Ffree, minFreeInodes, syscall.ENOSPC)}
 	}
+	// A deferred intent sync failed (IntentThenSync): intents are refused
+	// until a sync succeeds. Try one now, so that readiness returns on
+	// its own when the disk does.
+	l.mu.Lock()
+	serr := l.syncErr
+	l.mu.Unlock()
+	if serr != nil {
+		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+			return &UnavailableError{Op: "fdatasync", Path: l.path, Err: err}
+		}
+		l.mu.Lock()
+		l.syncErr = nil
+		l.mu.Unlock()
+	}
 	return nil
 }
 

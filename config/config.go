@@ -175,6 +175,12 @@ type Sandbox struct {
 	PerSession *bool `json:"perSession,omitempty"`
 	// Limits override the profiles' limits, per profile name.
 	Limits map[string]profiles.Limits `json:"limits,omitempty"`
+	// AuditSync says when a call's audit intent must be on disk:
+	// "before-result" (default: written before the jail runs, synced in
+	// parallel, on disk before the call's result) or "before-jail"
+	// (synced before the jail runs: also covers a power loss in between,
+	// at the cost of an fdatasync on every call's path).
+	AuditSync string `json:"auditSync,omitempty"`
 }
 
 // Alerts is alerts.*: the thresholds of "openclaw-run audit alerts" and

@@ -492,6 +492,11 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 			add(false, "sandbox.engines."+name, "want one of %v, got %q", Engines, e)
 		}
 	}
+	switch c.Sandbox.AuditSync {
+	case "", "before-result", "before-jail":
+	default:
+		add(false, "sandbox.auditSync", "want before-result or before-jail, got %q", c.Sandbox.AuditSync)
+	}
 	if c.Sandbox.UID < 0 || c.Sandbox.GID < 0 {
 		add(false, "sandbox.uid", "ids must not be negative")
 	}

@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -99,6 +100,8 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 	s := &sender{emit: emit, cancel: cancel}
 	id := newCallID()
 	start := time.Now()
+	tr := newTrace(start)
+	defer tr.print()
 	prof := r.opts.Profile
 	s.send(Event{Type: "start", CallID: id, Tool: call.Tool, Profile: prof.Name})
 	rec := audit.Record{Timestamp: start.UTC(), SessionID: call.SessionID, UserID: call.UserID, Channel: call.Channel,
@@ -120,11 +123,13 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 		return refuse(req, err)
 	}
 	rec.Parameters = req.params
+	tr.mark("request")
 	// 2. The plan.
 	p, err := r.plan(id, req, &call)
 	if err != nil {
 		return refuse(req, err)
 	}
+	tr.mark("plan")
 	// 3. The intent, durable before anything of the call runs.
 	limits := r.limitsRecord(p)
 	rec.Action, rec.Decision, rec.Engine, rec.Limits = "intent", "allow", r.Engine(), limits
@@ -132,13 +137,20 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 		rec.Reason = "not checked by the command policy: " + strings.Join(req.unchecked, "; ")
 	}
 	var ref audit.IntentRef
-	if r.opts.Audit != nil {
-		if ref, err = r.opts.Audit.Intent(rec); err != nil {
+	var synced func() error
+	if a := r.opts.Audit; a != nil {
+		if r.opts.AuditSync == AuditSyncBeforeJail {
+			ref, err = a.Intent(rec)
+		} else {
+			ref, synced, err = a.IntentThenSync(rec)
+		}
+		if err != nil {
 			return s.fail(id, &AuditError{Err: err})
 		}
 	}
+	tr.mark("intent")
 	// 4. The jail.
-	cio := &callIO{stdin: call.Stdin}
+	cio := &callIO{stdin: call.Stdin, tr: tr}
 	var helperOut bytes.Buffer
 	var stdout, stderr *streamWriter
 	switch {
@@ -164,7 +176,11 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 	if err == nil && req.file {
 		output, err = r.fileReply(req.tool, res, &helperOut)
 	}
-	// 5. The outcome.
+	// 5. The outcome, once the intent is on disk.
+	var serr error
+	if synced != nil {
+		serr = synced()
+	}
 	rec.Action, rec.Intent, rec.Reason = "tool_call", &ref, ""
 	if err != nil {
 		rec.Reason, rec.Code = err.Error(), ErrorCode(err)
@@ -180,7 +196,8 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 	if res != nil && len(res.BlockedSyscalls) > 0 {
 		rec.Blocked = res.BlockedSyscalls
 	}
-	aerr := r.record(rec)
+	aerr := errors.Join(serr, r.record(rec))
+	tr.mark("outcome")
 	// 6. The answer.
 	if err != nil {
 		s.fail(id, err)

@@ -14,6 +14,8 @@ import (
 type callIO struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	// tr times the call's stages (OPENCLAW_TRACE=1).
+	tr *trace
 }
 
 // engine builds the jail of a plan, runs its command and reports how it

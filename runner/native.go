@@ -20,8 +20,10 @@ func (nativeEngine) name() string { return EngineNative }
 func (e nativeEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Result, func(), error) {
 	r := e.r
 	start := time.Now()
-	tr := newTrace(start)
-	defer tr.print()
+	tr := cio.tr
+	if tr == nil {
+		tr = newTrace(start)
+	}
 	j := r.takeWarm(p)
 	prewarmed := j != nil
 	if prewarmed {

@@ -64,6 +64,10 @@ type Options struct {
 	// outcome after, and every refusal. nil only in tests: a transport
 	// always gives one (an unwritable audit log refuses every call).
 	Audit Auditor
+	// AuditSync says when a call's intent must be on disk (fdatasync):
+	// AuditSyncBeforeResult (the default: written before the jail runs,
+	// on disk before the result) or AuditSyncBeforeJail.
+	AuditSync string
 	// ToolBinary serves the file tools inside their jails (helper mode);
 	// default: this executable.
 	ToolBinary string
@@ -111,11 +115,25 @@ type SecretResolver interface {
 	Get(name string) (string, error)
 }
 
+// When a call's intent reaches the disk. Both write it before anything of
+// the call runs, so it survives the death of the runner (crash, OOM,
+// kill -9): the kernel holds it. They differ on power loss in the
+// fraction of a millisecond between the jail's start and the sync, and in
+// cost: an fdatasync (0.15-0.5 ms here) on every call's path, or in
+// parallel with it (docs/design.md).
+const (
+	AuditSyncBeforeResult = "before-result"
+	AuditSyncBeforeJail   = "before-jail"
+)
+
 // Auditor is the audit log as the runner uses it (*audit.Log).
 type Auditor interface {
 	// Intent durably records a call before any of its code runs; an error
 	// refuses the call.
 	Intent(audit.Record) (audit.IntentRef, error)
+	// IntentThenSync records it, written (in the kernel) when it returns,
+	// and returns a wait for the sync.
+	IntentThenSync(audit.Record) (audit.IntentRef, func() error, error)
 	// Append records an outcome or a refusal.
 	Append(audit.Record) error
 	// AddSecret redacts a value from every later record.

@@ -40,7 +40,8 @@ func Config(flag string, known map[string]*profiles.Profile) (*config.Config, er
 // limits (profile < agents.defaults.sandbox.docker < sandbox.limits; the
 // caller applies flags last), tools.fs and tools.exec, and the jail's ids.
 func RunnerOptions(c *config.Config, p *profiles.Profile) (runner.Options, error) {
-	o := runner.Options{Profile: p, UID: c.Sandbox.UID, GID: c.Sandbox.GID, Engine: c.EngineFor(p.Name)}
+	o := runner.Options{Profile: p, UID: c.Sandbox.UID, GID: c.Sandbox.GID, Engine: c.EngineFor(p.Name),
+		AuditSync: c.Sandbox.AuditSync}
 	d := c.Agents.Defaults.Sandbox.Docker
 	o.Limits = profiles.Limits{Memory: d.Memory, CPUs: d.Cpus, Pids: d.PidsLimit}
 	if l, ok := c.Sandbox.Limits[p.Name]; ok {
