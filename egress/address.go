@@ -135,21 +135,24 @@ func (p *Policy) checkAddr(a netip.Addr) string {
 func parseAllowAddress(s string) (netip.Prefix, error) {
 	var pre netip.Prefix
 	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return pre, fmt.Errorf("entry %q: zoned addresses are refused", s)
+		}
 		pre = netip.PrefixFrom(a, a.BitLen())
 	} else {
 		pre, err = netip.ParsePrefix(s)
 		if err != nil {
-			return pre, fmt.Errorf("allowAddresses entry %q: not an address or CIDR prefix", s)
+			return pre, fmt.Errorf("entry %q: not an address or CIDR prefix", s)
 		}
 	}
 	a := pre.Addr()
 	switch {
 	case a.Zone() != "":
-		return pre, fmt.Errorf("allowAddresses entry %q: zoned addresses are refused", s)
+		return pre, fmt.Errorf("entry %q: zoned addresses are refused", s)
 	case a.Is4In6():
-		return pre, fmt.Errorf("allowAddresses entry %q: write the IPv4 form (destinations are compared unmapped)", s)
+		return pre, fmt.Errorf("entry %q: write the IPv4 form (destinations are compared unmapped)", s)
 	case pre.Masked() != pre:
-		return pre, fmt.Errorf("allowAddresses entry %q has bits set past the prefix length; did you mean %s?", s, pre.Masked())
+		return pre, fmt.Errorf("entry %q has bits set past the prefix length; did you mean %s?", s, pre.Masked())
 	}
 	return pre, nil
 }

@@ -123,7 +123,7 @@ func (c Config) Compile() (*Policy, error) {
 	for _, s := range c.AllowAddresses {
 		pre, err := parseAllowAddress(strings.TrimSpace(s))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("sandbox.network.%w", err))
+			errs = append(errs, fmt.Errorf("sandbox.network.allowAddresses: %w", err))
 			continue
 		}
 		p.allowAddrs = append(p.allowAddrs, pre)
