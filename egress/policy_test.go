@@ -23,8 +23,8 @@ func TestParsePattern(t *testing.T) {
 		{"*.github.io", Pattern{Host: "github.io", Wildcard: true}},
 		{"bücher.example", Pattern{Host: "xn--bcher-kva.example"}},
 		{"xn--bcher-kva.example", Pattern{Host: "xn--bcher-kva.example"}},
-		{"ＰＹＰＩ.org", Pattern{Host: "pypi.org"}},  // full-width letters map to ASCII
-		{"pypi。org", Pattern{Host: "pypi.org"}},    // ideographic full stop is a dot
+		{"ＰＹＰＩ.org", Pattern{Host: "pypi.org"}}, // full-width letters map to ASCII
+		{"pypi。org", Pattern{Host: "pypi.org"}}, // ideographic full stop is a dot
 		{"r4---sn-abc.googlevideo.com", Pattern{Host: "r4---sn-abc.googlevideo.com"}},
 		{"localhost", Pattern{Host: "localhost"}},
 		{"a.b.c.d.e.example:65535", Pattern{Host: "a.b.c.d.e.example", Port: 65535}},
@@ -318,7 +318,7 @@ func TestNarrow(t *testing.T) {
 		{"pythonhosted.org"}, // the apex is not under *.pythonhosted.org
 		{"*.org"},
 		{"*.pypi.org"},
-		{"github.com"},      // 80 is not admitted for github.com
+		{"github.com"}, // 80 is not admitted for github.com
 		{"github.com:80"},
 		{"mirror.internal"}, // 80/443 vs 8080
 		{"pypi.org", "evil.example"},

@@ -148,7 +148,7 @@ func TestIPLiterals(t *testing.T) {
 		fmt.Sprintf("127.0.0.01:%d", port),
 		fmt.Sprintf("017700000001:%d", port),
 		fmt.Sprintf("１２７.０.０.１:%d", port), // full-width digits
-		"8.8.8.8:443",                   // public, but not in allowAddresses
+		"8.8.8.8:443", // public, but not in allowAddresses
 		"169.254.169.254:80",
 		"[fd00:ec2::254]:80",
 		"[::1]:22",
@@ -391,11 +391,11 @@ func TestAbsoluteForm(t *testing.T) {
 		t.Errorf("upstream saw %+v", reqs)
 	}
 	bad := []string{
-		"GET / HTTP/1.1\r\nHost: " + hp + "\r\n\r\n",                         // origin-form
-		"GET /http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n",        // still origin-form
-		"OPTIONS * HTTP/1.1\r\nHost: " + hp + "\r\n\r\n",                      // asterisk-form
-		"GET https://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n",        // https is CONNECT's
-		"GET ftp://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n",          // other scheme
+		"GET / HTTP/1.1\r\nHost: " + hp + "\r\n\r\n",                           // origin-form
+		"GET /http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n",         // still origin-form
+		"OPTIONS * HTTP/1.1\r\nHost: " + hp + "\r\n\r\n",                       // asterisk-form
+		"GET https://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n",         // https is CONNECT's
+		"GET ftp://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n",           // other scheme
 		"GET http://" + hp + "@evil.test/ HTTP/1.1\r\nHost: evil.test\r\n\r\n", // userinfo
 		"GET http://user:pw@" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n",
 		"GET http://web%2etest:" + fmt.Sprint(port) + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n", // percent-encoded host
