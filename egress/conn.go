@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,7 @@ type clientConn struct {
 	net.Conn
 	idle         time.Duration
 	headDeadline time.Time
+	aborted      atomic.Bool
 }
 
 func (c *clientConn) Read(b []byte) (int, error) {
@@ -35,8 +37,22 @@ func (c *clientConn) Read(b []byte) (int, error) {
 		d = time.Now().Add(c.idle)
 	}
 	_ = c.Conn.SetReadDeadline(d)
+	// Checked after the deadline is set: abortReads sets the flag before
+	// its own deadline, so either this sees the flag or its deadline wins.
+	if c.aborted.Load() {
+		return 0, errAborted
+	}
 	return c.Conn.Read(b)
 }
+
+// abortReads makes a read in progress, and every later one, fail at once
+// (from another goroutine; the connection stays open for writing).
+func (c *clientConn) abortReads() {
+	c.aborted.Store(true)
+	_ = c.Conn.SetReadDeadline(time.Unix(1, 0))
+}
+
+var errAborted = errors.New("reads aborted")
 
 func (c *clientConn) Write(b []byte) (int, error) {
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.idle))
@@ -174,7 +190,7 @@ func (p *Proxy) forward(cc *clientConn, br *bufio.Reader, rq *request) bool {
 	bw := bufio.NewWriter(cc)
 	resp, err := p.readResponse(ubr, out, bw, req)
 	if err != nil {
-		werr := waitWriter(wrote, up)
+		werr := waitWriter(wrote, up, cc)
 		if errors.Is(err, errLimitBytes) || errors.Is(werr, errLimitBytes) {
 			e.refuse(ReasonLimitBytes, "cut: the call's maxBytes was reached")
 			writeRefusal(cc.Conn, &refusal{status: http.StatusForbidden, reason: ReasonLimitBytes, msg: "this call used up its network byte budget"})
@@ -200,7 +216,12 @@ func (p *Proxy) forward(cc *clientConn, br *bufio.Reader, rq *request) bool {
 		up.Close()
 	}
 	resp.Body.Close()
-	werr := waitWriter(wrote, up)
+	werr := waitWriter(wrote, up, cc)
+	if errors.Is(werr, errBodyUnsent) {
+		// The client is still sending a body nobody reads: let it see
+		// the response before the close (see lingerClose).
+		lingerClose(cc.Conn)
+	}
 	if errors.Is(err, errLimitBytes) || errors.Is(werr, errLimitBytes) {
 		e.refuse(ReasonLimitBytes, "cut: the call's maxBytes was reached")
 		p.logf("egress: cut %s %s: %s", req.Method, rq.target.authority(), ReasonLimitBytes)
@@ -215,20 +236,24 @@ func (p *Proxy) forward(cc *clientConn, br *bufio.Reader, rq *request) bool {
 
 // waitWriter collects the request writer. A response that ended before
 // the request body did (an early 413, say) leaves the writer blocked on
-// the client: the upstream is closed to stop it, and the client connection
-// cannot carry another request.
-func waitWriter(wrote chan error, up net.Conn) error {
+// the upstream or on the client: both are stopped, and the client
+// connection cannot carry another request (errBodyUnsent).
+func waitWriter(wrote chan error, up net.Conn, cc *clientConn) error {
 	select {
 	case err := <-wrote:
 		return err
 	default:
 	}
 	up.Close()
-	if err := <-wrote; err != nil {
+	cc.abortReads()
+	err := <-wrote
+	if errors.Is(err, errLimitBytes) {
 		return err
 	}
-	return errors.New("request body not sent")
+	return fmt.Errorf("%w: %v", errBodyUnsent, err)
 }
+
+var errBodyUnsent = errors.New("request body not sent whole")
 
 // readResponse reads the final response, relaying interim 1xx answers
 // (100 Continue, 103 Early Hints) to an HTTP/1.1 client. A 101 is refused:

@@ -93,7 +93,9 @@ func startPolicy(t testing.TB, pol *Policy, o Options) *testProxy {
 			return nil, fmt.Errorf("no such host %s (test resolver)", host)
 		}
 	}
-	o.Logf = t.Logf
+	if o.Logf == nil {
+		o.Logf = t.Logf
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -305,6 +307,10 @@ type webServer struct {
 func newWebServer(t testing.TB) *webServer {
 	ws := &webServer{}
 	ws.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/early" {
+			w.WriteHeader(http.StatusRequestEntityTooLarge) // without reading the body
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(strings.NewReader(string(body)))
 		ws.mu.Lock()

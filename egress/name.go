@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -42,6 +43,9 @@ func canonicalName(s string) (string, error) {
 	if s == "" {
 		return "", errors.New("empty host name")
 	}
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%q is not valid UTF-8", s)
+	}
 	a, err := idnaProfile.ToASCII(s)
 	if err != nil {
 		return "", fmt.Errorf("%q is not a valid host name: %w", s, err)
@@ -65,6 +69,12 @@ func canonicalName(s string) (string, error) {
 	}
 	if numericLabel(labels[len(labels)-1]) {
 		return "", fmt.Errorf("%q: %w", s, errIPLiteral)
+	}
+	// The ASCII form must be its own canonical form (a valid punycode
+	// label decodes and re-encodes to itself), so that every name has one
+	// spelling for comparison.
+	if b, err := idnaProfile.ToASCII(a); err != nil || b != a {
+		return "", fmt.Errorf("%q is not a valid host name (its ASCII form %q is not stable)", s, a)
 	}
 	return a, nil
 }

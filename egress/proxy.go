@@ -165,7 +165,7 @@ func (p *Proxy) admit(c net.Conn) {
 	case p.budget.Load() <= 0:
 		ref = &refusal{status: http.StatusForbidden, reason: ReasonLimitBytes,
 			msg: "this call used up its network byte budget", detail: fmt.Sprintf("maxBytes %d reached", p.policy.maxBytes)}
-	case p.active.Load() >= int64(p.policy.maxConns):
+	case !p.reserveSlot():
 		ref = &refusal{status: http.StatusTooManyRequests, reason: ReasonLimitConnections,
 			msg: "too many connections open at once", detail: fmt.Sprintf("maxConnections %d reached", p.policy.maxConns)}
 	}
@@ -188,7 +188,6 @@ func (p *Proxy) admit(c net.Conn) {
 		}
 		return
 	}
-	p.active.Add(1)
 	p.handlers.Add(1)
 	go func() {
 		defer p.handlers.Done()
@@ -197,6 +196,21 @@ func (p *Proxy) admit(c net.Conn) {
 		defer c.Close()
 		p.serveConn(c)
 	}()
+}
+
+// reserveSlot takes one of the MaxConnections slots; false when all are
+// taken. A compare-and-swap, so that several Serve loops cannot together
+// pass the limit.
+func (p *Proxy) reserveSlot() bool {
+	for {
+		n := p.active.Load()
+		if n >= int64(p.policy.maxConns) {
+			return false
+		}
+		if p.active.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
 }
 
 // track registers a connection so that Shutdown can close it; false once

@@ -539,6 +539,22 @@ func TestRequestBodyAndExpectContinue(t *testing.T) {
 	}
 }
 
+// An upstream that answers before the request body is complete: the
+// client gets the answer and the connection closes, without waiting for a
+// body nobody reads.
+func TestEarlyResponse(t *testing.T) {
+	ws := newWebServer(t)
+	port := portOf(t, ws.Listener.Addr().String())
+	tp := startProxy(t, Config{Allow: []string{fmt.Sprintf("web.test:%d", port)}, Hosts: map[string]string{"web.test": "127.0.0.1"}, AllowAddresses: loopback}, Options{})
+	hp := fmt.Sprintf("web.test:%d", port)
+	r := dialProxy(t, tp)
+	r.send("POST http://" + hp + "/early HTTP/1.1\r\nHost: " + hp + "\r\nContent-Length: 10000000\r\n\r\n" + strings.Repeat("x", 1024))
+	if resp, _ := r.response("POST"); resp.StatusCode != 413 {
+		t.Errorf("got %d", resp.StatusCode)
+	}
+	r.closed()
+}
+
 func TestMalformedAndOversized(t *testing.T) {
 	tp := startProxy(t, Config{Allow: []string{"web.test"}}, Options{HeadTimeout: 300 * time.Millisecond})
 	cases := map[string]struct {
