@@ -190,7 +190,7 @@ func (p *Proxy) forward(cc *clientConn, br *bufio.Reader, rq *request) bool {
 	bw := bufio.NewWriter(cc)
 	resp, err := p.readResponse(ubr, out, bw, req)
 	if err != nil {
-		werr := waitWriter(wrote, up, cc)
+		werr := waitWriter(wrote, up, cc, body)
 		if errors.Is(err, errLimitBytes) || errors.Is(werr, errLimitBytes) {
 			e.refuse(ReasonLimitBytes, "cut: the call's maxBytes was reached")
 			writeRefusal(cc.Conn, &refusal{status: http.StatusForbidden, reason: ReasonLimitBytes, msg: "this call used up its network byte budget"})
@@ -216,7 +216,7 @@ func (p *Proxy) forward(cc *clientConn, br *bufio.Reader, rq *request) bool {
 		up.Close()
 	}
 	resp.Body.Close()
-	werr := waitWriter(wrote, up, cc)
+	werr := waitWriter(wrote, up, cc, body)
 	if errors.Is(werr, errBodyUnsent) {
 		// The client is still sending a body nobody reads: let it see
 		// the response before the close (see lingerClose).
@@ -234,17 +234,28 @@ func (p *Proxy) forward(cc *clientConn, br *bufio.Reader, rq *request) bool {
 	return keep && werr == nil
 }
 
-// waitWriter collects the request writer. A response that ended before
-// the request body did (an early 413, say) leaves the writer blocked on
-// the upstream or on the client: both are stopped, and the client
-// connection cannot carry another request (errBodyUnsent).
-func waitWriter(wrote chan error, up net.Conn, cc *clientConn) error {
+// waitWriter collects the request writer once the response is complete
+// (or failed). A writer that has not reported may just not have run yet,
+// or may be blocked: on the upstream (which is never reused, so closing it
+// costs nothing) or on the client, still sending a body nobody reads (an
+// early 413, say). Only in that last case is the client connection out of
+// step: its reads are aborted and errBodyUnsent says it cannot carry
+// another request.
+func waitWriter(wrote chan error, up net.Conn, cc *clientConn, body *clientBody) error {
 	select {
 	case err := <-wrote:
 		return err
 	default:
 	}
 	up.Close()
+	if body == nil || body.eof.Load() {
+		// No body, or all of it read: the client connection is in step,
+		// whatever the writer says about the upstream.
+		if err := <-wrote; errors.Is(err, errLimitBytes) {
+			return err
+		}
+		return nil
+	}
 	cc.abortReads()
 	err := <-wrote
 	if errors.Is(err, errLimitBytes) {
@@ -335,12 +346,16 @@ func outgoingRequest(req *http.Request, t target) *http.Request {
 // not sent whole, the client connection is closed instead.
 type clientBody struct {
 	r   io.Reader
-	err error
+	err error       // the read error, for the writer goroutine
+	eof atomic.Bool // read to its end
 }
 
 func (b *clientBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF {
+	switch {
+	case err == io.EOF:
+		b.eof.Store(true)
+	case err != nil:
 		b.err = err
 	}
 	return n, err

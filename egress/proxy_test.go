@@ -907,3 +907,52 @@ func TestReportTruncated(t *testing.T) {
 		t.Errorf("truncated=%v entries=%d refused=%d", rep.Truncated, len(rep.Connections), rep.Refused)
 	}
 }
+
+// A call's narrowed policy is what its proxy enforces: a host the
+// operator allows but the call did not ask for is refused.
+func TestNarrowedPolicyEnforced(t *testing.T) {
+	echo, _ := echoServer(t)
+	port := portOf(t, echo)
+	op := mustCompile(t, Config{
+		Allow:          []string{fmt.Sprintf("a.test:%d", port), fmt.Sprintf("b.test:%d", port)},
+		Hosts:          map[string]string{"a.test": "127.0.0.1", "b.test": "127.0.0.1"},
+		AllowAddresses: loopback,
+	})
+	call, err := op.Narrow([]string{fmt.Sprintf("a.test:%d", port)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := startPolicy(t, call, Options{})
+	if code, _ := dialProxy(t, tp).connect(fmt.Sprintf("a.test:%d", port)); code != 200 {
+		t.Errorf("a.test: %d", code)
+	}
+	if code, reason := dialProxy(t, tp).connect(fmt.Sprintf("b.test:%d", port)); code != 403 || reason != ReasonNotAllowed {
+		t.Errorf("b.test: %d %s", code, reason)
+	}
+}
+
+// IPv6 destinations are dialed by number in brackets; a public IPv6
+// address needs no allowAddresses (the dial is redirected to a local
+// echo server standing for it).
+func TestIPv6Upstream(t *testing.T) {
+	echo, _ := echoServer(t)
+	dl := &dialLog{redirect: map[string]string{"[2606:4700::1111]:443": echo}}
+	tp := startProxy(t, Config{Allow: []string{"v6.test"}, Hosts: map[string]string{"v6.test": "2606:4700::1111"}}, Options{Dial: dl.dial})
+	r := dialProxy(t, tp)
+	if code, reason := r.connect("v6.test:443"); code != 200 {
+		t.Fatalf("CONNECT v6.test:443: %d %s", code, reason)
+	}
+	r.send("six")
+	got := make([]byte, 3)
+	if _, err := io.ReadFull(r.br, got); err != nil || string(got) != "six" {
+		t.Fatalf("echo %q %v", got, err)
+	}
+	if d := dl.list(); len(d) != 1 || d[0] != "[2606:4700::1111]:443" {
+		t.Errorf("dialed %v", d)
+	}
+	r.c.Close()
+	tp.Shutdown()
+	if e := wantEntry(t, tp.Report(), "v6.test"); e.Address != "[2606:4700::1111]:443" || !e.Allowed {
+		t.Errorf("entry %+v", e)
+	}
+}

@@ -91,6 +91,8 @@ func (p *Proxy) runTunnel(client, upstream net.Conn, e *record, pending []byte) 
 		p.logf("egress: cut CONNECT %s: %s", e.c.Host, ReasonLimitBytes)
 	case errors.Is(t.cause, errIdle) && e.c.Detail == "":
 		e.c.Detail = "closed after the idle timeout"
+	case p.ctx.Err() != nil && e.c.Detail == "":
+		e.c.Detail = "ended by shutdown (the call ended)"
 	}
 }
 
