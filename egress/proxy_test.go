@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -954,5 +955,42 @@ func TestIPv6Upstream(t *testing.T) {
 	tp.Shutdown()
 	if e := wantEntry(t, tp.Report(), "v6.test"); e.Address != "[2606:4700::1111]:443" || !e.Allowed {
 		t.Errorf("entry %+v", e)
+	}
+}
+
+// A flood of connections beyond MaxConnections costs no goroutine per
+// connection: they are refused in the accept loop, and at most
+// maxLingering of them linger.
+func TestConnectionFloodBounded(t *testing.T) {
+	echo, _ := echoServer(t)
+	port := portOf(t, echo)
+	target := fmt.Sprintf("echo.test:%d", port)
+	tp := startProxy(t, Config{
+		Allow: []string{target}, Hosts: map[string]string{"echo.test": "127.0.0.1"},
+		AllowAddresses: loopback, MaxConnections: 4,
+	}, Options{Logf: func(string, ...any) {}})
+	for i := 0; i < 4; i++ {
+		r := dialProxy(t, tp)
+		if code, _ := r.connect(target); code != 200 {
+			t.Fatalf("tunnel %d: %d", i, code)
+		}
+		r.send("x")
+		if _, err := r.br.ReadByte(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := runtime.NumGoroutine()
+	const flood = 300
+	for i := 0; i < flood; i++ {
+		r := dialProxy(t, tp) // kept open until the test ends
+		if code, _ := r.head(); code != 429 {
+			t.Fatalf("connection %d: %d", i, code)
+		}
+	}
+	if extra := runtime.NumGoroutine() - base; extra > maxLingering+4 {
+		t.Errorf("%d connections over the limit hold %d goroutines", flood, extra)
+	}
+	if rep := tp.Report(); rep.Refused != flood {
+		t.Errorf("refused %d, want %d", rep.Refused, flood)
 	}
 }
