@@ -38,13 +38,17 @@ func minimalSpec(t *testing.T, args ...string) *Spec {
 
 func TestValidateRefusesBadSpecs(t *testing.T) {
 	cases := map[string]func(*Spec){
-		"root on host":      func(s *Spec) { s.Plan.Jail.HostUID = 0 },
-		"no command":        func(s *Spec) { s.Plan.Command.Args = nil },
-		"no filter":         func(s *Spec) { s.unfiltered = false },
-		"no plan":           func(s *Spec) { s.Plan = nil },
-		"relative source":   func(s *Spec) { s.Plan.Jail.Binds = append(s.Plan.Jail.Binds, plan.Bind{Source: "usr", Target: "/x"}) },
-		"reserved target":   func(s *Spec) { s.Plan.Jail.Binds = append(s.Plan.Jail.Binds, plan.Bind{Source: "/usr", Target: "/proc/x"}) },
-		"unclean target":    func(s *Spec) { s.Plan.Jail.Binds = append(s.Plan.Jail.Binds, plan.Bind{Source: "/usr", Target: "/a/../proc"}) },
+		"root on host":    func(s *Spec) { s.Plan.Jail.HostUID = 0 },
+		"no command":      func(s *Spec) { s.Plan.Command.Args = nil },
+		"no filter":       func(s *Spec) { s.unfiltered = false },
+		"no plan":         func(s *Spec) { s.Plan = nil },
+		"relative source": func(s *Spec) { s.Plan.Jail.Binds = append(s.Plan.Jail.Binds, plan.Bind{Source: "usr", Target: "/x"}) },
+		"reserved target": func(s *Spec) {
+			s.Plan.Jail.Binds = append(s.Plan.Jail.Binds, plan.Bind{Source: "/usr", Target: "/proc/x"})
+		},
+		"unclean target": func(s *Spec) {
+			s.Plan.Jail.Binds = append(s.Plan.Jail.Binds, plan.Bind{Source: "/usr", Target: "/a/../proc"})
+		},
 		"setuid file":       func(s *Spec) { s.Plan.Jail.Files = append(s.Plan.Jail.Files, plan.File{Path: "/etc/x", Mode: 0o4755}) },
 		"no tmp size":       func(s *Spec) { s.Plan.Jail.TmpSize = 0 },
 		"no memory limit":   func(s *Spec) { s.Plan.Jail.Memory = 0 },
