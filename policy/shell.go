@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -835,9 +836,39 @@ func redirected(st *syntax.Stmt, s stdinSrc) stdinSrc {
 	return s
 }
 
-// passThrough are programs whose output, with no file operand, is their
-// input: `cat | sh` feeds the shell the process's own input.
-var passThrough = map[string]bool{"cat": true, "tee": true, "head": true, "tail": true, "stdbuf": true, "buffer": true, "pv": true}
+// passesInput reports a command whose output is its input (cat with no
+// file, tee, head, tail, pv, through stdbuf): `cat | sh` feeds the shell
+// the process's own input.
+func passesInput(args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	rest := args[1:]
+	switch strings.ToLower(path.Base(args[0])) {
+	case "tee", "pv", "buffer":
+		return true
+	case "stdbuf":
+		for len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
+			if len(rest[0]) == 2 && strings.ContainsAny(rest[0][1:], "ioe") {
+				rest = rest[1:]
+			}
+			rest = rest[1:]
+		}
+		return passesInput(rest)
+	case "cat", "head", "tail":
+		for i := 0; i < len(rest); i++ {
+			switch a := rest[i]; {
+			case a == "-n" || a == "-c" || a == "--lines" || a == "--bytes":
+				i++
+			case a == "-" || strings.HasPrefix(a, "-"):
+			default:
+				return false // a file
+			}
+		}
+		return true
+	}
+	return false
+}
 
 // pipeSource is what the right side of a pipe reads from its left side.
 func pipeSource(left *syntax.Stmt, s stdinSrc) stdinSrc {
@@ -847,17 +878,16 @@ func pipeSource(left *syntax.Stmt, s stdinSrc) stdinSrc {
 		if out, ok := literalOutput([]*syntax.Stmt{left}); ok {
 			return stdinSrc{kind: stdinLiteral, text: out}
 		}
-		if len(cmd.Args) > 0 {
-			name, lit := wordText(cmd.Args[0])
-			args := 0
-			for _, w := range cmd.Args[1:] {
-				if t, ok := wordText(w); !ok || !strings.HasPrefix(t, "-") {
-					args++
-				}
+		args := make([]string, 0, len(cmd.Args))
+		for _, w := range cmd.Args {
+			t, ok := wordText(w)
+			if !ok {
+				t = "\x00computed" // a file name, as far as passesInput knows
 			}
-			if lit && passThrough[strings.ToLower(name)] && args == 0 {
-				return s
-			}
+			args = append(args, t)
+		}
+		if passesInput(args) {
+			return s
 		}
 	case *syntax.BinaryCmd:
 		if cmd.Op == syntax.Pipe || cmd.Op == syntax.PipeAll {
