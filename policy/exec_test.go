@@ -86,6 +86,7 @@ var bypasses = []string{
 	"x=Xm; ${x/X/r} v", "x=XmX; ${x//X/r}m", "sh -c \"$(echo rm) x\"", "eval \"$(echo rm x)\"", `command_not_found_handle() { /bin/r"$1" v; }; m`,
 	"env -[S] 'rm x'", "timeout \"$T\" 1 5 rm x", "sudo $F rm x", "$SHELL -c 'rm x'", "$PY -m pip install x",
 	"x='rm x'; sh -c \"$x\"", "x='rm x'; eval \"$x\"", "RM='rm -f'; $RM x",
+	"{r,x}m" + strings.Repeat("{,}", 40) + " v",
 }
 
 // bypassesDenyOnly are refused in deny mode; in allow mode their

@@ -35,6 +35,8 @@ type field struct {
 	// bare: written as one unquoted literal without escapes, so the
 	// shell may replace it by an alias.
 	bare bool
+	// braces: a word with more braces than the policy expands.
+	braces bool
 }
 
 func literalField(s string) field { return field{text: s, src: s} }
@@ -168,19 +170,49 @@ func (c *checker) mainFields(words []*syntax.Word) []field {
 	var out []field
 	for _, w := range words {
 		for _, bw := range c.braces(w) {
-			out = append(out, c.field(bw, segsOf(bw.Parts, false, true)))
+			f := c.field(bw, segsOf(bw.Parts, false, true), bw == w)
+			if bw == tooManyBraces {
+				f.src, f.braces = c.source(w, true), true
+			}
+			out = append(out, f)
 		}
 	}
 	return out
 }
 
-// maxBraceWords bounds the words one brace expansion may yield here; a
-// larger one becomes an open field (its words are not listed).
-const maxBraceWords = 64
+// maxBraceWords bounds the words one brace expansion may yield here, and
+// maxBraces the braces in one word (splitting unclosed braces costs the
+// square of their number); beyond either, the word is unknown: an open
+// field whose words are not listed.
+const (
+	maxBraceWords = 64
+	maxBraces     = 32
+)
+
+// tooManyBraces stands for a word whose brace expansion is not computed.
+var tooManyBraces = &syntax.Word{Parts: []syntax.WordPart{&syntax.CmdSubst{}}}
 
 // braces performs bash's brace expansion ({a,b}, {1..3}); a word without
-// braces is returned as is.
+// braces is returned as is. Results are kept per word: a check asks for
+// them several times.
 func (c *checker) braces(w *syntax.Word) []*syntax.Word {
+	if r, ok := c.braceMemo[w]; ok {
+		return r
+	}
+	r := expandBraces(w)
+	if len(c.braceMemo) < 4096 {
+		c.braceMemo[w] = r
+	}
+	return r
+}
+
+func expandBraces(w *syntax.Word) []*syntax.Word {
+	switch braceCount(w) {
+	case 0:
+		return []*syntax.Word{w}
+	case -1:
+		return []*syntax.Word{tooManyBraces}
+	}
 	cp := &syntax.Word{Parts: slices.Clone(w.Parts)}
 	if !syntax.SplitBraces(cp) {
 		return []*syntax.Word{w}
@@ -188,7 +220,7 @@ func (c *checker) braces(w *syntax.Word) []*syntax.Word {
 	var out []*syntax.Word
 	for ew, err := range expand.BracesSeq(nil, cp) {
 		if err != nil || len(out) == maxBraceWords {
-			return []*syntax.Word{{Parts: []syntax.WordPart{&syntax.CmdSubst{}}}} // too many: unknown
+			return []*syntax.Word{tooManyBraces}
 		}
 		out = append(out, ew)
 	}
@@ -198,8 +230,30 @@ func (c *checker) braces(w *syntax.Word) []*syntax.Word {
 	return out
 }
 
-// hasBraces reports a word that brace expansion changes.
+// braceCount counts the braces in a word's unquoted literal parts; -1
+// when there are more than maxBraces.
+func braceCount(w *syntax.Word) int {
+	n := 0
+	for _, p := range w.Parts {
+		if l, ok := p.(*syntax.Lit); ok {
+			n += strings.Count(l.Value, "{")
+		}
+	}
+	if n > maxBraces {
+		return -1
+	}
+	return n
+}
+
+// hasBraces reports a word that brace expansion changes (or may: one
+// with too many braces to expand).
 func hasBraces(w *syntax.Word) bool {
+	switch braceCount(w) {
+	case 0:
+		return false
+	case -1:
+		return true
+	}
 	cp := &syntax.Word{Parts: slices.Clone(w.Parts)}
 	return syntax.SplitBraces(cp)
 }
@@ -276,8 +330,8 @@ func listParam(pe *syntax.ParamExp) bool {
 }
 
 // field builds the main reading's field of one word from its segments.
-func (c *checker) field(w *syntax.Word, segs []seg) field {
-	f := field{src: printWord(w)}
+func (c *checker) field(w *syntax.Word, segs []seg, orig bool) field {
+	f := field{src: c.source(w, orig)}
 	var text, pat strings.Builder
 	isPat, unquotedDyn := false, false
 	lastSlash := -1 // index of the segment holding the last literal slash
@@ -335,6 +389,26 @@ func (c *checker) field(w *syntax.Word, segs []seg) field {
 	return f
 }
 
+// maxShown bounds a word's text in messages and Commands.
+const maxShown = 200
+
+// source returns a word as written: a slice of the script being checked
+// (printing every word anew would cost the square of deep nesting), or,
+// for a word made by brace expansion, printed.
+func (c *checker) source(w *syntax.Word, orig bool) string {
+	a, b := int(w.Pos().Offset()), int(w.End().Offset())
+	s := ""
+	if orig && w.Pos().IsValid() && a <= b && b <= len(c.src) {
+		s = c.src[a:b]
+	} else {
+		s = printWord(w)
+	}
+	if len(s) > maxShown {
+		s = s[:maxShown] + "..."
+	}
+	return s
+}
+
 // printWord renders a word as written.
 func printWord(w *syntax.Word) string {
 	var b strings.Builder
@@ -347,6 +421,9 @@ func printWord(w *syntax.Word) string {
 // wordText returns a word's value when it has no expansion, with the
 // open flag as in field.
 func wordText(w *syntax.Word) (string, bool) {
+	if w == nil {
+		return "", true // an omitted word: ${x/} has no pattern
+	}
 	var b strings.Builder
 	for _, s := range segsOf(w.Parts, false, true) {
 		if s.dyn {
@@ -434,7 +511,7 @@ func (c *checker) specReadings(words []*syntax.Word, x ctx) [][]field {
 		for _, segsAlt := range c.wordAlternatives(bws, x) {
 			wa = append(wa, splitFields(segsAlt))
 		}
-		if hasBraces(w) {
+		if len(bws) > 1 || bws[0] != w {
 			// sh (dash) has no brace expansion: the word as written
 			wa = append(wa, splitFields([][]seg{c.specSegs(w.Parts, false, x)[0]}))
 		}

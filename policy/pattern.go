@@ -3,6 +3,7 @@ package policy
 import (
 	"regexp"
 	resyntax "regexp/syntax"
+	"sync"
 
 	"mvdan.cc/sh/v3/pattern"
 )
@@ -51,9 +52,35 @@ func mayMatch(pat string, t target) bool {
 	return !ok || intersects(prog, t)
 }
 
+// progs caches compiled patterns: a check asks about the same pattern
+// once per rule and reading. It is emptied when full, which bounds it.
+var progs = struct {
+	sync.Mutex
+	m map[string]*resyntax.Prog
+}{m: map[string]*resyntax.Prog{}}
+
+const maxProgs = 512
+
 // globProg compiles a pattern, case folded, to a regexp program; false
 // when it cannot be translated.
 func globProg(pat string) (*resyntax.Prog, bool) {
+	progs.Lock()
+	prog, ok := progs.m[pat]
+	progs.Unlock()
+	if ok {
+		return prog, prog != nil
+	}
+	prog, ok = compileProg(pat)
+	progs.Lock()
+	if len(progs.m) >= maxProgs {
+		clear(progs.m)
+	}
+	progs.m[pat] = prog
+	progs.Unlock()
+	return prog, ok
+}
+
+func compileProg(pat string) (*resyntax.Prog, bool) {
 	re, err := pattern.Regexp(pat, globMode|pattern.EntireString|pattern.NoGlobCase)
 	if err != nil {
 		return nil, false

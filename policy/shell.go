@@ -20,7 +20,11 @@ type checker struct {
 	// policy does not follow which shell defines what).
 	aliases map[string][]string
 	hashed  map[string][]string
-	steps   int
+	// src is the source of the program being checked: words are shown
+	// as slices of it.
+	src       string
+	braceMemo map[*syntax.Word][]*syntax.Word
+	steps     int
 	spec    int // steps spent on speculative readings
 	// input: CheckInput, which reports only what the written data makes.
 	input bool
@@ -29,8 +33,8 @@ type checker struct {
 // Work bounds: a command that needs more steps than maxSteps to check is
 // refused; speculation stops after maxSpecSteps.
 const (
-	maxSteps     = 200_000
-	maxSpecSteps = 20_000
+	maxSteps     = 50_000
+	maxSpecSteps = 5_000
 )
 
 // ctx is where a piece of shell code runs.
@@ -54,7 +58,8 @@ type ctx struct {
 }
 
 func newChecker(p *Exec) *checker {
-	return &checker{p: p, aliases: map[string][]string{}, hashed: map[string][]string{}}
+	return &checker{p: p, aliases: map[string][]string{}, hashed: map[string][]string{},
+		braceMemo: map[*syntax.Word][]*syntax.Word{}}
 }
 
 func (c *checker) top() ctx { return ctx{vars: newVars(), stdin: stdinSrc{kind: stdinCall}} }
@@ -135,7 +140,16 @@ func (c *checker) script(src string, x ctx) error {
 		}
 		return c.deny(x, "", "cannot parse the command, so it cannot be checked: %v", err)
 	}
+	defer c.withSource(src)()
 	return c.file(f, x)
+}
+
+// withSource makes src the source words are shown from, until the
+// returned function restores the previous one.
+func (c *checker) withSource(src string) func() {
+	prev := c.src
+	c.src = src
+	return func() { c.src = prev }
 }
 
 // file checks every simple command of a parsed program.
@@ -162,7 +176,7 @@ func (c *checker) file(f *syntax.File, x ctx) error {
 		}
 		switch n := n.(type) {
 		case *syntax.FuncDecl:
-			funcs = append(funcs, n.Name.Value)
+			funcs = append(funcs, funcName(n))
 		case *syntax.CallExpr:
 			st, ok := stdin[n]
 			if !ok {
@@ -183,6 +197,17 @@ func (c *checker) file(f *syntax.File, x ctx) error {
 		return true
 	})
 	return first
+}
+
+// funcName is a function's name ("" for zsh's anonymous functions).
+func funcName(f *syntax.FuncDecl) string {
+	switch {
+	case f.Name != nil:
+		return f.Name.Value
+	case len(f.Names) > 0:
+		return f.Names[0].Value
+	}
+	return ""
 }
 
 // call checks one simple command: its assignments, then its words as the
@@ -231,6 +256,11 @@ func (c *checker) command(argv []field, x ctx, st stdinSrc, top bool) error {
 	name, kind := f.name()
 	switch kind {
 	case nameComputed:
+		if f.braces && c.p.hasDeny() {
+			// Ordinary shell never has this many braces in a name; they
+			// could hide any name, a denied one included.
+			return c.deny(x, "", "the command name %s has more braces than the policy expands (%d)", f.show(), maxBraces)
+		}
 		c.uncheck(x, "the command name %s is computed when the shell runs it", f.show())
 		return c.asWrapper(argv, x, st, func(string) bool { return true })
 	case namePattern:
@@ -282,8 +312,11 @@ func (c *checker) command(argv []field, x ctx, st stdinSrc, top bool) error {
 // env, sudo, eval, xargs, python...), and then the words after it are
 // what runs. With the deny list, each wrapper the name may be is tried.
 func (c *checker) asWrapper(argv []field, x ctx, st stdinSrc, may func(string) bool) error {
-	if !c.p.hasDeny() || c.spec > maxSpecSteps || !slices.ContainsFunc(argv[1:], func(f field) bool { return !f.open }) {
-		return nil // nothing after the name is known: nothing to learn
+	if !c.p.hasDeny() || x.spec || c.spec > maxSpecSteps || !slices.ContainsFunc(argv[1:], func(f field) bool { return !f.open }) {
+		// Only from the main reading (a trial inside a trial multiplies
+		// the work, not the findings), and only with known words after
+		// the name.
+		return nil
 	}
 	sx := x
 	sx.spec = true
@@ -388,6 +421,7 @@ func (c *checker) document(s string, x ctx) error {
 		}
 		return c.deny(x, "", "cannot parse %q, which the shell expands later: %v", s, err)
 	}
+	defer c.withSource(s)()
 	var first error
 	syntax.Walk(w, func(n syntax.Node) bool {
 		if first != nil {
@@ -466,7 +500,19 @@ func (c *checker) scan(fs []field, x ctx, scripts bool) error {
 // takes the place of the name (bash: expand_aliases, or POSIX mode; dash
 // always). Both readings are checked: with and without the alias.
 func (c *checker) aliasReadings(argv []field, x ctx, st stdinSrc) error {
-	for _, v := range c.aliases[argv[0].text] {
+	rest := argv[1:]
+	values := c.aliases[argv[0].text]
+	if len(rest) > 0 && rest[0].bare && len(c.aliases[rest[0].text]) > 0 && slices.ContainsFunc(values, func(v string) bool {
+		return strings.HasSuffix(v, " ") || strings.HasSuffix(v, "\t")
+	}) {
+		// a value ending in a blank expands the next word too
+		ax := x
+		ax.depth++
+		if err := c.aliasReadings(rest, ax, st); err != nil {
+			return err
+		}
+	}
+	for _, v := range values {
 		f, err := parse(v)
 		if err != nil || len(f.Stmts) == 0 {
 			continue // refused where it was defined
@@ -475,20 +521,12 @@ func (c *checker) aliasReadings(argv []field, x ctx, st stdinSrc) error {
 		if !ok || len(call.Args) == 0 {
 			continue
 		}
-		rest := argv[1:]
-		if strings.HasSuffix(v, " ") || strings.HasSuffix(v, "\t") {
-			// a value ending in a blank expands the next word too
-			if len(rest) > 0 && rest[0].bare && len(c.aliases[rest[0].text]) > 0 {
-				ax := x
-				ax.depth++
-				if err := c.aliasReadings(rest, ax, st); err != nil {
-					return err
-				}
-			}
-		}
 		ax := x
 		ax.depth++
-		if err := c.command(append(c.mainFields(call.Args), rest...), ax, st, false); err != nil {
+		restore := c.withSource(v)
+		fs := c.mainFields(call.Args)
+		restore()
+		if err := c.command(append(fs, rest...), ax, st, false); err != nil {
 			return err
 		}
 	}
@@ -604,7 +642,7 @@ func (c *checker) decl(d *syntax.DeclClause, x ctx) error {
 		if a.Name == nil && a.Value != nil {
 			t, lit := wordText(a.Value)
 			if !lit {
-				c.uncheck(x, "%s of a computed word %s may set any variable", variant, printWord(a.Value))
+				c.uncheck(x, "%s of a computed word %s may set any variable", variant, c.source(a.Value, true))
 				continue
 			}
 			if strings.HasPrefix(t, "-") || strings.HasPrefix(t, "+") {
@@ -930,7 +968,7 @@ func (c *checker) collect(f *syntax.File, x *ctx, stdin map[*syntax.CallExpr]std
 	syntax.Walk(f, func(n syntax.Node) bool {
 		switch n := n.(type) {
 		case *syntax.FuncDecl:
-			funcs[n.Name.Value] = true
+			funcs[funcName(n)] = true
 		case *syntax.CallExpr:
 			calls = append(calls, n)
 		}
