@@ -25,7 +25,7 @@ type checker struct {
 	src       string
 	braceMemo map[*syntax.Word][]*syntax.Word
 	steps     int
-	spec    int // steps spent on speculative readings
+	spec      int // steps spent on speculative readings
 	// input: CheckInput, which reports only what the written data makes.
 	input bool
 }
