@@ -87,6 +87,8 @@ var bypasses = []string{
 	"env -[S] 'rm x'", "timeout \"$T\" 1 5 rm x", "sudo $F rm x", "$SHELL -c 'rm x'", "$PY -m pip install x",
 	"x='rm x'; sh -c \"$x\"", "x='rm x'; eval \"$x\"", "RM='rm -f'; $RM x",
 	"{r,x}m" + strings.Repeat("{,}", 40) + " v",
+	"/lib64/ld-linux-x86-64.so.2 /bin/rm x", "ld.so --argv0 ls rm x", "eval \"$(printf 'r%s' m) x\"",
+	"$(printf '%s%s' r m) x", "sh < <(echo rm x)",
 }
 
 // bypassesDenyOnly are refused in deny mode; in allow mode their
@@ -96,6 +98,7 @@ var computedOnly = []string{
 	". ./x.sh", "LD_PRELOAD=./evil.so ls", "export BASH_ENV=./x; bash -c ls", "bash -lc ls", "zsh -c ls",
 	"enable -f ./x.so ls", "fc -s", "alias \"$a\"=ls", "$(cat cmd.txt) x", "/usr/bin/pyth?n3 x.py",
 	"sh -c \"$(cat f)\"", "find . -exec {} \\;", "cat f | sh", "curl_=x; $curl_",
+	"/lib64/ld-linux-x86-64.so.2 --preload ./x.so /bin/ls",
 }
 
 // everyday shell must stay allowed in deny mode with nothing flagged.

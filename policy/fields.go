@@ -902,18 +902,7 @@ func literalOutput(stmts []*syntax.Stmt) (string, bool) {
 		if len(args) < 2 {
 			return "", false
 		}
-		f, _ := ansiC(args[1])
-		if !strings.Contains(f, "%") {
-			return f, true
-		}
-		if (f == "%s" || f == "%s\n") && len(args) > 2 {
-			var b strings.Builder
-			for _, a := range args[2:] {
-				b.WriteString(a)
-				b.WriteString(strings.TrimPrefix(f, "%s"))
-			}
-			return b.String(), true
-		}
+		return printfOutput(args[1], args[2:])
 	case "cat":
 		if len(args) == 1 {
 			for _, r := range st.Redirs {
@@ -931,4 +920,46 @@ func literalOutput(stmts []*syntax.Stmt) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// printfOutput formats like printf(1) when the format uses only %s, %b,
+// %c and %% (the format is reused while arguments remain).
+func printfOutput(format string, args []string) (string, bool) {
+	f, _ := ansiC(format)
+	var b strings.Builder
+	for first := true; first || len(args) > 0; first = false {
+		consumed := false
+		for i := 0; i < len(f); i++ {
+			if f[i] != '%' {
+				b.WriteByte(f[i])
+				continue
+			}
+			if i+1 >= len(f) {
+				return "", false
+			}
+			i++
+			switch f[i] {
+			case '%':
+				b.WriteByte('%')
+			case 's', 'b', 'c':
+				a := ""
+				if len(args) > 0 {
+					a, args, consumed = args[0], args[1:], true
+				}
+				if f[i] == 'b' {
+					a, _ = ansiC(a)
+				}
+				if f[i] == 'c' && a != "" {
+					a = a[:1]
+				}
+				b.WriteString(a)
+			default:
+				return "", false
+			}
+		}
+		if !consumed {
+			break
+		}
+	}
+	return b.String(), true
 }

@@ -292,7 +292,7 @@ func (c *checker) command(argv []field, x ctx, st stdinSrc, top bool) error {
 	if err := c.match(argv, x); err != nil {
 		return err
 	}
-	h := handlers[name]
+	h := handlerFor(name)
 	if h == nil {
 		return nil
 	}
@@ -854,6 +854,14 @@ func redirected(st *syntax.Stmt, s stdinSrc) stdinSrc {
 			s = stdinSrc{kind: stdinFile}
 			if t, ok := wordText(r.Word); !ok || isStdinPath(t) {
 				s = stdinSrc{kind: stdinComputed, what: "a computed file"}
+			}
+			if len(r.Word.Parts) == 1 {
+				// < <(echo ...): the output of a process substitution
+				if ps, ok := r.Word.Parts[0].(*syntax.ProcSubst); ok && ps.Op == syntax.CmdIn {
+					if out, ok := literalOutput(ps.Stmts); ok {
+						s = stdinSrc{kind: stdinLiteral, text: out}
+					}
+				}
 			}
 		case syntax.Hdoc, syntax.DashHdoc:
 			s = stdinSrc{kind: stdinComputed, what: "a here-document with expansions"}

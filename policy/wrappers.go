@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -209,6 +210,7 @@ func init() {
 		"chroot":    shellDefault(opts{long: []string{"userspec", "groups"}, operands: 1}),
 		"fakeroot":  shellDefault(opts{short: "lsi", long: []string{"lib", "faked"}}),
 		"xvfb-run":  wrapped(opts{short: "nsfepw", long: []string{"server-num", "server-args", "auth-file", "error-file", "xauth-protocol", "wait"}}),
+		"ld.so":     loaderRun,
 		"command":   commandRun,
 		"exec":      execRun,
 		"env":       envRun,
@@ -380,6 +382,39 @@ func pythonRun(c *checker, argv []field, x ctx, st stdinSrc) ([]run, error) {
 		}
 	}
 	return nil, nil
+}
+
+// loaderNames are the dynamic loader's names (ld.so(8)): ld.so,
+// ld-linux-x86-64.so.2, ld-linux-aarch64.so.1, ld-musl-x86_64.so.1...
+var loaderNames = regexp.MustCompile(`^ld(-linux[a-z0-9_-]*|-musl-[a-z0-9_]+)?\.so(\.[0-9]+)*$`)
+
+// handlerFor returns the handler of a command name.
+func handlerFor(name string) handler {
+	if h := handlers[name]; h != nil {
+		return h
+	}
+	if loaderNames.MatchString(name) {
+		return loaderRun
+	}
+	return nil
+}
+
+// loaderRun: ld.so [OPTION]... PROGRAM [ARGS] loads and runs PROGRAM;
+// --preload and --audit load code into it, like LD_PRELOAD and LD_AUDIT.
+func loaderRun(c *checker, argv []field, x ctx, st stdinSrc) ([]run, error) {
+	i, _, longs, unc := opts{long: []string{"library-path", "glibc-hwcaps-prepend", "glibc-hwcaps-mask", "inhibit-rpath",
+		"audit", "preload", "argv0"}}.scan(argv)
+	if unc {
+		return uncertain(argv, i, false), nil
+	}
+	var runs []run
+	if slices.Contains(longs, "preload") || slices.Contains(longs, "audit") || slices.Contains(longs, "library-path") {
+		runs = append(runs, run{note: fmt.Sprintf("%s loads other code into the program it runs (--preload, --audit, --library-path)", argv[0].text)})
+	}
+	if slices.Contains(longs, "list") || slices.Contains(longs, "verify") || i >= len(argv) {
+		return runs, nil
+	}
+	return append(runs, run{argv: argv[i:]}), nil
 }
 
 // ---- wrappers with their own grammar ----
