@@ -88,7 +88,7 @@ var bypasses = []string{
 	"x='rm x'; sh -c \"$x\"", "x='rm x'; eval \"$x\"", "RM='rm -f'; $RM x",
 	"{r,x}m" + strings.Repeat("{,}", 40) + " v",
 	"/lib64/ld-linux-x86-64.so.2 /bin/rm x", "ld.so --argv0 ls rm x", "eval \"$(printf 'r%s' m) x\"",
-	"$(printf '%s%s' r m) x", "sh < <(echo rm x)",
+	"$(printf '%s%s' r m) x", "sh < <(echo rm x)", "printf -v c '%s%s' r m; $c v",
 }
 
 // bypassesDenyOnly are refused in deny mode; in allow mode their
@@ -98,7 +98,7 @@ var computedOnly = []string{
 	". ./x.sh", "LD_PRELOAD=./evil.so ls", "export BASH_ENV=./x; bash -c ls", "bash -lc ls", "zsh -c ls",
 	"enable -f ./x.so ls", "fc -s", "alias \"$a\"=ls", "$(cat cmd.txt) x", "/usr/bin/pyth?n3 x.py",
 	"sh -c \"$(cat f)\"", "find . -exec {} \\;", "cat f | sh", "curl_=x; $curl_",
-	"/lib64/ld-linux-x86-64.so.2 --preload ./x.so /bin/ls",
+	"/lib64/ld-linux-x86-64.so.2 --preload ./x.so /bin/ls", "sudo -i",
 }
 
 // everyday shell must stay allowed in deny mode with nothing flagged.
@@ -121,7 +121,7 @@ var everyday = []string{
 	"echo '$(rm x)'", "git commit -m \"$(cat msg.txt)\"", "tee out.txt < in.txt", "exec 3<&0",
 	"script -q -c 'make test' /dev/null", "busybox --list", "sudo -l", "env", "env -i", "command -V curl",
 	"awk '{print $1}' f", "python3 -m venv .venv", "npm ci", "go run ./cmd/x", "trap 'make clean' EXIT; x=1",
-	"[ -d out ] || mkdir out", "test -n \"$x\" && echo set", "ls [abc]*.go", "echo [",
+	"[ -d out ] || mkdir out", "IFS=, read -r a b <<< \"$line\"", "while IFS= read -r l; do echo \"$l\"; done < f", "test -n \"$x\" && echo set", "ls [abc]*.go", "echo [",
 }
 
 // everydayFlagged must stay allowed in deny mode, with Unchecked.

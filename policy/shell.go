@@ -584,10 +584,12 @@ func (c *checker) assignFields(name string, vals []field, x ctx, how string) err
 				return err
 			}
 		}
-	case name == "ENV":
-		// Only interactive shells read it, and the policy flags every
+	case name == "ENV" || name == "IFS":
+		// Only interactive shells read ENV, and the policy flags every
 		// interactive shell for its startup files anyway: ENV=production
-		// make stays ordinary.
+		// make stays ordinary. IFS set here changes only how expansion
+		// results split, and those are unknown already: IFS=, read a b
+		// stays ordinary.
 	default:
 		if why := refusedEnv(name); why != "" {
 			c.uncheck(x, "%s sets %s: %s", how, name, why)
@@ -1129,8 +1131,9 @@ func (c *checker) collectCall(argv []string, call *syntax.CallExpr, x *ctx, st s
 		}
 	case "printf":
 		if len(argv) > 3 && argv[1] == "-v" {
-			f, _ := ansiC(argv[3])
-			x.vars.addScalar(argv[2], f)
+			if out, ok := printfOutput(argv[3], argv[4:]); ok {
+				x.vars.addScalar(argv[2], out)
+			}
 			for _, a := range argv[4:] {
 				x.vars.addScalar(argv[2], a)
 			}

@@ -525,8 +525,13 @@ func sudoRun(c *checker, argv []field, x ctx, st stdinSrc) ([]run, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(runs) == 0 && (strings.ContainsAny(flags, "si") || slices.Contains(longs, "shell") || slices.Contains(longs, "login")) {
-		return []run{{stdin: &st}}, nil
+	if strings.Contains(flags, "i") || slices.Contains(longs, "login") {
+		runs = append(runs, run{note: "sudo -i runs the target user's login startup files"})
+	}
+	if len(runs) == 0 || (len(runs) == 1 && runs[0].note != "") {
+		if strings.ContainsAny(flags, "si") || slices.Contains(longs, "shell") || slices.Contains(longs, "login") {
+			runs = append(runs, run{stdin: &st})
+		}
 	}
 	return runs, nil
 }
