@@ -72,6 +72,13 @@ type Exec struct {
 	Policy        string   `json:"policy"`
 	DenyCommands  []string `json:"denyCommands"`
 	AllowCommands []string `json:"allowCommands"`
+	// DynamicCommands: what happens to a command the shell computes
+	// when it runs ($cmd, a glob as a name, eval "$x", a script piped
+	// into a shell, a sourced file): "deny" refuses the call, "audit"
+	// runs it and flags it in the audit record. Default: "audit" with
+	// a deny list (a script can always evade one), "deny" with an
+	// allow list (it must name what runs). See docs/config.md.
+	DynamicCommands string `json:"dynamicCommands,omitempty"`
 	// Mode is OpenClaw's spelling: deny (no exec at all), allowlist
 	// (= policy allow), ask and auto (no one to ask here: = policy
 	// allow, misses denied), full (= policy deny).

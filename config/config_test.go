@@ -101,6 +101,7 @@ func TestSemanticChecks(t *testing.T) {
 		`{"tools": {"profile": "godmode"}}`:                                           "tools.profile",
 		`{"tools": {"exec": {"policy": "maybe"}}}`:                                    "tools.exec.policy",
 		`{"tools": {"exec": {"mode": "yolo"}}}`:                                       "tools.exec.mode",
+		`{"tools": {"exec": {"dynamicCommands": "sometimes"}}}`:                       "tools.exec.dynamicCommands",
 		`{"gateway": {"host": "0.0.0.0"}}`:                                            "gateway.host",
 		`{"gateway": {"port": 70000}}`:                                                "gateway.port",
 		`{"gateway": {"authToken": "short"}}`:                                         "gateway.authToken",
@@ -166,6 +167,29 @@ func TestOpenClawSpellings(t *testing.T) {
 	r = Parse([]byte(`{"agents": {"defaults": {"sandbox": {"docker": {"memory": "512m", "cpus": 1.5, "pidsLimit": 100, "network": "none"}}}}}`), profilesKnown)
 	if len(r.Errors()) != 0 || r.Config.Agents.Defaults.Sandbox.Docker.PidsLimit != 100 {
 		t.Errorf("OpenClaw docker limits: %v", r.Problems)
+	}
+}
+
+func TestDynamicCommands(t *testing.T) {
+	for _, v := range []string{"deny", "audit"} {
+		for _, lists := range []string{`"denyCommands": ["rm"]`, `"policy": "allow", "allowCommands": ["git"]`} {
+			src := `{"tools": {"exec": {` + lists + `, "dynamicCommands": "` + v + `"}}}`
+			r := Parse([]byte(src), profilesKnown)
+			if len(r.Problems) != 0 || r.Config.Tools.Exec.DynamicCommands != v {
+				t.Errorf("%s: %v", src, r.Problems)
+			}
+		}
+	}
+	// Without a list nothing is checked: the setting is a warning, not
+	// an error.
+	r := Parse([]byte(`{"tools": {"exec": {"dynamicCommands": "deny"}}}`), profilesKnown)
+	if len(r.Errors()) != 0 || len(r.Problems) != 1 || !r.Problems[0].Warning || r.Problems[0].Path != "tools.exec.dynamicCommands" {
+		t.Errorf("no lists: %v", r.Problems)
+	}
+	// A typo in the key is caught like any other.
+	r = Parse([]byte(`{"tools": {"exec": {"dynamicCommand": "deny"}}}`), profilesKnown)
+	if len(r.Errors()) == 0 || !strings.Contains(r.Errors()[0].String(), "dynamicCommands") {
+		t.Errorf("typo: %v", r.Problems)
 	}
 }
 

@@ -319,7 +319,14 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 	if mode == "allow" && len(c.Tools.Exec.AllowCommands) == 0 {
 		add(true, "tools.exec.allowCommands", "allow mode with an empty list: every command is denied")
 	}
-	if _, err := policy.NewExec(mode, nonEmpty(c.Tools.Exec.DenyCommands), nonEmpty(c.Tools.Exec.AllowCommands)); err != nil {
+	switch d := c.Tools.Exec.DynamicCommands; {
+	case d != "" && d != policy.DynamicDeny && d != policy.DynamicAudit:
+		add(false, "tools.exec.dynamicCommands", "want %q or %q, got %q", policy.DynamicDeny, policy.DynamicAudit, d)
+	case d != "" && mode == "deny" && len(nonEmpty(c.Tools.Exec.DenyCommands)) == 0:
+		add(true, "tools.exec.dynamicCommands", "has no effect without denyCommands or allowCommands: no command is checked")
+	}
+	if _, err := policy.NewExec(policy.Options{Mode: mode, Deny: nonEmpty(c.Tools.Exec.DenyCommands),
+		Allow: nonEmpty(c.Tools.Exec.AllowCommands)}); err != nil {
 		add(false, "tools.exec", "%v", err)
 	}
 	for _, l := range []struct {
