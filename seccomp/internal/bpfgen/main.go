@@ -23,8 +23,8 @@ import (
 	"sort"
 	"strings"
 
-	libseccomp "github.com/seccomp/libseccomp-golang"
 	"github.com/openclaw-run/openclaw-run/seccomp"
+	libseccomp "github.com/seccomp/libseccomp-golang"
 )
 
 func main() {
