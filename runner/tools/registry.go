@@ -68,8 +68,8 @@ func object(required []string, p props) map[string]any {
 	return s
 }
 
-// table is built on first use: the helper and the CLI pay for it only
-// when they look a tool up.
+// table is built once, when first read (Names reads it at package
+// initialization: a few maps, microseconds).
 var table = sync.OnceValue(func() []Tool {
 	return []Tool{
 		{Name: "exec", Aliases: []string{"bash"}, Kind: KindExec, Profile: "exec",

@@ -143,8 +143,8 @@ func Decode(tool string, raw json.RawMessage) (*Params, error) {
 	if dec.More() {
 		return nil, invalid("%s: more than one JSON value", tool)
 	}
-	_, hasContent := fields["content"]
-	_, hasBase64 := fields["base64"]
+	given := func(k string) bool { v, ok := fields[k]; return ok && string(bytes.TrimSpace(v)) != "null" }
+	hasContent, hasBase64 := given("content"), given("base64")
 	if err := p.normalize(tool, hasContent, hasBase64); err != nil {
 		return nil, err
 	}
