@@ -1,13 +1,14 @@
 package cgroups
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
-	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
@@ -122,17 +123,39 @@ func TestDeleteAndSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	dirs := append([]string(nil), c.dirs...)
+	// A process that would outlive the test by far unless Delete kills it.
 	sleeper := exec.Command("sleep", "30")
-	sleeper.Start()
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
 	if !c.v2 {
-		c.Place(sleeper.Process.Pid)
-	} else {
-		os.WriteFile(filepath.Join(c.dirs[0], "cgroup.procs"), []byte(strconv.Itoa(sleeper.Process.Pid)), 0)
+		if err := c.Place(sleeper.Process.Pid); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.WriteFile(filepath.Join(c.dirs[0], "cgroup.procs"), []byte(strconv.Itoa(sleeper.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	// The condition Delete relies on: the process is in the cgroup (the
+	// write to cgroup.procs has moved it when it returns).
+	own, err := parseProcCgroup(fmt.Sprintf("/proc/%d/cgroup", sleeper.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl := "pids"
+	if c.v2 {
+		ctl = ""
+	}
+	if !strings.HasSuffix(own[ctl], "/"+c.name) {
+		t.Fatalf("the sleeper is in %q, not in the call's cgroup %s", own[ctl], c.name)
 	}
 	if err := c.Delete(); err != nil {
 		t.Fatal(err)
 	}
-	sleeper.Wait()
+	// Delete killed it: Wait returns the SIGKILL, not an exit 30 s on.
+	werr := sleeper.Wait()
+	if ws, ok := sleeper.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("the process in the deleted cgroup ended with %v, not SIGKILL", werr)
+	}
 	for _, d := range dirs {
 		if _, err := os.Stat(d); !os.IsNotExist(err) {
 			t.Errorf("%s still exists", d)
@@ -169,7 +192,6 @@ func TestDeleteAndSweep(t *testing.T) {
 			t.Errorf("live cgroup %s was swept", d)
 		}
 	}
-	time.Sleep(0)
 }
 
 // TestForeignPathAndSweep: the path given to another cgroup manager (the

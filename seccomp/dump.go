@@ -14,6 +14,9 @@ func Dump(t *Tier, p *Program) string {
 	fmt.Fprintf(&b, "# tier %s: %s\n", t.Name, t.About)
 	fmt.Fprintf(&b, "# architecture: native only; i386 and x32 calls -> EPERM\n")
 	fmt.Fprintf(&b, "# %d BPF instructions\n", len(p.Filter))
+	if p.Origin != "" {
+		fmt.Fprintf(&b, "# program: %s\n", p.Origin)
+	}
 	type line struct{ name, text string }
 	var lines []line
 	for _, r := range t.Rules {

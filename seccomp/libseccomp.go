@@ -42,7 +42,7 @@ func CompileTier(t *Tier) (*Program, error) {
 	// compiles the chain (only where programs are not precompiled: amd64
 	// embeds its own, built here with the tree).
 	_ = f.SetOptimize(2)
-	p := &Program{Tier: t.Name, Notify: t.Notify}
+	p := &Program{Tier: t.Name, Notify: t.Notify, Origin: "compiled in this process by libseccomp " + LibseccompVersion()}
 	unknown := map[string]bool{}
 	for _, r := range t.Rules {
 		if r.Action == NoSys && len(r.Conds) == 0 {
@@ -129,4 +129,11 @@ func libseccompName(nr int32) string {
 		return ""
 	}
 	return n
+}
+
+// LibseccompVersion is the version of the libseccomp this binary uses
+// ("2.5.4"), which the precompiled programs record.
+func LibseccompVersion() string {
+	major, minor, micro := libseccomp.GetLibraryVersion()
+	return fmt.Sprintf("%d.%d.%d", major, minor, micro)
 }

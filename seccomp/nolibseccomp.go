@@ -16,3 +16,6 @@ func CompileTier(t *Tier) (*Program, error) {
 }
 
 func libseccompName(nr int32) string { return "" }
+
+// LibseccompVersion is empty: this binary has no libseccomp.
+func LibseccompVersion() string { return "" }

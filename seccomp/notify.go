@@ -13,7 +13,11 @@ import (
 // Blocked is one refused dangerous system call of a call, and how often.
 type Blocked struct {
 	Syscall string `json:"syscall"`
-	Count   int    `json:"count"`
+	// Family is the address family of a refused socket or socketpair
+	// ("AF_PACKET", "AF_NETLINK/NETLINK_NETFILTER"): there the argument,
+	// not the call, is what was dangerous. Each family counts apart.
+	Family string `json:"family,omitempty"`
+	Count  int    `json:"count"`
 }
 
 // Supervisor answers the notified (dangerous) system calls of one jail
@@ -24,8 +28,8 @@ type Supervisor struct {
 	done chan struct{}
 
 	mu     sync.Mutex
-	counts map[string]int
-	order  []string
+	counts map[Blocked]int // keyed by Syscall and Family, Count zero
+	order  []Blocked
 }
 
 // seccompNotif is struct seccomp_notif (linux/seccomp.h).
@@ -55,7 +59,7 @@ func Supervise(listener int) (*Supervisor, error) {
 		unix.Close(listener)
 		return nil, fmt.Errorf("seccomp listener: %w", err)
 	}
-	s := &Supervisor{f: os.NewFile(uintptr(listener), "seccomp-listener"), done: make(chan struct{}), counts: map[string]int{}}
+	s := &Supervisor{f: os.NewFile(uintptr(listener), "seccomp-listener"), done: make(chan struct{}), counts: map[Blocked]int{}}
 	rc, err := s.f.SyscallConn()
 	if err != nil {
 		s.f.Close()
@@ -93,18 +97,28 @@ func (s *Supervisor) serve(fd int) {
 	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&n))); e != 0 {
 		return // ENOENT (withdrawn) or EINTR: poll again
 	}
-	s.record(SyscallName(n.nr))
+	s.record(describe(n.nr, n.args))
 	resp := seccompNotifResp{id: n.id, error: -int32(syscall.EPERM)}
 	unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&resp)))
 }
 
-func (s *Supervisor) record(name string) {
+// describe names a refused call for the report: the call, and for the
+// socket calls the family that made it dangerous.
+func describe(nr int32, args [6]uint64) Blocked {
+	b := Blocked{Syscall: SyscallName(nr)}
+	if b.Syscall == "socket" || b.Syscall == "socketpair" {
+		b.Family = SocketFamily(args[0], args[2])
+	}
+	return b
+}
+
+func (s *Supervisor) record(b Blocked) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.counts[name] == 0 {
-		s.order = append(s.order, name)
+	if s.counts[b] == 0 {
+		s.order = append(s.order, b)
 	}
-	s.counts[name]++
+	s.counts[b]++
 }
 
 // Stop ends supervision and returns what was refused, in order of first
@@ -116,8 +130,9 @@ func (s *Supervisor) Stop() []Blocked {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Blocked, 0, len(s.order))
-	for _, n := range s.order {
-		out = append(out, Blocked{Syscall: n, Count: s.counts[n]})
+	for _, b := range s.order {
+		b.Count = s.counts[b]
+		out = append(out, b)
 	}
 	return out
 }

@@ -70,12 +70,11 @@ type Tier struct {
 const (
 	cloneNS = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWUSER |
 		unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
-	setid     = unix.S_ISUID | unix.S_ISGID
-	oCreate   = unix.O_CREAT | unix.O_TMPFILE&^unix.O_DIRECTORY // __O_TMPFILE
-	lowWord   = 0xffffffff
-	perLinux  = 0x0000
-	perQuery  = 0xffffffff
-	netlinkRt = unix.NETLINK_ROUTE
+	setid    = unix.S_ISUID | unix.S_ISGID
+	oCreate  = unix.O_CREAT | unix.O_TMPFILE&^unix.O_DIRECTORY // __O_TMPFILE
+	lowWord  = 0xffffffff
+	perLinux = 0x0000
+	perQuery = 0xffffffff
 )
 
 // base is what every program needs: memory, files, processes without new
@@ -115,7 +114,7 @@ var base = []string{
 	"sendto", "setfsgid", "setfsuid", "setgid", "setgroups", "setitimer", "setpgid", "setpriority",
 	"setregid", "setresgid", "setresuid", "setreuid", "setrlimit", "set_robust_list", "setsid",
 	"setsockopt", "set_tid_address", "setuid", "setxattr", "shmat", "shmctl", "shmdt", "shmget",
-	"shutdown", "sigaltstack", "signalfd", "signalfd4", "socketpair", "splice", "stat", "statfs",
+	"shutdown", "sigaltstack", "signalfd", "signalfd4", "splice", "stat", "statfs",
 	"statx", "symlink", "symlinkat", "sync", "sync_file_range", "syncfs", "sysinfo", "tee", "tgkill",
 	"time", "timer_create", "timer_delete", "timer_getoverrun", "timer_gettime", "timer_settime",
 	"timerfd_create", "timerfd_gettime", "timerfd_settime", "times", "tkill", "truncate", "umask",
@@ -156,12 +155,6 @@ var argRules = []Rule{
 		Why: "a nested user namespace"},
 	{Names: []string{"clone3"}, Action: NoSys,
 		Why: "its flags live in memory that seccomp cannot inspect; glibc falls back to clone on ENOSYS"},
-	// socket: the usual families only.
-	{Names: []string{"socket"}, Action: Allow, Conds: []Cond{{0, lowWord, unix.AF_UNIX}}, Why: "local sockets"},
-	{Names: []string{"socket"}, Action: Allow, Conds: []Cond{{0, lowWord, unix.AF_INET}}, Why: "IPv4 (the jail's network namespace has only lo)"},
-	{Names: []string{"socket"}, Action: Allow, Conds: []Cond{{0, lowWord, unix.AF_INET6}}, Why: "IPv6 (same)"},
-	{Names: []string{"socket"}, Action: Allow, Conds: []Cond{{0, lowWord, unix.AF_NETLINK}, {2, lowWord, netlinkRt}},
-		Why: "NETLINK_ROUTE only, for getifaddrs(3); other netlink families reach kernel subsystems"},
 }
 
 // ioctlRules allow every ioctl request but the terminal-injection ones.
@@ -203,7 +196,12 @@ func personalityRules() []Rule {
 
 // complement32 returns (mask, value) pairs whose classes {x : x&mask ==
 // value} are disjoint and together hold every 32-bit value except vals.
-func complement32(vals []uint32) [][2]uint32 {
+func complement32(vals []uint32) [][2]uint32 { return complementBits(32, vals) }
+
+// complementBits is complement32 within [0, 2^n): every class also
+// requires the bits above n to be zero, so values outside the range match
+// no class (they are left to the default action).
+func complementBits(n int, vals []uint32) [][2]uint32 {
 	var out [][2]uint32
 	var rec func(bit int, mask, val uint32, set []uint32)
 	rec = func(bit int, mask, val uint32, set []uint32) {
@@ -226,7 +224,17 @@ func complement32(vals []uint32) [][2]uint32 {
 		rec(bit-1, mask|b, val, zero)
 		rec(bit-1, mask|b, val|b, one)
 	}
-	rec(31, 0, 0, vals)
+	high := uint32(0)
+	if n < 32 {
+		high = ^uint32(0) << n
+	}
+	var in []uint32
+	for _, v := range vals {
+		if v&high == 0 {
+			in = append(in, v)
+		}
+	}
+	rec(n-1, high, 0, in)
 	return out
 }
 
@@ -278,6 +286,8 @@ func modeRules() []Rule {
 // Tiers returns the built-in tiers by name.
 //
 //   - coding: the exec tier of the coding profile, the recommended default.
+//     Sockets of the usual families only (sockets.go): the others are
+//     refused and reported.
 //   - full: coding plus ptrace and process inspection inside the jail (for
 //     debuggers), personality and NUMA calls; still no mounts, namespaces,
 //     keyrings, bpf, modules or host-global state.
@@ -287,6 +297,7 @@ func Tiers() map[string]*Tier {
 	coding := &Tier{Name: "coding", Notify: true, About: "exec under the coding profile: ordinary programs, compilers, interpreters; no mounts, namespaces, ptrace, bpf, keyrings, io_uring or host-global state"}
 	coding.Rules = append(coding.Rules, Rule{Names: base, Action: Allow, Why: "ordinary programs"})
 	coding.Rules = append(coding.Rules, argRules...)
+	coding.Rules = append(coding.Rules, socketRules()...)
 	coding.Rules = append(coding.Rules, ioctlRules()...)
 	coding.Rules = append(coding.Rules, personalityRules()...)
 	coding.Rules = append(coding.Rules, modeRules()...)
@@ -301,6 +312,7 @@ func Tiers() map[string]*Tier {
 	full.Rules = append(full.Rules, Rule{Names: keys(fullExtra), Action: Allow,
 		Why: "debuggers and profilers inside the jail (the pid namespace holds only the jail's own processes)"})
 	full.Rules = append(full.Rules, argRules...)
+	full.Rules = append(full.Rules, socketRules()...)
 	full.Rules = append(full.Rules, ioctlRules()...)
 	full.Rules = append(full.Rules, modeRules()...)
 	for _, d := range dangerous {
@@ -311,16 +323,12 @@ func Tiers() map[string]*Tier {
 
 	// The file tier is applied by the file tool to itself, which cannot
 	// supervise its own calls: its refusals are plain EPERM.
-	file := &Tier{Name: "file", About: "file tools (read, write, edit, apply_patch, ls): coding without execve and without sockets"}
+	file := &Tier{Name: "file", About: "file tools (read, write, edit, apply_patch, ls, stat, mkdir, remove, rename): coding without execve and without sockets"}
 	noExec := map[string]bool{"execve": true, "execveat": true}
 	file.Rules = append(file.Rules, Rule{Names: without(base, noExec), Action: Allow, Why: "file access"})
-	file.Rules = append(file.Rules, Rule{Names: []string{"execve", "execveat", "socket"}, Action: Deny,
-		Why: "a file tool runs no program and opens no socket"})
-	for _, r := range argRules {
-		if r.Names[0] != "socket" {
-			file.Rules = append(file.Rules, r)
-		}
-	}
+	file.Rules = append(file.Rules, Rule{Names: []string{"execve", "execveat", "socket", "socketpair"}, Action: Deny,
+		Why: "a file tool runs no program and opens no socket, of any family"})
+	file.Rules = append(file.Rules, argRules...)
 	file.Rules = append(file.Rules, ioctlRules()...)
 	file.Rules = append(file.Rules, personalityRules()...)
 	file.Rules = append(file.Rules, modeRules()...)

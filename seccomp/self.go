@@ -12,8 +12,11 @@ import (
 // in every jail. Filters stack: the stricter answer of all wins, so a
 // process can narrow its own tier but never widen it.
 func LoadSelf(p *Program) error {
+	if p == nil {
+		return fmt.Errorf("seccomp: no program to load (refusing to run unfiltered)")
+	}
 	if len(p.Filter) == 0 {
-		return fmt.Errorf("seccomp: empty program for tier %s", p.Tier)
+		return fmt.Errorf("seccomp: empty program for tier %s (refusing to run unfiltered)", p.Tier)
 	}
 	prog := unix.SockFprog{Len: uint16(len(p.Filter)), Filter: &p.Filter[0]}
 	_, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog)))

@@ -159,6 +159,8 @@ func ApplyPatch(p *Params) (*PatchResult, error) {
 				return nil, fsError(err, op.path)
 			} else if st.IsDir() {
 				return nil, invalid("apply_patch: Delete File %s is a directory", op.path)
+			} else if !st.Mode().IsRegular() && st.Mode()&fs.ModeSymlink == 0 {
+				return nil, invalid("apply_patch: Delete File %s is %s: patches change regular files only (use remove)", op.path, typeName(st.Mode()))
 			}
 			writes = append(writes, write{path: name, del: true})
 			res.Deleted = append(res.Deleted, op.path)
@@ -172,6 +174,10 @@ func ApplyPatch(p *Params) (*PatchResult, error) {
 				return nil, err
 			}
 			if op.moveTo != "" {
+				// Checked now, with everything else, before any write.
+				if _, _, err := checkReplaceable(Resolve(op.moveTo), op.moveTo); err != nil {
+					return nil, err
+				}
 				writes = append(writes, write{path: Resolve(op.moveTo), data: []byte(text)}, write{path: name, del: true})
 				if res.Moved == nil {
 					res.Moved = map[string]string{}
@@ -193,8 +199,8 @@ func ApplyPatch(p *Params) (*PatchResult, error) {
 		if err := os.MkdirAll(filepath.Dir(w.path), 0o755); err != nil {
 			return nil, fsError(err, w.path)
 		}
-		if err := replace(w.path, w.data); err != nil {
-			return nil, fsError(err, w.path)
+		if _, err := replace(w.path, w.path, w.data, false); err != nil {
+			return nil, err
 		}
 	}
 	return res, nil

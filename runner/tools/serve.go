@@ -24,13 +24,6 @@ const MaxParams = 64 << 20
 // reply. The exit code is 0 when the tool succeeded, 1 when it failed (the
 // reply says why), 2 when the helper itself could not run.
 func Serve(tier, tool string, stdin io.Reader, stdout io.Writer) int {
-	reply := func(r Reply) int {
-		json.NewEncoder(stdout).Encode(r)
-		if r.OK {
-			return 0
-		}
-		return 1
-	}
 	prog, err := seccomp.Compile(tier)
 	if err == nil {
 		err = seccomp.LoadSelf(prog)
@@ -38,8 +31,22 @@ func Serve(tier, tool string, stdin io.Reader, stdout io.Writer) int {
 	if err != nil {
 		// Never touch a file with less isolation than asked.
 		fmt.Fprintf(os.Stderr, "openclaw-run tool helper: %v\n", err)
-		reply(Reply{Error: &Error{Code: CodeSetup, Message: err.Error()}})
+		json.NewEncoder(stdout).Encode(Reply{Error: &Error{Code: CodeSetup, Message: err.Error()}})
 		return 2
+	}
+	return serve(tool, stdin, stdout)
+}
+
+// serve runs one tool for Serve, once the filter is in place: it reads
+// the parameters from stdin and writes the reply to stdout. The exit code
+// is Serve's.
+func serve(tool string, stdin io.Reader, stdout io.Writer) int {
+	reply := func(r Reply) int {
+		json.NewEncoder(stdout).Encode(r)
+		if r.OK {
+			return 0
+		}
+		return 1
 	}
 	raw, err := io.ReadAll(io.LimitReader(stdin, MaxParams+1))
 	if err != nil || len(raw) > MaxParams {
@@ -52,6 +59,20 @@ func Serve(tier, tool string, stdin io.Reader, stdout io.Writer) int {
 	var res any
 	switch tool {
 	case "read":
+		if p.Encoding == "base64" {
+			// The reply is streamed; an error before it starts is an
+			// ordinary reply, one after it a cut answer (see ReadBase64).
+			var cw countingWriter
+			cw.w = stdout
+			if err := ReadBase64(p, &cw); err != nil {
+				if cw.n > 0 {
+					fmt.Fprintf(os.Stderr, "openclaw-run tool helper: %v\n", err)
+					return 2
+				}
+				return reply(Reply{Error: errorOf(err)})
+			}
+			return 0
+		}
 		res, err = Read(p)
 	case "write":
 		res, err = Write(p)
@@ -61,9 +82,31 @@ func Serve(tier, tool string, stdin io.Reader, stdout io.Writer) int {
 		res, err = ApplyPatch(p)
 	case "ls":
 		res, err = Ls(p)
+	case "stat":
+		res, err = Stat(p)
+	case "mkdir":
+		res, err = Mkdir(p)
+	case "remove":
+		res, err = Remove(p)
+	case "rename":
+		res, err = Rename(p)
+	default:
+		err = &Error{Code: CodeInternal, Message: fmt.Sprintf("the helper has no implementation of %s", tool)}
 	}
 	if err != nil {
 		return reply(Reply{Error: errorOf(err)})
 	}
 	return reply(Reply{OK: true, Result: res})
+}
+
+// countingWriter counts what was written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
 }
