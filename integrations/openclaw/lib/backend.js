@@ -11,6 +11,7 @@ import { jailEnvArgs, runnerEnv } from "./env.js";
 import { findBinary } from "./options.js";
 import { JAIL_WORKSPACE, toJailPath } from "./paths.js";
 import { describeResult, newResultFile, runBuffered, takeResult } from "./spawn.js";
+import { trace } from "./trace.js";
 
 export const BACKEND_ID = "openclaw-run";
 
@@ -97,6 +98,7 @@ export function createHandle(params, deps) {
         binary: ctx.binary, workspaceDir, workdir, envArgs, tty: p.usePty === true, resultFile, session,
         shell: ["/bin/sh", "-c", String(p.command)],
       });
+      trace("exec", { session, workdir, tty: p.usePty === true });
       return {
         argv,
         env: ctx.env,
@@ -119,7 +121,7 @@ export function createHandle(params, deps) {
       const r = takeResult(file);
       if (!r) {
         if (p.status === "completed" && !p.timedOut) {
-          throw fail(`openclaw-run exited ${p.exitCode} without writing its result file, so the jail's outcome is unknown (see its message above)`);
+          throw fail(`openclaw-run exited ${p.exitCode} without writing its result file (an openclaw-run older than this plugin, or a failure before the call began), so the call's outcome is unknown`);
         }
         deps.logger.warn(`${BACKEND_ID}: exec ended (${p.timedOut ? "timed out" : p.status}) before openclaw-run wrote a result`);
         return;
@@ -147,6 +149,7 @@ export function createHandle(params, deps) {
         : ["/bin/sh", "-c", p.script, "sh", ...args];
       const resultFile = newResultFile();
       const argv = execArgv(ctx.options, { binary: ctx.binary, workspaceDir, workdir: JAIL_WORKSPACE, envArgs: [], tty: false, resultFile, session, shell });
+      trace("script", { session });
       let res;
       try {
         res = await runBuffered(argv, { env: ctx.env, stdin: p.stdin, signal: p.signal });

@@ -86,7 +86,9 @@ let resultDir;
  */
 export function newResultFile() {
   if (!resultDir || !fs.existsSync(resultDir)) {
-    resultDir = fs.mkdtempSync(path.join(os.tmpdir(), "openclaw-run-results-"));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "openclaw-run-results-"));
+    if (!resultDir) process.once("exit", () => resultDir && fs.rmSync(resultDir, { recursive: true, force: true }));
+    resultDir = dir;
   }
   return path.join(resultDir, `${randomUUID()}.json`);
 }

@@ -3,6 +3,7 @@
 // stdout ({"ok":true,"result":{...}} or {"ok":false,"error":{code,message}}).
 import { toolArgv } from "./argv.js";
 import { runBuffered, EXIT } from "./spawn.js";
+import { trace } from "./trace.js";
 
 // Our tool error codes -> the errno names OpenClaw's file tools test for
 // (error.code === "ENOENT" and the like).
@@ -55,6 +56,7 @@ export class ToolError extends Error {
  */
 export async function callTool(ctx, tool, params, signal) {
   const argv = toolArgv(ctx.options, { binary: ctx.binary, tool, workspaceDir: ctx.workspaceDir, session: ctx.session });
+  trace("tool", { session: ctx.session, tool });
   const res = await runBuffered(argv, { env: ctx.env, stdin: JSON.stringify(params), signal });
   const stderr = res.stderr.toString("utf8").trim();
   let reply;

@@ -16,6 +16,10 @@ import { newResultFile, takeResult } from "../lib/spawn.js";
 
 const quiet = { info() {}, warn() {} };
 
+// Result files go to os.tmpdir(): a directory of this run's own.
+process.env.TMPDIR = fs.mkdtempSync(path.join(os.tmpdir(), "ocr-plugin-test-"));
+process.once("exit", () => fs.rmSync(/** @type {string} */ (process.env.TMPDIR), { recursive: true, force: true }));
+
 test("plugin config: defaults, validation and the flags extraArgs may carry", () => {
   const d = resolveOptions(undefined);
   assert.ok(d.ok);
