@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,6 +51,10 @@ type ocSuite struct {
 	scripts        string // the mock's script directory
 	mockURL        string
 	mockLog        string
+	// compileCache is Node's compile cache for OpenClaw, shared by every
+	// turn (and kept between runs by make openclaw-check): without it,
+	// each turn compiles OpenClaw's modules again.
+	compileCache string
 }
 
 func TestOpenClaw(t *testing.T) {
@@ -64,13 +69,18 @@ func TestOpenClaw(t *testing.T) {
 	gwProc := gw.startGateway(t)
 
 	t.Run("Embedded", func(t *testing.T) { s.embedded(t) })
-	t.Run("WrongPluginConfig", func(t *testing.T) {
-		s.failClosed(t, map[string]any{"binary": binary, "extraArgs": []any{"--profile", "full"}},
-			`openclaw-run sandbox: invalid plugin config (plugins.entries.openclaw-run.config): extraArgs[0] "--profile" is not allowed`)
-	})
-	t.Run("MissingBinary", func(t *testing.T) {
-		s.failClosed(t, map[string]any{"binary": "/nonexistent/openclaw-run"},
-			"openclaw-run sandbox: the openclaw-run binary /nonexistent/openclaw-run does not exist or is not executable")
+	// Two OpenClaws whose plugin cannot reach a jail, side by side.
+	t.Run("FailClosed", func(t *testing.T) {
+		t.Run("WrongPluginConfig", func(t *testing.T) {
+			t.Parallel()
+			s.failClosed(t, map[string]any{"binary": binary, "extraArgs": []any{"--profile", "full"}},
+				"openclaw-run sandbox: invalid plugin config (plugins.entries.openclaw-run.config): extraArgs[0]")
+		})
+		t.Run("MissingBinary", func(t *testing.T) {
+			t.Parallel()
+			s.failClosed(t, map[string]any{"binary": "/nonexistent/openclaw-run"},
+				"openclaw-run sandbox: the openclaw-run binary /nonexistent/openclaw-run does not exist or is not executable")
+		})
 	})
 	t.Run("Gateway", func(t *testing.T) { s.throughGateway(t, gw, gwProc) })
 	t.Run("ThroughOpenclawRunGateway", func(t *testing.T) { s.throughOurGateway(t) })
@@ -83,9 +93,12 @@ func TestOpenClaw(t *testing.T) {
 // openclaw-check) and starts the mock model on loopback.
 func startOpenClawSuite(t *testing.T) *ocSuite {
 	t.Helper()
-	s := &ocSuite{node: os.Getenv("OPENCLAW_NODE"), openclaw: os.Getenv("OPENCLAW_CLI")}
+	s := &ocSuite{node: os.Getenv("OPENCLAW_NODE"), openclaw: os.Getenv("OPENCLAW_CLI"), compileCache: os.Getenv("OPENCLAW_COMPILE_CACHE")}
 	if s.node == "" || s.openclaw == "" {
 		t.Fatal("OPENCLAW_NODE and OPENCLAW_CLI are not set: run `make openclaw-check`, which installs Node and OpenClaw and sets them")
+	}
+	if s.compileCache == "" {
+		s.compileCache = t.TempDir()
 	}
 	repo, err := filepath.Abs("..")
 	if err != nil {
@@ -212,14 +225,14 @@ func (h *ocHome) env() []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "HOME", "TMPDIR", "PATH", "OPENCLAW_STATE_DIR", "OPENCLAW_CONFIG_PATH", "OPENCLAW_RUN_STATE_DIR", "OPENCLAW_RUN_CONFIG", "OPENCLAW_GATEWAY_TOKEN":
+		case "HOME", "TMPDIR", "PATH", "NODE_COMPILE_CACHE", "OPENCLAW_STATE_DIR", "OPENCLAW_CONFIG_PATH", "OPENCLAW_RUN_STATE_DIR", "OPENCLAW_RUN_CONFIG", "OPENCLAW_GATEWAY_TOKEN":
 			continue
 		}
 		env = append(env, kv)
 	}
 	return append(env, "HOME="+filepath.Join(h.dir, "home"), "TMPDIR="+filepath.Join(h.dir, "tmp"),
 		"PATH="+filepath.Dir(h.s.node)+":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"OPENCLAW_STATE_DIR="+h.state, "OPENCLAW_CONFIG_PATH="+h.config,
+		"NODE_COMPILE_CACHE="+h.s.compileCache, "OPENCLAW_STATE_DIR="+h.state, "OPENCLAW_CONFIG_PATH="+h.config,
 		"OPENCLAW_RUN_PLUGIN_TRACE="+h.trace, ocHostMarker+"=host-marker-7f3a9c")
 }
 
@@ -239,23 +252,69 @@ func (h *ocHome) turn(t *testing.T, session, message string, viaGateway bool) []
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
 	err := cmd.Run()
-	t.Logf("agent turn %s (%s) took %s", session, message, time.Since(start).Round(time.Millisecond))
+	end := time.Now()
+	// Where a turn's time goes: OpenClaw's start (to the first model
+	// request), the tool calls (to the final request), and its finish.
+	var first, last int64
+	readJSONL(t, h.s.mockLog, func(b []byte) {
+		var e struct {
+			T      int64
+			Script string
+		}
+		if json.Unmarshal(b, &e) == nil && "script:"+e.Script == message && e.T >= start.UnixMilli() {
+			if first == 0 {
+				first = e.T
+			}
+			last = e.T
+		}
+	})
+	t.Logf("agent turn %s (%s) took %s: start %s, tool calls %s, finish %s", session, message, end.Sub(start).Round(time.Millisecond),
+		time.Duration(first-start.UnixMilli())*time.Millisecond, time.Duration(last-first)*time.Millisecond, time.Duration(end.UnixMilli()-last)*time.Millisecond)
 	if err != nil {
 		t.Fatalf("openclaw agent: %v\nstderr: %s\nstdout: %.2000s", err, tail(errb.String(), 3000), out.String())
 	}
-	var reply struct {
-		Payloads []struct{ Text string } `json:"payloads"`
-	}
+	// The reply's payloads: at the top embedded, under "result" through a
+	// gateway; the final text is found wherever it is.
+	var reply any
 	if err := json.Unmarshal(out.Bytes(), &reply); err != nil {
 		t.Fatalf("openclaw agent --json: %v: %.2000s", err, out.String())
 	}
-	for _, p := range reply.Payloads {
-		if strings.HasPrefix(p.Text, "FINAL\n") {
-			return splitResults(p.Text)
-		}
+	if final, ok := findFinal(reply); ok {
+		return splitResults(final)
 	}
 	t.Fatalf("no final reply from the mock model: %.3000s\nstderr: %s", out.String(), tail(errb.String(), 3000))
 	return nil
+}
+
+// findFinal returns the first "text" string starting with FINAL.
+func findFinal(v any) (string, bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		if s, ok := v["text"].(string); ok && strings.HasPrefix(s, "FINAL\n") {
+			return s, true
+		}
+		for _, k := range sortedMapKeys(v) {
+			if s, ok := findFinal(v[k]); ok {
+				return s, true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if s, ok := findFinal(e); ok {
+				return s, true
+			}
+		}
+	}
+	return "", false
+}
+
+func sortedMapKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 var resultHeader = regexp.MustCompile(`(?m)^--- tool result (\d+) ---\n`)
@@ -313,8 +372,13 @@ func (s *ocSuite) embedded(t *testing.T) {
 	if len(res) != len(steps) {
 		t.Fatalf("%d tool results for %d steps:\n%s", len(res), len(steps), strings.Join(res, "\n---\n"))
 	}
+	lat := s.stepLatencies(t, "embedded")
 	for i, r := range res {
-		t.Logf("tool result %d (%s): %.600s", i, steps[i].Name, r)
+		took := time.Duration(0)
+		if i < len(lat) {
+			took = lat[i]
+		}
+		t.Logf("tool result %d (%s, %s): %.600s", i, steps[i].Name, took, r)
 	}
 	// Inside the jail.
 	posture := res[0]
@@ -339,8 +403,17 @@ func (s *ocSuite) embedded(t *testing.T) {
 	if strings.Contains(res[6], "NEVER-PRINTED") || !regexp.MustCompile(`(?i)time(d)? ?out`).MatchString(res[6]) {
 		t.Errorf("exec with timeoutSeconds 2 did not time out: %s", res[6])
 	}
-	mustContain(t, "pty", res[7], "TTY-YES", "/dev/pts/")
-	mustContain(t, "background", res[8], "bg-started")
+	// OpenClaw 2026.9.6 never asks a sandbox backend for a pty
+	// (bash-tools: `usePty = params.pty === true && !sandbox`): the command
+	// runs without one. Should a later OpenClaw ask, the jail's own pty
+	// must show.
+	if h.tracedTTY(t) {
+		mustContain(t, "pty", res[7], "TTY-YES", "/dev/pts/")
+	} else {
+		mustContain(t, "pty: true, which OpenClaw does not pass to sandboxes", res[7], "not a tty")
+		t.Log("OpenClaw asked for no pty for exec with pty: true (its sandboxed exec never does)")
+	}
+	mustContain(t, "background", res[8], "Command still running")
 	mustContain(t, "process poll", res[9], "bg-started")
 	mustContain(t, "cat /etc/shadow", res[11], "No such file")
 	if !strings.HasPrefix(strings.TrimSpace(res[12]), "0") {
@@ -370,7 +443,7 @@ func (s *ocSuite) embedded(t *testing.T) {
 func (s *ocSuite) failClosed(t *testing.T, pluginCfg map[string]any, want string) {
 	h := s.newHome(t, "fail", pluginCfg)
 	hostFile := filepath.Join(h.dir, "ran-on-the-host")
-	msg := s.script(t, "fail-"+filepath.Base(h.dir), []step{
+	msg := s.script(t, strings.ReplaceAll(t.Name(), "/", "-"), []step{
 		{"exec", map[string]any{"command": "touch " + hostFile + "; echo RAN"}},
 		{"read", map[string]any{"path": "anything.txt"}},
 	})
@@ -457,6 +530,18 @@ func (s *ocSuite) throughOurGateway(t *testing.T) {
 	mustFile(t, filepath.Join(ws, "ours.txt"), "through our gateway\n", jailUID)
 	h.runState = state
 	s.checkBooks(t, h, "agent:main:explicit:ours")
+}
+
+// tracedTTY reports whether the plugin was ever asked for a pty.
+func (h *ocHome) tracedTTY(t *testing.T) bool {
+	tty := false
+	readJSONL(t, h.trace, func(b []byte) {
+		var c struct{ TTY bool }
+		if json.Unmarshal(b, &c) == nil && c.TTY {
+			tty = true
+		}
+	})
+	return tty
 }
 
 // checkBooks: our audit log has exactly one record per openclaw-run call

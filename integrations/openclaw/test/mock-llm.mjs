@@ -16,7 +16,7 @@
 //
 // In arguments, "$SESSION_ID" is replaced with the latest process session
 // id named in a tool result of the turn (exec with background: true answers
-// one), for `process poll|kill` steps.
+// "Command still running (session NAME, pid N)"), for `process` steps.
 //
 // It listens on 127.0.0.1 only; with MOCK_PORT=0 (the default) it takes a
 // free port and prints {"port": N} as its first line on stdout.
@@ -70,8 +70,8 @@ function answer(messages) {
   }
   let args = JSON.stringify(step.arguments ?? {});
   if (args.includes("$SESSION_ID")) {
-    const found = results.map((r) => /session ?id["\s:=]+([A-Za-z0-9_-]{4,})/i.exec(r)?.[1]).filter(Boolean);
-    args = args.replaceAll("$SESSION_ID", found.at(-1) ?? "no-session-id-in-the-results");
+    const ids = results.map((r) => (/"sessionId"\s*:\s*"([^"]+)"/.exec(r) ?? /\(session ([A-Za-z0-9_-]+)[,)]/.exec(r))?.[1]).filter(Boolean);
+    args = args.replaceAll("$SESSION_ID", ids.at(-1) ?? "no-session-id-in-the-results");
   }
   const call = { index: 0, id: `call_${results.length}`, type: "function", function: { name: step.name, arguments: args } };
   return { message: { role: "assistant", content: null, tool_calls: [call] }, script: name, step: step.name };
