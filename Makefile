@@ -135,7 +135,8 @@ openclaw-check: build ## the real OpenClaw (npm openclaw $(OPENCLAW_VERSION), ca
 	@if [ "$$(id -u)" != 0 ]; then echo "openclaw-check: needs root (the jail maps its root to another uid)"; exit 1; fi
 	@eval "$$($(OCINSTALL))" && echo "== OpenClaw $$OPENCLAW_VERSION, node $$("$$OPENCLAW_NODE" --version)" && \
 	"$$OPENCLAW_NODE" --test integrations/openclaw/test/*.test.mjs && \
-	OPENCLAW_NODE="$$OPENCLAW_NODE" OPENCLAW_CLI="$$OPENCLAW_CLI" OPENCLAW_BIN=$(CURDIR)/$(BIN) \
+	mkdir -p $(OPENCLAW_CACHE)/compile-cache && \
+	OPENCLAW_NODE="$$OPENCLAW_NODE" OPENCLAW_CLI="$$OPENCLAW_CLI" OPENCLAW_BIN=$(CURDIR)/$(BIN) OPENCLAW_COMPILE_CACHE=$(OPENCLAW_CACHE)/compile-cache \
 		$(GO) test -count=1 -v -timeout 30m -tags 'integration openclaw' -run '^TestOpenClaw$$' ./integration/
 
 openclaw-keys: ## regenerate config/openclaw-keys.json (OpenClaw's config keys) from the pinned OpenClaw's schema
