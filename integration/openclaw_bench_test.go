@@ -22,9 +22,11 @@ const benchExecs = 15
 // turn, in one run, and where the time of a jailed exec goes. Numbers are
 // printed for BENCHMARKS.md, never asserted: the machine is shared.
 func (s *ocSuite) bench(t *testing.T) {
+	// /bin/true ignores its argument, which keeps OpenClaw's loop
+	// detection from taking the calls for a model stuck in a loop.
 	steps := make([]step, benchExecs)
 	for i := range steps {
-		steps[i] = step{"exec", map[string]any{"command": "/bin/true"}}
+		steps[i] = step{"exec", map[string]any{"command": fmt.Sprintf("/bin/true %d", i)}}
 	}
 	jail := s.newHome(t, "bench-jail", s.pluginConfig(t, nil))
 	host := s.newHome(t, "bench-host", s.pluginConfig(t, nil))
@@ -41,7 +43,7 @@ func (s *ocSuite) bench(t *testing.T) {
 			script := fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(c.name, "-", ""), round)
 			res := c.h.turn(t, fmt.Sprintf("bench-%s-%d", c.name, round), s.script(t, script, steps), false)
 			if len(res) != benchExecs {
-				t.Fatalf("%s: %d results for %d execs", c.name, len(res), benchExecs)
+				t.Fatalf("%s: %d results for %d execs: %q", c.name, len(res), benchExecs, res)
 			}
 			lat[c.name] = append(lat[c.name], s.stepLatencies(t, script)...)
 		}

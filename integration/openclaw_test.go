@@ -317,7 +317,7 @@ func sortedMapKeys(m map[string]any) []string {
 	return keys
 }
 
-var resultHeader = regexp.MustCompile(`(?m)^--- tool result (\d+) ---\n`)
+var resultHeader = regexp.MustCompile(`(?m)^--- tool result (\d+) ---(?:\n|$)`)
 
 // splitResults cuts the mock's final reply into the tool results, in order.
 func splitResults(final string) []string {
