@@ -35,7 +35,15 @@ endif
 
 FUZZTIME ?= 20000x
 
-.PHONY: mcp-check vm-test vagrant-test help deps test-deps install-pkgs build run demo test unit-test root-test fuzz lint generate check-generate bench clean
+# make openclaw-check: the npm openclaw it runs against (OPENCLAW_VERSION=latest
+# for the newest), and Node for machines whose node is older than 24.16;
+# both cached by version in OPENCLAW_CACHE (integrations/openclaw/install.sh).
+OPENCLAW_VERSION ?= 2026.9.6
+NODE_VERSION     ?= 24.22.3
+OPENCLAW_CACHE   ?= /var/cache/openclaw-run
+OCINSTALL := OPENCLAW_VERSION=$(OPENCLAW_VERSION) NODE_VERSION=$(NODE_VERSION) OPENCLAW_CACHE=$(OPENCLAW_CACHE) integrations/openclaw/install.sh
+
+.PHONY: openclaw-check openclaw-keys mcp-check vm-test vagrant-test help deps test-deps install-pkgs build run demo test unit-test root-test fuzz lint generate check-generate bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -104,6 +112,9 @@ fuzz: ## run each fuzz target briefly (FUZZTIME=20000x inputs) from its committe
 	$(GO) test -run '^$$' -fuzz '^FuzzExecPolicy$$' -fuzztime $(FUZZTIME) -parallel 1 ./policy/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -parallel 1 ./config/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) -parallel 1 ./gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -parallel 1 ./runner/tools/
+	$(GO) test -run '^$$' -fuzz '^FuzzPattern$$' -fuzztime $(FUZZTIME) -parallel 1 ./egress/
+	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) -parallel 1 ./egress/
 
 test: unit-test root-test fuzz ## unit, root and end-to-end tests, and a short fuzz run (what CI runs)
 
@@ -137,6 +148,21 @@ mcp-check: build ## list and call the tools with the official MCP Inspector (npm
 	echo "== tools/list" && $$insp --method tools/list | grep '"name"' && \
 	echo "== tools/call exec" && $$insp --method tools/call --tool-name exec --tool-arg 'command=id; grep -E "^(NoNewPrivs|Seccomp|CapEff)" /proc/self/status; echo hi > f.txt' | grep '"text"' && \
 	echo "== tools/call read" && $$insp --method tools/call --tool-name read --tool-arg path=f.txt | grep '"text"'
+
+openclaw-check: build ## the real OpenClaw (npm openclaw $(OPENCLAW_VERSION), cached) runs its own tools in our jails: plugin, mock model, agent turns
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory install-pkgs WANT="npm"
+	@if [ "$$(id -u)" != 0 ]; then echo "openclaw-check: needs root (the jail maps its root to another uid)"; exit 1; fi
+	@eval "$$($(OCINSTALL))" && echo "== OpenClaw $$OPENCLAW_VERSION, node $$("$$OPENCLAW_NODE" --version)" && \
+	"$$OPENCLAW_NODE" --test integrations/openclaw/test/*.test.mjs && \
+	mkdir -p $(OPENCLAW_CACHE)/compile-cache && \
+	OPENCLAW_NODE="$$OPENCLAW_NODE" OPENCLAW_CLI="$$OPENCLAW_CLI" OPENCLAW_BIN=$(CURDIR)/$(BIN) OPENCLAW_COMPILE_CACHE=$(OPENCLAW_CACHE)/compile-cache \
+		$(GO) test -count=1 -v -timeout 30m -tags 'integration openclaw' -run '^TestOpenClaw$$' ./integration/
+
+openclaw-keys: ## regenerate config/openclaw-keys.json (OpenClaw's config keys) from the pinned OpenClaw's schema
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory install-pkgs WANT="npm"
+	@eval "$$($(OCINSTALL))" && d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	HOME=$$d TMPDIR=$$d PATH="$$(dirname "$$OPENCLAW_NODE"):$$PATH" "$$OPENCLAW_NODE" integrations/openclaw/gen-config-keys.mjs \
+		--openclaw "$$OPENCLAW_CLI" --out config/openclaw-keys.json && echo "config/openclaw-keys.json: OpenClaw $$OPENCLAW_VERSION"
 
 vm-test: deps ## the suite in a Debian 12 VM with systemd and cgroup v2 (qemu TCG; image cached in /var/cache/openclaw-run-vm)
 	@for p in debootstrap qemu-system-x86 qemu-utils e2fsprogs; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -1,7 +1,9 @@
 // Package config loads and validates openclaw.json: the hardening guide's
 // keys (tools, gateway, channels, logging, secrets), the real OpenClaw
 // spellings that map cleanly onto them, and the runner's own sandbox
-// section. The file is JSON with comments and trailing commas.
+// section. The file is JSON with comments and trailing commas. It may be
+// the OpenClaw user's own openclaw.json: OpenClaw's keys are recognised
+// from its schema's key tree (openclaw.go) and left to OpenClaw.
 //
 // No file at all means the secure defaults: the coding profile, the
 // workspace only, no network, the gateway on 127.0.0.1:18789 with a token.
@@ -231,7 +233,9 @@ type Models struct {
 	Timeout any `json:"timeout,omitempty"`
 }
 
-// Agents is OpenClaw's agents.defaults.sandbox.docker.* subset.
+// Agents is the subset of OpenClaw's agents.defaults.sandbox.docker.* that
+// maps onto ours (the rest of OpenClaw's agents.* is recognised and left to
+// OpenClaw; see openclaw.go).
 type Agents struct {
 	Defaults struct {
 		Sandbox struct {
@@ -240,6 +244,9 @@ type Agents struct {
 				Cpus      float64       `json:"cpus"`
 				PidsLimit int           `json:"pidsLimit"`
 				Network   string        `json:"network"`
+				// User is the container user, "UID[:GID]": the host ids
+				// jail root maps to when sandbox.uid is not set.
+				User string `json:"user,omitempty"`
 			} `json:"docker"`
 		} `json:"sandbox"`
 	} `json:"defaults"`
@@ -282,10 +289,15 @@ func (c *Config) EngineFor(profile string) string {
 // Engines are the jail engines sandbox.engine may name.
 var Engines = []string{"native", "runc"}
 
-// StateDir is OPENCLAW_STATE_DIR, else ~/.openclaw.
+// StateDir is OPENCLAW_RUN_STATE_DIR, else OPENCLAW_STATE_DIR, else
+// ~/.openclaw. OpenClaw sets OPENCLAW_STATE_DIR in its own process, so an
+// openclaw-run started from inside OpenClaw shares OpenClaw's state dir
+// unless OPENCLAW_RUN_STATE_DIR (our own name) says otherwise.
 func StateDir() string {
-	if d := os.Getenv("OPENCLAW_STATE_DIR"); d != "" {
-		return d
+	for _, name := range []string{"OPENCLAW_RUN_STATE_DIR", "OPENCLAW_STATE_DIR"} {
+		if d := os.Getenv(name); d != "" {
+			return d
+		}
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
@@ -294,14 +306,17 @@ func StateDir() string {
 	return filepath.Join(home, ".openclaw")
 }
 
-// Path returns the config file to read: flag, else OPENCLAW_CONFIG_PATH,
-// else <state dir>/openclaw.json.
+// Path returns the config file to read: flag, else OPENCLAW_RUN_CONFIG,
+// else OPENCLAW_CONFIG_PATH (OpenClaw's, so that both products read one
+// file), else <state dir>/openclaw.json.
 func Path(flag string) string {
 	if flag != "" {
 		return flag
 	}
-	if p := os.Getenv("OPENCLAW_CONFIG_PATH"); p != "" {
-		return p
+	for _, name := range []string{"OPENCLAW_RUN_CONFIG", "OPENCLAW_CONFIG_PATH"} {
+		if p := os.Getenv(name); p != "" {
+			return p
+		}
 	}
 	return filepath.Join(StateDir(), "openclaw.json")
 }

@@ -104,7 +104,8 @@ func Parse(data []byte, knownProfiles []string) *Result {
 		return r
 	}
 	pos := &positions{src: data}
-	walkKeys(&v, reflect.TypeOf(Config{}), "", pos, &r.Problems)
+	theirs, _ := openclawKeys()
+	walkKeys(&v, reflect.TypeOf(Config{}), theirs, "", pos, &r.Problems)
 	std := v.Clone()
 	std.Standardize()
 	dec := json.NewDecoder(bytes.NewReader(std.Pack()))
@@ -148,9 +149,12 @@ func (p *positions) of(path string) (int, int) {
 	return 0, 0
 }
 
-// walkKeys compares the object keys of v with the fields of t, recording
-// unknown keys with a suggestion and the offset of every path.
-func walkKeys(v *hujson.Value, t reflect.Type, path string, pos *positions, out *[]Problem) {
+// walkKeys compares the object keys of v with the fields of t (ours) and
+// with OpenClaw's key tree at the same place (theirs, nil where OpenClaw
+// has nothing or accepts anything), recording unknown keys with a
+// suggestion and the offset of every path. A key only OpenClaw knows is
+// accepted without looking below it: OpenClaw validates its own.
+func walkKeys(v *hujson.Value, t reflect.Type, theirs *keyNode, path string, pos *positions, out *[]Problem) {
 	if pos.paths == nil {
 		pos.paths = map[string]int{}
 	}
@@ -167,24 +171,35 @@ func walkKeys(v *hujson.Value, t reflect.Type, path string, pos *positions, out 
 				m := &val.Members[i]
 				name := m.Name.Value.(hujson.Literal).String()
 				sub := join(path, name)
-				ft, ok := fields[name]
-				if !ok {
-					l, c := pos.at(m.Name.StartOffset)
-					*out = append(*out, Problem{Path: sub, Line: l, Col: c, Message: "unknown key" + suggest(name, fields)})
+				sub2, explicit, known := theirs.lookup(name)
+				if ft, ok := fields[name]; ok {
+					walkKeys(&m.Value, ft, sub2, sub, pos, out)
 					continue
 				}
-				walkKeys(&m.Value, ft, sub, pos, out)
+				if known && (explicit || suggestOurs(name, fields) == "") {
+					continue // OpenClaw's key
+				}
+				l, c := pos.at(m.Name.StartOffset)
+				*out = append(*out, Problem{Path: sub, Line: l, Col: c, Message: "unknown key" + suggest(name, fields, theirs)})
 			}
 		case reflect.Map:
+			var elem *keyNode
+			if theirs != nil {
+				elem = theirs.any
+			}
 			for i := range val.Members {
 				m := &val.Members[i]
-				walkKeys(&m.Value, t.Elem(), join(path, m.Name.Value.(hujson.Literal).String()), pos, out)
+				walkKeys(&m.Value, t.Elem(), elem, join(path, m.Name.Value.(hujson.Literal).String()), pos, out)
 			}
 		}
 	case *hujson.Array:
 		if t.Kind() == reflect.Slice {
+			var elem *keyNode
+			if theirs != nil {
+				elem = theirs.items
+			}
 			for i := range val.Elements {
-				walkKeys(&val.Elements[i], t.Elem(), fmt.Sprintf("%s[%d]", path, i), pos, out)
+				walkKeys(&val.Elements[i], t.Elem(), elem, fmt.Sprintf("%s[%d]", path, i), pos, out)
 			}
 		}
 	}
@@ -218,26 +233,55 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-// suggest returns a "did you mean" hint for a misspelt key.
-func suggest(name string, fields map[string]reflect.Type) string {
+// suggestOurs returns a "did you mean" hint when name is a near miss (a
+// different case, or at most two edits) of one of our keys, else "".
+func suggestOurs(name string, fields map[string]reflect.Type) string {
+	if f, _ := nearest(name, fieldNames(fields)); f != "" {
+		return fmt.Sprintf(" (did you mean %q?)", f)
+	}
+	return ""
+}
+
+// nearest returns the name in names that differs from name only in case
+// (distance 0), else the closest one within two edits, else "".
+func nearest(name string, names []string) (string, int) {
 	best, bestD := "", 3
-	for f := range fields {
+	for _, f := range names {
 		if strings.EqualFold(f, name) {
-			return fmt.Sprintf(" (did you mean %q?)", f)
+			return f, 0
 		}
 		if d := distance(strings.ToLower(name), strings.ToLower(f)); d < bestD {
 			best, bestD = f, d
 		}
 	}
-	if best != "" {
-		return fmt.Sprintf(" (did you mean %q?)", best)
-	}
+	return best, bestD
+}
+
+func fieldNames(fields map[string]reflect.Type) []string {
 	names := make([]string, 0, len(fields))
 	for f := range fields {
 		names = append(names, f)
 	}
 	sort.Strings(names)
-	return fmt.Sprintf(" (known keys here: %s)", strings.Join(names, ", "))
+	return names
+}
+
+// suggest returns a "did you mean" hint for a misspelt key: the nearest of
+// our keys or of OpenClaw's there (ours on a tie), else the list of ours.
+func suggest(name string, fields map[string]reflect.Type, theirs *keyNode) string {
+	ours, oursD := nearest(name, fieldNames(fields))
+	other, otherD := nearest(name, theirs.names())
+	switch {
+	case ours != "" && oursD <= otherD:
+		return fmt.Sprintf(" (did you mean %q?)", ours)
+	case other != "":
+		return fmt.Sprintf(" (did you mean OpenClaw's %q?)", other)
+	}
+	also := ""
+	if n := len(theirs.names()); n > 0 {
+		also = fmt.Sprintf("; and OpenClaw %s's %d keys here", OpenClawSchemaVersion(), n)
+	}
+	return fmt.Sprintf(" (known keys here: %s%s)", strings.Join(fieldNames(fields), ", "), also)
 }
 
 // distance is the Levenshtein distance.
@@ -298,6 +342,7 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 		}
 		out = append(out, p)
 	}
+	applyOpenClaw(c, knownProfiles, add)
 	// tools.profile
 	if !contains(knownProfiles, c.Tools.Profile) {
 		add(false, "tools.profile", "unknown profile %q (have %s)", c.Tools.Profile, strings.Join(knownProfiles, ", "))

@@ -630,6 +630,8 @@ func statusOf(code string) int {
 		return http.StatusBadRequest
 	case tools.CodeNotFound:
 		return http.StatusNotFound
+	case tools.CodeExists:
+		return http.StatusConflict
 	case tools.CodeLimit:
 		return http.StatusRequestEntityTooLarge
 	case tools.CodeSetup, runner.CodeAudit:

@@ -23,17 +23,17 @@ func afterFork()
 func afterForkInChild()
 
 // cloneArgs is struct clone_args (linux/sched.h), version 2 (88 bytes).
+// The fields this package never sets keep their slots as blanks (the
+// kernel reads the layout, not the names): child_tid, parent_tid, then
+// tls, set_tid and set_tid_size.
 type cloneArgs struct {
 	flags      uint64
 	pidfd      uint64
-	childTID   uint64
-	parentTID  uint64
+	_          [2]uint64
 	exitSignal uint64
 	stack      uint64
 	stackSize  uint64
-	tls        uint64
-	setTID     uint64
-	setTIDSize uint64
+	_          [3]uint64
 	cgroup     uint64
 }
 
@@ -57,6 +57,7 @@ type childReport struct {
 //
 //go:norace
 //go:noinline
+//lint:ignore U1000 used where the child does not share memory (clone_other.go: other architectures and sanitizer builds)
 func forkExec(p *program, args *cloneArgs, errFD uintptr) (pid uintptr, err syscall.Errno) {
 	beforeFork()
 	r1, _, e := syscall.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(args)), unsafe.Sizeof(*args), 0)
@@ -82,6 +83,7 @@ func forkExec(p *program, args *cloneArgs, errFD uintptr) (pid uintptr, err sysc
 //
 //go:nosplit
 //go:norace
+//lint:ignore U1000 called from assembly (clone_amd64.s) and by forkExec
 func runChild(p *program, errFD uintptr) {
 	var (
 		r1   uintptr

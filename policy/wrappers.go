@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // run is one thing a command runs in turn.
@@ -386,14 +387,18 @@ func pythonRun(c *checker, argv []field, x ctx, st stdinSrc) ([]run, error) {
 
 // loaderNames are the dynamic loader's names (ld.so(8)): ld.so,
 // ld-linux-x86-64.so.2, ld-linux-aarch64.so.1, ld-musl-x86_64.so.1...
-var loaderNames = regexp.MustCompile(`^ld(-linux[a-z0-9_-]*|-musl-[a-z0-9_]+)?\.so(\.[0-9]+)*$`)
+// Compiled on first use: the CLI's cold start pays for no regexp
+// (internal/deptest).
+var loaderNames = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^ld(-linux[a-z0-9_-]*|-musl-[a-z0-9_]+)?\.so(\.[0-9]+)*$`)
+})
 
 // handlerFor returns the handler of a command name.
 func handlerFor(name string) handler {
 	if h := handlers[name]; h != nil {
 		return h
 	}
-	if loaderNames.MatchString(name) {
+	if loaderNames().MatchString(name) {
 		return loaderRun
 	}
 	return nil

@@ -110,8 +110,10 @@ func (r *Runner) request(call *Call) (*request, error) {
 			return &request{tool: call.Tool, params: paramsOf(call.Params)}, err
 		}
 		req := &request{tool: call.Tool, file: true, params: paramsOf(call.Params), fileParams: orEmpty(call.Params)}
-		if !p.Allows(call.Tool) {
-			return req, fmt.Errorf("%w: profile %q does not allow %s", ErrPolicy, p.Name, call.Tool)
+		// The bridge's tools are governed by the profile tool whose power
+		// they share (stat by read; mkdir, remove, rename by write).
+		if g, _ := tools.Governing(call.Tool); !p.Allows(g) {
+			return req, fmt.Errorf("%w: profile %q does not allow %s", ErrPolicy, p.Name, g)
 		}
 		return req, nil
 	}
@@ -151,17 +153,28 @@ func (r *Runner) execRequest(call *Call) (*request, error) {
 	if err := checkEnvNames(ep.Env, ep.SecretEnv); err != nil {
 		return req, err
 	}
-	if r.opts.Exec != nil {
-		var d policy.Decision
-		if req.argv != nil {
-			d = r.opts.Exec.CheckArgv(req.argv)
-		} else {
-			d = r.opts.Exec.Check(req.command) // a shell string, as exec gives it to sh -c
-		}
-		if !d.Allowed {
-			return req, fmt.Errorf("%w: %s", ErrPolicy, d.Reason)
-		}
+	// Variables that make an allowed program run other code (the dynamic
+	// loader's, a shell's startup files, interpreters' options) are
+	// refused whatever the lists say: the audit log would show `ls` while
+	// other code ran (policy.CheckEnv; docs/config.md).
+	if err := policy.CheckEnv(ep.Env); err != nil {
+		return req, fmt.Errorf("%w: %v", ErrPolicy, err)
 	}
+	var d policy.Decision
+	if req.argv != nil {
+		d = r.opts.Exec.CheckArgv(req.argv)
+	} else {
+		d = r.opts.Exec.Check(req.command) // a shell string, as exec gives it to sh -c
+	}
+	if !d.Allowed {
+		return req, fmt.Errorf("%w: %s", ErrPolicy, d.Reason)
+	}
+	req.unchecked = d.Unchecked
+	d = r.opts.Exec.CheckEnvCommands(ep.Env)
+	if !d.Allowed {
+		return req, fmt.Errorf("%w: %s", ErrPolicy, d.Reason)
+	}
+	req.unchecked = append(req.unchecked, d.Unchecked...)
 	keys := make([]string, 0, len(ep.Env))
 	for k := range ep.Env {
 		keys = append(keys, k)

@@ -58,7 +58,8 @@ func RunnerOptions(c *config.Config, p *profiles.Profile) (runner.Options, error
 	}
 	o.FS.Paths = c.PathPolicy()
 	mode, disabled := c.ExecPolicy()
-	pol, err := policy.NewExec(mode, c.Tools.Exec.DenyCommands, c.Tools.Exec.AllowCommands)
+	pol, err := policy.NewExec(policy.Options{Mode: mode, Deny: c.Tools.Exec.DenyCommands, Allow: c.Tools.Exec.AllowCommands,
+		Dynamic: c.Tools.Exec.DynamicCommands})
 	if err != nil {
 		return o, err
 	}
