@@ -53,7 +53,7 @@ export function execArgv(o, c) {
  */
 export function toolArgv(o, c) {
   if (o.gateway) {
-    return [c.binary, "call", c.tool, "--gateway", o.gateway.url, "--token-file", o.gateway.tokenFile, "--session", c.session, "--params-stdin", "--json"];
+    return [c.binary, "call", c.tool, "--gateway", o.gateway.url, "--token-file", o.gateway.tokenFile, "--session", c.session, "--params-stdin", "--reply"];
   }
   return [c.binary, "tools", "call", c.tool, ...common(o), "--workspace", c.workspaceDir, ...ids(o), "--session", c.session];
 }

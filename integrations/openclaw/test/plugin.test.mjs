@@ -96,7 +96,7 @@ test("argv: the CLI contract, directly and through a gateway", () => {
   assert.deepEqual(toolArgv(direct, { binary: "/bin/ocr", tool: "stat", workspaceDir: "/srv/ws", session: "s" }), ["/bin/ocr", "tools", "call", "stat", "--config", "/c.json", "--profile", "coding", "--workspace", "/srv/ws", "--uid", "1000", "--gid", "1000", "--session", "s"]);
   const gw = /** @type {any} */ (resolveOptions({ gateway: { url: "http://127.0.0.1:18790", tokenFile: "/tok" } })).options;
   assert.deepEqual(execArgv(gw, { ...call, tty: false }), ["/bin/ocr", "call", "exec", "--gateway", "http://127.0.0.1:18790", "--token-file", "/tok", "--session", "agent:main:main", "--workdir", "/workspace/sub", "--env", "A=1", "--raw", "--result-file", "/r.json", "--command", "echo hi"]);
-  assert.deepEqual(toolArgv(gw, { binary: "/bin/ocr", tool: "read", workspaceDir: "/srv/ws", session: "s" }), ["/bin/ocr", "call", "read", "--gateway", "http://127.0.0.1:18790", "--token-file", "/tok", "--session", "s", "--params-stdin", "--json"]);
+  assert.deepEqual(toolArgv(gw, { binary: "/bin/ocr", tool: "read", workspaceDir: "/srv/ws", session: "s" }), ["/bin/ocr", "call", "read", "--gateway", "http://127.0.0.1:18790", "--token-file", "/tok", "--session", "s", "--params-stdin", "--reply"]);
 });
 
 test("result files: read once, removed, and a broken one is an error", () => {
