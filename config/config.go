@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/hostpath"
 	"github.com/openclaw-run/openclaw-run/profiles"
 )
@@ -184,6 +185,13 @@ type Sandbox struct {
 	PerSession *bool `json:"perSession,omitempty"`
 	// Limits override the profiles' limits, per profile name.
 	Limits map[string]profiles.Limits `json:"limits,omitempty"`
+	// Network is the egress allowlist of jails whose network is
+	// "allowlist" (docs/network.md): host patterns, static names, the
+	// addresses exempt from the refusal of special ranges, and limits.
+	Network egress.Config `json:"network"`
+	// Networks choose the network per profile name ("none" or
+	// "allowlist"), over the profile's own network field.
+	Networks map[string]string `json:"networks,omitempty"`
 	// AuditSync says when a call's audit intent must be on disk:
 	// "before-result" (default: written before the jail runs, synced in
 	// parallel, on disk before the call's result) or "before-jail"
@@ -284,6 +292,15 @@ func (c *Config) EngineFor(profile string) string {
 		return c.Sandbox.Engine
 	}
 	return "native"
+}
+
+// NetworkFor returns the network of a profile's jails: sandbox.networks,
+// else the profile's own.
+func (c *Config) NetworkFor(p *profiles.Profile) string {
+	if n := c.Sandbox.Networks[p.Name]; n != "" {
+		return n
+	}
+	return p.Network
 }
 
 // Engines are the jail engines sandbox.engine may name.

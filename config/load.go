@@ -544,6 +544,21 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 			add(false, "sandbox.engines."+name, "want one of %v, got %q", Engines, e)
 		}
 	}
+	if _, err := c.Sandbox.Network.Compile(); err != nil {
+		for _, e := range strings.Split(err.Error(), "\n") {
+			add(false, "sandbox.network", "%s", e)
+		}
+	}
+	for name, n := range c.Sandbox.Networks {
+		if !contains(knownProfiles, name) {
+			add(false, "sandbox.networks."+name, "no profile named %q", name)
+		} else if n != "none" && n != "allowlist" {
+			add(false, "sandbox.networks."+name, "want none or allowlist, got %q", n)
+		}
+		if n == "allowlist" && len(c.Sandbox.Network.Allow) == 0 {
+			add(true, "sandbox.network.allow", "profile %s has network allowlist, but nothing is allowed: its jails reach nothing", name)
+		}
+	}
 	switch c.Sandbox.AuditSync {
 	case "", "before-result", "before-jail":
 	default:

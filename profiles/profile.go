@@ -27,7 +27,9 @@ type Profile struct {
 	ExecTier string `json:"execTier"`
 	// FileTier is the seccomp tier of the file tools.
 	FileTier string `json:"fileTier"`
-	// Network is "none": a private network namespace with only loopback.
+	// Network is "none": a private network namespace with only loopback;
+	// or "allowlist": the same, plus an egress proxy inside it that reaches
+	// only the hosts of sandbox.network.allow (docs/network.md).
 	Network string `json:"network"`
 	Limits  Limits `json:"limits"`
 }
@@ -231,8 +233,8 @@ var checks = []check{
 		return nil
 	}},
 	{"network", func(p *Profile) error {
-		if p.Network != "none" {
-			return fmt.Errorf("network %q: only \"none\" (loopback only) is supported", p.Network)
+		if p.Network != "none" && p.Network != "allowlist" {
+			return fmt.Errorf("network %q: want \"none\" (loopback only) or \"allowlist\" (the hosts of sandbox.network.allow, through the egress proxy)", p.Network)
 		}
 		return nil
 	}},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
+	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/runner/tools"
 	"golang.org/x/sys/unix"
@@ -150,7 +151,7 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 	}
 	tr.mark("intent")
 	// 4. The jail.
-	cio := &callIO{stdin: call.Stdin, tr: tr}
+	cio := &callIO{stdin: call.Stdin, tr: tr, egress: req.egress}
 	var helperOut bytes.Buffer
 	var stdout, stderr *streamWriter
 	switch {
@@ -196,13 +197,16 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 	if res != nil && len(res.BlockedSyscalls) > 0 {
 		rec.Blocked = res.BlockedSyscalls
 	}
+	if res != nil && res.Egress != nil {
+		rec.Egress = res.Egress
+	}
 	aerr := errors.Join(serr, r.record(rec))
 	tr.mark("outcome")
 	// 6. The answer.
 	if err != nil {
 		s.fail(id, err)
 	} else {
-		s.send(Event{Type: "result", CallID: id, Tool: call.Tool, Result: res, Output: output})
+		s.send(Event{Type: "result", CallID: id, Tool: call.Tool, Result: forCaller(res), Output: output})
 	}
 	if aerr != nil && err == nil {
 		// The call ran and its result went out; its outcome record is
@@ -309,4 +313,20 @@ func (s *sender) send(e Event) {
 func (s *sender) fail(id string, err error) error {
 	s.send(Event{Type: "error", CallID: id, Code: ErrorCode(err), Message: err.Error()})
 	return err
+}
+
+// forCaller is the result as the caller sees it: the egress report without
+// the operator's details (how a refused name resolved, which private range
+// it fell in), which stay in the audit record.
+func forCaller(res *Result) *Result {
+	if res == nil || res.Egress == nil {
+		return res
+	}
+	c, rep := *res, *res.Egress
+	rep.Connections = append([]egress.Conn(nil), rep.Connections...)
+	for i := range rep.Connections {
+		rep.Connections[i].Detail = ""
+	}
+	c.Egress = &rep
+	return &c
 }

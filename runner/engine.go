@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/plan"
 )
 
@@ -16,6 +17,9 @@ type callIO struct {
 	stdout, stderr io.Writer
 	// tr times the call's stages (OPENCLAW_TRACE=1).
 	tr *trace
+	// egress is the call's allowlist (plan.NetworkAllowlist), served by
+	// the proxy on the listener the jail made.
+	egress *egress.Policy
 }
 
 // engine builds the jail of a plan, runs its command and reports how it

@@ -2,10 +2,13 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"os"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/seccomp"
 	"golang.org/x/sys/unix"
@@ -66,6 +69,24 @@ func (e nativeEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Resu
 		go feedPty(m, cio.stdin)
 	}
 	j.out.start()
+	// The egress proxy, on the listener the jail made in its own network
+	// namespace (jail step 21): this call's allowlist, its connections
+	// recorded, all of them ended with the call.
+	var px *egress.Proxy
+	if f := proc.ProxyListener(); f != nil {
+		ln, err := net.FileListener(f)
+		if err == nil && cio.egress == nil {
+			ln.Close()
+			err = errors.New("no allowlist for the call")
+		}
+		if err != nil {
+			proc.Kill()
+			proc.Wait()
+			return nil, teardown, setupErr("proxy", err)
+		}
+		px = egress.NewProxy(cio.egress, egress.Options{})
+		go px.Serve(ln)
+	}
 	var sup *seccomp.Supervisor
 	if l := proc.Listener(); l >= 0 {
 		var err error
@@ -80,6 +101,9 @@ func (e nativeEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Resu
 	stop := watch(ctx, time.Duration(p.Limits.TimeoutMs)*time.Millisecond, func() {
 		proc.Kill()
 		cg.Kill()
+		if px != nil {
+			px.Shutdown() // the call's connections end with it
+		}
 	})
 	st, werr := proc.Wait()
 	res.TimedOut, res.Canceled = stop()
@@ -91,6 +115,11 @@ func (e nativeEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Resu
 	res.OutputBytes, res.OutputTruncated = j.out.wait()
 	if sup != nil {
 		res.BlockedSyscalls = sup.Stop()
+	}
+	if px != nil {
+		px.Shutdown()
+		rep := px.Report()
+		res.Egress = &rep
 	}
 	res.DurationMs = time.Since(start).Milliseconds()
 	if werr != nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/hostpath"
 	"github.com/openclaw-run/openclaw-run/jail"
 	"github.com/openclaw-run/openclaw-run/plan"
@@ -20,6 +21,11 @@ import (
 
 // HelperPath is where the tool helper binary appears in a file tool's jail.
 const HelperPath = "/run/openclaw-run/tool"
+
+// ProxyPort is the loopback port of the egress proxy's listener inside a
+// jail whose network is an allowlist: any port would do, the namespace is
+// the jail's own; 3128 is the one proxies are known by.
+const ProxyPort = 3128
 
 // limitsOf returns the limits of a call: the runner's, narrowed by what
 // the call asked (a value above the runner's keeps the runner's).
@@ -72,7 +78,14 @@ func (r *Runner) plan(id string, req *request, call *Call) (*plan.Plan, error) {
 		}
 		extra = append(extra, bind)
 	}
-	j, err := r.jailPlan(lim, tier, extra)
+	network := req.network
+	switch {
+	case req.file:
+		network = plan.NetworkNone // the file tier has no sockets at all
+	case req.warm:
+		network = r.opts.Network
+	}
+	j, err := r.jailPlan(lim, tier, network, extra)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +112,14 @@ func (r *Runner) plan(id string, req *request, call *Call) (*plan.Plan, error) {
 // without a shell in between (one exec fewer), anything else is sh -c, as
 // OpenClaw runs it; the CLI's argv runs as given.
 func (r *Runner) command(req *request, j *plan.Jail) plan.Command {
-	c := plan.Command{Env: Env(r.opts.Term, req.env), Dir: req.dir, Pty: req.pty}
+	env := req.env
+	if j.Network.Mode == plan.NetworkAllowlist {
+		// Last, so that they win: HTTP_PROXY and friends point at the
+		// proxy's listener in the jail's own namespace. A program that
+		// ignores them reaches nothing: there is no other route out.
+		env = append(append([]string(nil), env...), egress.Env(fmt.Sprintf("127.0.0.1:%d", j.Network.ProxyPort))...)
+	}
+	c := plan.Command{Env: Env(r.opts.Term, env), Dir: req.dir, Pty: req.pty}
 	switch {
 	case req.argv != nil:
 		c.Args = req.argv
@@ -121,7 +141,7 @@ func (r *Runner) command(req *request, j *plan.Jail) plan.Command {
 }
 
 // jailPlan is the jail of a call with these limits, tier and extra binds.
-func (r *Runner) jailPlan(lim profiles.Limits, tier string, extra []plan.Bind) (*plan.Jail, error) {
+func (r *Runner) jailPlan(lim profiles.Limits, tier, network string, extra []plan.Bind) (*plan.Jail, error) {
 	l, err := hostLayout()
 	if err != nil {
 		return nil, setupErr("plan", err)
@@ -134,8 +154,11 @@ func (r *Runner) jailPlan(lim profiles.Limits, tier string, extra []plan.Bind) (
 		TmpSize:  int64(lim.TmpSize),
 		Rlimits:  r.rlimits(lim),
 		Tier:     tier,
-		Network:  plan.Network{Mode: plan.NetworkNone},
+		Network:  plan.Network{Mode: network},
 		Memory:   int64(lim.Memory), CPUs: lim.CPUs, Pids: int64(lim.Pids),
+	}
+	if network == plan.NetworkAllowlist {
+		j.Network.ProxyPort = ProxyPort
 	}
 	ws, err := filepath.Abs(r.opts.Workspace)
 	if err == nil {

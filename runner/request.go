@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/policy"
 	"github.com/openclaw-run/openclaw-run/profiles"
@@ -42,6 +43,10 @@ type request struct {
 	unchecked []string
 	// warm: the plan of a pre-warmed jail, which has no command yet.
 	warm bool
+	// network is the call's network (plan.Network*), and egress its
+	// allowlist (the operator's, narrowed by the call).
+	network string
+	egress  *egress.Policy
 }
 
 // ExecParams are exec's parameters, with OpenClaw's names.
@@ -62,6 +67,11 @@ type ExecParams struct {
 	// Limits narrow the profile's for this call: memory, cpus, pids,
 	// maxOutput. A value above the profile's is the profile's.
 	Limits *CallLimits `json:"limits,omitempty"`
+	// Network narrows the profile's: "none" takes the call off the
+	// network; AllowHosts narrows the operator's allowlist (each pattern
+	// must be covered by one of the operator's).
+	Network    string   `json:"network,omitempty"`
+	AllowHosts []string `json:"allowHosts,omitempty"`
 }
 
 // CallLimits are the limits a call may narrow.
@@ -198,6 +208,26 @@ func (r *Runner) execRequest(call *Call) (*request, error) {
 		req.pty = &plan.Pty{Cols: uint16(orDefault(ep.Cols, 80)), Rows: uint16(orDefault(ep.Rows, 24))}
 	}
 	req.timeout = time.Duration(ep.TimeoutSeconds * float64(time.Second))
+	req.network, req.egress = r.opts.Network, r.opts.Egress
+	switch ep.Network {
+	case "":
+	case plan.NetworkNone:
+		req.network, req.egress = plan.NetworkNone, nil
+	case plan.NetworkAllowlist:
+		if r.opts.Network != plan.NetworkAllowlist {
+			return req, fmt.Errorf("%w: network allowlist asked, but this profile's jails have no network (the operator's sandbox.networks)", ErrPolicy)
+		}
+	default:
+		return req, invalidParams("exec: network %q: want none or allowlist", ep.Network)
+	}
+	if len(ep.AllowHosts) > 0 {
+		if req.network != plan.NetworkAllowlist {
+			return req, fmt.Errorf("%w: allowHosts given, but the call has no network", ErrPolicy)
+		}
+		if req.egress, err = req.egress.Narrow(ep.AllowHosts); err != nil {
+			return req, fmt.Errorf("%w: allowHosts: %v", ErrPolicy, err)
+		}
+	}
 	if l := ep.Limits; l != nil {
 		req.limits = profiles.Limits{Memory: l.Memory, CPUs: l.CPUs, Pids: l.Pids, MaxOutput: l.MaxOutput}
 	}

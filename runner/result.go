@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/jail"
 	"github.com/openclaw-run/openclaw-run/runcjail"
 	"github.com/openclaw-run/openclaw-run/runner/tools"
@@ -37,6 +38,9 @@ type Result struct {
 	// Limits are the limits that were in force (after the call narrowed
 	// the profile's).
 	Limits *Limits `json:"limits,omitempty"`
+	// Egress lists every connection the call's jail made through the
+	// egress proxy (network allowlist), refused ones with their reason.
+	Egress *egress.Report `json:"egress,omitempty"`
 }
 
 // Limits are a call's limits in force, as the result and the audit record

@@ -22,7 +22,9 @@ import (
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/cgroups"
+	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/hostpath"
+	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/policy"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runcjail"
@@ -77,6 +79,11 @@ type Options struct {
 	// their calls (0: none). Each serves one call (see warm.go). The
 	// native engine only.
 	Prewarm int
+	// Network is the network of exec jails: plan.NetworkNone or
+	// plan.NetworkAllowlist ("": the profile's). Egress is the operator's
+	// allowlist, which a call may only narrow (egress.Policy.Narrow).
+	Network string
+	Egress  *egress.Policy
 	// Engine builds the jails: "native" (default) or "runc" (see runc.go).
 	Engine string
 	// RuncHelper is the runc engine's helper binary; default:
@@ -172,6 +179,18 @@ func New(o Options) (*Runner, error) {
 	}
 	if r.paths == nil {
 		r.paths = hostpath.Default("", "", nil)
+	}
+	if r.opts.Network == "" {
+		r.opts.Network = o.Profile.Network
+	}
+	switch r.opts.Network {
+	case plan.NetworkNone:
+	case plan.NetworkAllowlist:
+		if r.opts.Egress == nil {
+			return nil, errors.New("runner: network allowlist without an egress policy (sandbox.network)")
+		}
+	default:
+		return nil, fmt.Errorf("runner: unknown network %q (none, allowlist)", r.opts.Network)
 	}
 	r.uid, r.gid = ChooseIDs(ws, o.UID, o.GID)
 	if r.engine, err = r.newEngine(); err != nil {

@@ -43,6 +43,8 @@ type runFlags struct {
 	session    string
 	binds      []string
 	roBinds    []string
+	network    string
+	allowHosts []string
 }
 
 // runFlagSet defines the flags of `openclaw-run [flags] -- CMD`.
@@ -77,6 +79,8 @@ func runFlagSet(f *runFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.IntVar(&f.gid, "gid", 0, "host gid that root in the jail maps to (default: with --uid, the same number)")
 	fs.StringArrayVar(&f.roBinds, "ro-bind", nil, "bind host SRC[:DST] read-only into the jail (repeatable; DST defaults to SRC); checked by the path policy of tools.fs.allowedPaths")
 	fs.StringArrayVar(&f.binds, "bind", nil, "bind host SRC[:DST] read-write into the jail (repeatable); checked like --ro-bind")
+	fs.StringVar(&f.network, "network", "", "the jail's network: none (loopback only) or allowlist (only the hosts of sandbox.network.allow and --allow-host, through the audited egress proxy; docs/network.md) (default: the profile's)")
+	fs.StringArrayVar(&f.allowHosts, "allow-host", nil, "with --network allowlist: also allow this host pattern, e.g. pypi.org, *.pythonhosted.org, mirror.internal:8080 (repeatable)")
 	fs.BoolVarP(&f.tty, "tty", "t", false, "give the command a pseudo-terminal of the jail's own (for interactive programs); all output arrives on stdout")
 	fs.StringVar(&f.ttySize, "tty-size", "", "the pty's size COLSxROWS (default: this terminal's, else 80x24)")
 	fs.StringVar(&f.resultFile, "result-file", "", "write how the call ended as JSON to this file when it ends (exit code, signal, timeout, OOM, blocked system calls; an error for a refused call)")
@@ -224,6 +228,25 @@ func run(f *runFlags, argv []string, stderr io.Writer) (*callResult, int) {
 	}
 	if f.engine != "" {
 		opts.Engine = f.engine
+	}
+	switch f.network {
+	case "", "none", "allowlist":
+		if f.network != "" {
+			opts.Network = f.network
+		}
+	default:
+		return refuse("invalid_params", "--network %q: want none or allowlist", f.network)
+	}
+	if len(f.allowHosts) > 0 {
+		if opts.Network != "allowlist" {
+			return refuse("invalid_params", "--allow-host needs --network allowlist (or a profile whose network is allowlist)")
+		}
+		// The operator's command line adds to the config's list.
+		nc := cfg.Sandbox.Network
+		nc.Allow = append(append([]string(nil), nc.Allow...), f.allowHosts...)
+		if opts.Egress, err = nc.Compile(); err != nil {
+			return refuse("invalid_params", "--allow-host: %v", err)
+		}
 	}
 	if f.uid != 0 {
 		opts.UID, opts.GID = f.uid, f.gid

@@ -64,6 +64,10 @@ func RunnerOptions(c *config.Config, p *profiles.Profile) (runner.Options, error
 		return o, err
 	}
 	o.Exec, o.ExecDisabled = pol, disabled
+	o.Network = c.NetworkFor(p)
+	if o.Egress, err = c.Sandbox.Network.Compile(); err != nil {
+		return o, err
+	}
 	o.Secrets = Secrets(c)
 	return o, nil
 }
