@@ -1,0 +1,171 @@
+// Package staging owns the staging layer of a call's workspace writes: an
+// overlay whose lower layer is the workspace and whose upper layer is a
+// size-limited tmpfs private to the call (layer.go), the list of what a
+// call changed (changes.go), and the workspace's store of calls that
+// turns a call's upper layer into workspace changes as a unit, holds them
+// for review, and undoes them (store.go).
+//
+// Why an overlay on a tmpfs, decided by measurement (BENCHMARKS.md):
+//   - the tmpfs is the only kernel-enforced byte and inode limit that
+//     works on any file system (ext4, xfs, NFS) without project quotas:
+//     a write past it fails with ENOSPC inside the jail, and the host's
+//     disk is never touched while the call runs;
+//   - the commit copies only what the call changed (copy_file_range from
+//     the tmpfs, then a rename into place), so its cost grows with the
+//     changes, not with the workspace;
+//   - a call that writes nothing costs one tmpfs and one overlay mount.
+//
+// The tmpfs's pages are memory, charged to the call's cgroup: a call's
+// disk limit is bounded by its memory limit too (docs/staging.md).
+//
+// The layer is made by the runner as root in the initial user namespace,
+// as detached mounts (fsopen/fsmount, Linux 5.2; overlay keeps its
+// trusted.overlay.* xattrs, which tmpfs has always supported), and handed
+// to the jail as the tree it attaches at /workspace, for either engine.
+package staging
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// Layer is one call's staging layer.
+type Layer struct {
+	// tmpfs is the detached tmpfs holding upper/ and work/; overlay is
+	// the detached overlay mount, attached in the jail at /workspace.
+	tmpfs, overlay int
+	// Disk and Inodes are its limits.
+	Disk, Inodes int64
+}
+
+// Overlay options: no directory redirects (a directory rename inside the
+// overlay is EXDEV, which mv turns into a copy and a delete: the upper
+// layer then spells out what changed), no index, no metacopy (a copied-up
+// file is whole in the upper layer), no inode number extension.
+var overlayOptions = [][2]string{{"redirect_dir", "off"}, {"index", "off"}, {"metacopy", "off"}, {"xino", "off"}}
+
+// NewLayer makes the staging layer of a call over workspace: a tmpfs of
+// disk bytes and inodes inodes (nr_inodes) with upper/ owned like the
+// workspace, and an overlay mount (nosuid, nodev) on it. It needs
+// CAP_SYS_ADMIN in the initial user namespace.
+func NewLayer(workspace string, disk, inodes int64) (*Layer, error) {
+	if disk <= 0 || inodes <= 0 {
+		return nil, fmt.Errorf("staging: disk (%d) and inodes (%d) must be set", disk, inodes)
+	}
+	l := &Layer{tmpfs: -1, overlay: -1, Disk: disk, Inodes: inodes}
+	fail := func(step string, err error) (*Layer, error) {
+		l.Close()
+		return nil, fmt.Errorf("staging: %s: %w", step, err)
+	}
+	ws, err := unix.Openat2(unix.AT_FDCWD, workspace, &unix.OpenHow{
+		Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS})
+	if err != nil {
+		return fail("open the workspace "+workspace, err)
+	}
+	defer unix.Close(ws)
+	var st unix.Stat_t
+	if err := unix.Fstat(ws, &st); err != nil {
+		return fail("stat the workspace", err)
+	}
+	fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fail("fsopen(tmpfs)", err)
+	}
+	defer unix.Close(fs)
+	for _, kv := range [][2]string{{"size", strconv.FormatInt(disk, 10)}, {"nr_inodes", strconv.FormatInt(inodes, 10)}, {"mode", "0700"}} {
+		if err := unix.FsconfigSetString(fs, kv[0], kv[1]); err != nil {
+			return fail("tmpfs "+kv[0]+"="+kv[1], err)
+		}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return fail("tmpfs: create", err)
+	}
+	if l.tmpfs, err = unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC); err != nil {
+		return fail("fsmount(tmpfs)", err)
+	}
+	for _, d := range []string{"upper", "work"} {
+		if err := unix.Mkdirat(l.tmpfs, d, 0o700); err != nil {
+			return fail("mkdir "+d, err)
+		}
+	}
+	// The overlay's root is upper/'s inode: it must look like the
+	// workspace's root (owner and mode).
+	if err := unix.Fchownat(l.tmpfs, "upper", int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fail("chown upper", err)
+	}
+	if err := unix.Fchmodat(l.tmpfs, "upper", st.Mode&0o7777&^(unix.S_ISUID|unix.S_ISGID), 0); err != nil {
+		return fail("chmod upper", err)
+	}
+	ov, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fail("fsopen(overlay)", err)
+	}
+	defer unix.Close(ov)
+	// Layers by descriptor path: no name is looked up twice, so no
+	// symlink swapped in after the checks above can redirect them.
+	params := [][2]string{
+		{"lowerdir", fmt.Sprintf("/proc/self/fd/%d", ws)},
+		{"upperdir", fmt.Sprintf("/proc/self/fd/%d/upper", l.tmpfs)},
+		{"workdir", fmt.Sprintf("/proc/self/fd/%d/work", l.tmpfs)},
+	}
+	for _, kv := range append(params, overlayOptions...) {
+		if err := unix.FsconfigSetString(ov, kv[0], kv[1]); err != nil {
+			return fail("overlay "+kv[0]+"="+kv[1], err)
+		}
+	}
+	if err := unix.FsconfigCreate(ov); err != nil {
+		return fail("overlay: create (overlayfs must be available: modprobe overlay)", err)
+	}
+	if l.overlay, err = unix.Fsmount(ov, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV); err != nil {
+		return fail("fsmount(overlay)", err)
+	}
+	return l, nil
+}
+
+// Tree is the overlay as a detached mount, for the jail to attach at
+// /workspace (move_mount). The layer keeps owning it.
+func (l *Layer) Tree() int { return l.overlay }
+
+// Usage is how much of its limits the call's changes take, and whether
+// either is exhausted (a write failed with ENOSPC in the jail).
+func (l *Layer) Usage() (bytes, inodes int64, diskFull, inodesFull bool, err error) {
+	var s unix.Statfs_t
+	if err := unix.Fstatfs(l.tmpfs, &s); err != nil {
+		return 0, 0, false, false, err
+	}
+	bs := int64(s.Bsize)
+	bytes = (int64(s.Blocks) - int64(s.Bfree)) * bs
+	inodes = int64(s.Files) - int64(s.Ffree)
+	return bytes, inodes, int64(s.Bavail)*bs < 4096, s.Ffree == 0, nil
+}
+
+// upper opens the upper directory.
+func (l *Layer) upper() (int, error) {
+	return unix.Openat(l.tmpfs, "upper", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+}
+
+// Close releases the layer: its memory goes once the jail that attached
+// it is gone too.
+func (l *Layer) Close() {
+	for _, fd := range []*int{&l.overlay, &l.tmpfs} {
+		if *fd >= 0 {
+			unix.Close(*fd)
+			*fd = -1
+		}
+	}
+}
+
+// Available reports whether this process can make staging layers: root
+// in the initial user namespace (fsopen of tmpfs and overlay as detached
+// mounts). An unprivileged runner cannot; docs/staging.md says what that
+// means.
+func Available() error {
+	if os.Geteuid() != 0 {
+		return errors.New("staging layers are made by a privileged runner (root); this one is uid " + strconv.Itoa(os.Geteuid()))
+	}
+	return nil
+}
