@@ -192,12 +192,34 @@ type Sandbox struct {
 	// Networks choose the network per profile name ("none" or
 	// "allowlist"), over the profile's own network field.
 	Networks map[string]string `json:"networks,omitempty"`
+	// Staging puts each call's workspace writes in a staging layer of its
+	// own, committed as a unit after the call, listed in its result and
+	// audit record, and undoable (docs/staging.md): "auto" (default: on
+	// when the runner is root), "on" (refuse calls when it cannot), "off".
+	Staging string `json:"staging,omitempty"`
+	// Review: "commit" (default) or "hold": a call's changes wait for
+	// `openclaw-run changes approve|reject CALLID`.
+	Review string `json:"review,omitempty"`
+	// OnAbort: what happens to the changes of a call that timed out, was
+	// canceled or OOM-killed: "discard" (default) or "commit". A call that
+	// exits non-zero is not aborted: its changes are committed.
+	OnAbort string `json:"onAbort,omitempty"`
+	// UndoRetention bounds the pre-images kept for undo, per workspace.
+	UndoRetention UndoRetention `json:"undoRetention"`
 	// AuditSync says when a call's audit intent must be on disk:
 	// "before-result" (default: written before the jail runs, synced in
 	// parallel, on disk before the call's result) or "before-jail"
 	// (synced before the jail runs: also covers a power loss in between,
 	// at the cost of an fdatasync on every call's path).
 	AuditSync string `json:"auditSync,omitempty"`
+}
+
+// UndoRetention is sandbox.undoRetention: committed calls' records are
+// kept for Time (default 7 days) and at most Size bytes of pre-images
+// per workspace (default 1 GiB), the oldest dropped first.
+type UndoRetention struct {
+	Time profiles.Duration `json:"time,omitempty"`
+	Size profiles.Size     `json:"size,omitempty"`
 }
 
 // Alerts is alerts.*: the thresholds of "openclaw-run audit alerts" and

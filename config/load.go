@@ -559,6 +559,21 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 			add(true, "sandbox.network.allow", "profile %s has network allowlist, but nothing is allowed: its jails reach nothing", name)
 		}
 	}
+	for _, k := range []struct {
+		path, v string
+		ok      []string
+	}{
+		{"sandbox.staging", c.Sandbox.Staging, []string{"", "auto", "on", "off"}},
+		{"sandbox.review", c.Sandbox.Review, []string{"", "commit", "hold"}},
+		{"sandbox.onAbort", c.Sandbox.OnAbort, []string{"", "discard", "commit"}},
+	} {
+		if !contains(k.ok, k.v) {
+			add(false, k.path, "want one of %s, got %q", strings.Join(k.ok[1:], ", "), k.v)
+		}
+	}
+	if c.Sandbox.UndoRetention.Time < 0 || c.Sandbox.UndoRetention.Size < 0 {
+		add(false, "sandbox.undoRetention", "time and size must not be negative")
+	}
 	switch c.Sandbox.AuditSync {
 	case "", "before-result", "before-jail":
 	default:

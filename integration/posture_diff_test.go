@@ -75,7 +75,7 @@ func checkPromised(t *testing.T, label string, a posture.Posture) {
 		"status":   {"NoNewPrivs:\t1", "Seccomp:\t2", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "SigIgn:\t0000000000000000", "SigBlk:\t0000000000000000"},
 		"idmaps":   {fmt.Sprintf("0 %d 1", jailUID)},
 		"network":  {"lo\n"},
-		"syscalls": {"ptrace EPERM", "unshare-user EPERM", "mount EPERM", "bpf EPERM", "socket-packet ENOSYS", "socket-netlink-audit ENOSYS", "socket-netlink-route ok", "socket-inet ok"},
+		"syscalls": {"ptrace EPERM", "unshare-user EPERM", "mount EPERM", "bpf EPERM", "socket-packet EPERM", "socket-netlink-audit EPERM", "socket-netlink-route ok", "socket-inet ok"},
 		// (A masked file such as /proc/sysrq-trigger is /dev/null: writing
 		// it succeeds and does nothing; the masked section checks it.)
 		"readonly": {"/usr/bin/.probe refused", "/workspace/.probe writable", "/etc/.probe refused",

@@ -182,6 +182,9 @@ func start(s *Spec) (*Process, *Pending, error) {
 	// A privileged runner prepares every bind on the host side; an
 	// unprivileged one cannot clone host mounts, and its child binds from
 	// its own copy of the mount namespace instead (bindInChild).
+	if j.Staging != nil && !rootful {
+		return nil, nil, errors.New("a staging layer needs a privileged runner (docs/staging.md)")
+	}
 	for i := 0; rootful && i < len(j.Binds)+len(devices); i++ {
 		src, attr := "", uint64(devAttrs)
 		if i < len(j.Binds) {
@@ -189,7 +192,19 @@ func start(s *Spec) (*Process, *Pending, error) {
 		} else {
 			src = "/dev/" + devices[i-len(j.Binds)]
 		}
-		fd, err := prepareTree(src, attr)
+		var fd int
+		var err error
+		if i < len(j.Binds) && j.Binds[i].Staged {
+			// The staging layer's overlay, made (and sealed nosuid,
+			// nodev) by the runner: a copy of its descriptor, closed
+			// like the other trees once the child attached it.
+			fd, err = unix.FcntlInt(uintptr(s.StagedTree), unix.F_DUPFD_CLOEXEC, 3)
+			if err != nil {
+				err = fmt.Errorf("staged tree: %w", err)
+			}
+		} else {
+			fd, err = prepareTree(src, attr)
+		}
 		if err != nil {
 			return nil, nil, err
 		}

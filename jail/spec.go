@@ -30,6 +30,11 @@ type Spec struct {
 	// the pty replaces all three.
 	Stdin, Stdout, Stderr *os.File
 
+	// StagedTree is the staging layer's overlay (a detached mount the
+	// runner made, package staging), attached in place of the bind marked
+	// Staged; -1 or 0 when the plan has none.
+	StagedTree int
+
 	// CgroupFD, when > 0, is an open cgroup v2 directory: the child is cloned
 	// straight into it (CLONE_INTO_CGROUP), so it never runs outside it.
 	CgroupFD int
@@ -77,6 +82,9 @@ func (s *Spec) validate() error {
 	}
 	if len(s.Seccomp) > 0xffff {
 		errs = append(errs, fmt.Errorf("seccomp filter too long: %d instructions", len(s.Seccomp)))
+	}
+	if s.Plan.Jail.Staging != nil && s.StagedTree <= 0 {
+		errs = append(errs, errors.New("a staging layer in the plan, and no staged tree"))
 	}
 	if s.Deferred && s.Plan.Command.Pty != nil {
 		errs = append(errs, errors.New("a pre-warmed jail has no pty (its command is not known when it is built)"))

@@ -103,6 +103,18 @@ type Jail struct {
 	Memory int64   `json:"memory"`
 	CPUs   float64 `json:"cpus"`
 	Pids   int64   `json:"pids"`
+	// Staging, when set, puts the call's writes to its workspace in a
+	// staging layer of its own (package staging): the bind marked Staged
+	// gets an overlay whose upper layer holds at most Disk bytes and
+	// Inodes inodes, and the runner commits, holds or discards it after
+	// the call.
+	Staging *Staging `json:"staging,omitempty"`
+}
+
+// Staging is a call's staging layer's limits.
+type Staging struct {
+	Disk   int64 `json:"disk"`
+	Inodes int64 `json:"inodes"`
 }
 
 // Network is what the jail's network namespace holds: always a fresh one
@@ -145,6 +157,9 @@ type Bind struct {
 	Writable bool `json:"writable,omitempty"`
 	// File: the source is a regular file (its mount point is a file).
 	File bool `json:"file,omitempty"`
+	// Staged: the jail sees the staging layer over Source, not Source
+	// itself (Jail.Staging).
+	Staged bool `json:"staged,omitempty"`
 }
 
 // Mask hides Path (inside the jail); Dir says whether it is a directory.
@@ -336,6 +351,26 @@ var jailChecks = []check{
 			}
 		}
 		return errors.Join(errs...)
+	}},
+	{"staging", func(p *Plan) error {
+		staged := 0
+		for _, b := range p.Jail.Binds {
+			if b.Staged {
+				staged++
+				if !b.Writable || b.File {
+					return fmt.Errorf("the staged bind %s must be a writable directory", b.Target)
+				}
+			}
+		}
+		switch s := p.Jail.Staging; {
+		case s == nil && staged > 0:
+			return errors.New("a staged bind without a staging layer")
+		case s != nil && staged != 1:
+			return fmt.Errorf("a staging layer needs exactly one staged bind, got %d", staged)
+		case s != nil && (s.Disk <= 0 || s.Inodes <= 0):
+			return fmt.Errorf("staging limits must be set (disk %d, inodes %d)", s.Disk, s.Inodes)
+		}
+		return nil
 	}},
 	{"network", func(p *Plan) error {
 		switch n := p.Jail.Network; n.Mode {

@@ -44,6 +44,13 @@ type Limits struct {
 	TmpSize   Size     `json:"tmpSize"`
 	FileSize  Size     `json:"fileSize"`
 	OpenFiles int      `json:"openFiles"`
+	// Disk bounds what a call may add to its workspace (its staging
+	// layer: docs/staging.md), and DiskInodes the files and directories
+	// it may create. A write past either fails with ENOSPC in the jail.
+	// They are memory while the call runs (a tmpfs, charged to the
+	// call's cgroup). 0: half of Memory, and 65536 inodes.
+	Disk       Size `json:"disk,omitempty"`
+	DiskInodes int  `json:"diskInodes,omitempty"`
 }
 
 // Override returns l with every field that o sets replaced.
@@ -72,7 +79,29 @@ func (l Limits) Override(o Limits) Limits {
 	if o.OpenFiles != 0 {
 		l.OpenFiles = o.OpenFiles
 	}
+	if o.Disk != 0 {
+		l.Disk = o.Disk
+	}
+	if o.DiskInodes != 0 {
+		l.DiskInodes = o.DiskInodes
+	}
 	return l
+}
+
+// StagingDisk is the disk limit in force: Disk, else half of Memory.
+func (l Limits) StagingDisk() int64 {
+	if l.Disk > 0 {
+		return int64(l.Disk)
+	}
+	return int64(l.Memory) / 2
+}
+
+// StagingInodes is the inode limit in force: DiskInodes, else 65536.
+func (l Limits) StagingInodes() int64 {
+	if l.DiskInodes > 0 {
+		return int64(l.DiskInodes)
+	}
+	return 65536
 }
 
 // Allows reports whether the profile allows tool.
@@ -274,6 +303,12 @@ func (l Limits) Validate() error {
 	bound("tmpSize", float64(l.TmpSize)/mi, 1, 1<<20, "MiB")
 	bound("fileSize", float64(l.FileSize)/mi, 1, 1<<30, "MiB")
 	bound("openFiles", float64(l.OpenFiles), 16, 1<<20, "")
+	if l.Disk != 0 {
+		bound("disk", float64(l.Disk)/mi, 1, 1<<20, "MiB")
+	}
+	if l.DiskInodes != 0 {
+		bound("diskInodes", float64(l.DiskInodes), 64, 1<<24, "")
+	}
 	return errors.Join(errs...)
 }
 

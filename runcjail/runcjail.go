@@ -173,7 +173,11 @@ type Process struct {
 
 // Start runs the helper for plan with the jail's stdio. The files are the
 // jail's own from here on; the caller may close its copies after Start.
-func Start(helper string, req *Request, stdin, stdout, stderr *os.File) (*Process, error) {
+//
+// staged, with a staging layer in the plan, is its overlay (a detached
+// mount the runner made): the helper gets it as fd 5 and attaches it in
+// place of the staged bind.
+func Start(helper string, req *Request, stdin, stdout, stderr, staged *os.File) (*Process, error) {
 	planR, planW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -193,7 +197,7 @@ func Start(helper string, req *Request, stdin, stdout, stderr *os.File) (*Proces
 		Stdin:      stdin,
 		Stdout:     stdout,
 		Stderr:     stderr,
-		ExtraFiles: []*os.File{planR, resW},
+		ExtraFiles: append([]*os.File{planR, resW}, nonNil(staged)...),
 		// No parent-death signal: if the runner dies, the helper sees
 		// the plan pipe end and takes the jail down in order (its cgroup,
 		// its files), which a SIGKILL would leave to the next Sweep.
@@ -271,3 +275,13 @@ func (p *Process) Wait() (*Result, error) {
 	}
 	return &res, nil
 }
+
+func nonNil(f *os.File) []*os.File {
+	if f == nil {
+		return nil
+	}
+	return []*os.File{f}
+}
+
+// StagedFD is where the helper finds the staging layer's overlay.
+const StagedFD = 5

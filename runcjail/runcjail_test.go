@@ -29,7 +29,7 @@ func start(t *testing.T, helper string) *Process {
 	t.Helper()
 	null, _ := os.Open(os.DevNull)
 	defer null.Close()
-	p, err := Start(helper, &Request{Plan: &plan.Plan{Command: plan.Command{Args: []string{"true"}}}}, null, null, null)
+	p, err := Start(helper, &Request{Plan: &plan.Plan{Command: plan.Command{Args: []string{"true"}}}}, null, null, null, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/runner/tools"
+	"github.com/openclaw-run/openclaw-run/staging"
 	"golang.org/x/sys/unix"
 )
 
@@ -173,6 +174,9 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 		stdout.flush()
 		stderr.flush()
 	}
+	if err == nil && res.layer != nil {
+		r.commit(id, res)
+	}
 	var output any
 	if err == nil && req.file {
 		output, err = r.fileReply(req.tool, res, &helperOut)
@@ -199,6 +203,9 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 	}
 	if res != nil && res.Egress != nil {
 		rec.Egress = res.Egress
+	}
+	if res != nil && res.Changes != nil {
+		rec.Changes = res.Changes
 	}
 	aerr := errors.Join(serr, r.record(rec))
 	tr.mark("outcome")
@@ -329,4 +336,28 @@ func forCaller(res *Result) *Result {
 	}
 	c.Egress = &rep
 	return &c
+}
+
+// commit turns a finished call's staging layer into changes of the
+// workspace (every process of its jail is dead): committed, held for
+// review (Options.Review "hold"), or discarded when the call was aborted
+// (a timeout, a cancel, an OOM kill) and Options.OnAbort is not "commit".
+// A commit that fails leaves the workspace as it was (or finishes at the
+// next commit, after a crash) and says why in the result.
+func (r *Runner) commit(id string, res *Result) {
+	l := res.layer
+	res.layer = nil
+	defer l.Close()
+	aborted := res.TimedOut || res.Canceled || res.OOMKilled
+	o := staging.Options{Hold: r.opts.Review == "hold", Discard: aborted && r.opts.OnAbort != "commit"}
+	ch, err := r.store.Commit(l, id, o)
+	if err != nil {
+		res.ChangesError = err.Error()
+		r.warn("call %s: its workspace changes were not committed: %v", id, err)
+		return
+	}
+	res.Changes = ch
+	if r.opts.UndoAge > 0 || r.opts.UndoBytes > 0 {
+		r.store.Prune(r.opts.UndoAge, r.opts.UndoBytes)
+	}
 }

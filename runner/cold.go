@@ -10,6 +10,7 @@ import (
 	"github.com/openclaw-run/openclaw-run/jail"
 	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/seccomp"
+	"github.com/openclaw-run/openclaw-run/staging"
 )
 
 // jailed is one jail of the native engine and what the runner holds for
@@ -26,6 +27,9 @@ type jailed struct {
 	pend   *jail.Pending
 	proc   *jail.Process
 	built  time.Time
+	// layer is the call's staging layer (plan.Jail.Staging), handed to
+	// the call's result for the commit, closed here otherwise.
+	layer *staging.Layer
 	// expiry destroys a warm jail no call took (warm.go); stopped when
 	// one does, so that a used jail is not kept for its whole idle time.
 	expiry *time.Timer
@@ -80,6 +84,18 @@ func (r *Runner) build(p *plan.Plan, cio *callIO, tr *trace) (*jailed, error) {
 		cgFD = cg.FD()
 		tr.mark("cgroup")
 	}
+	if st := p.Jail.Staging; st != nil {
+		var ws string
+		for _, b := range p.Jail.Binds {
+			if b.Staged {
+				ws = b.Source
+			}
+		}
+		if j.layer, err = staging.NewLayer(ws, st.Disk, st.Inodes); err != nil {
+			j.close()
+			return nil, setupErr("staging", err)
+		}
+	}
 	spec := &jail.Spec{
 		Plan:          p,
 		Seccomp:       prog.Filter,
@@ -97,6 +113,9 @@ func (r *Runner) build(p *plan.Plan, cio *callIO, tr *trace) (*jailed, error) {
 	}
 	if j.out != nil {
 		spec.Stdout, spec.Stderr = j.out.w[0], j.out.w[1]
+	}
+	if j.layer != nil {
+		spec.StagedTree = j.layer.Tree()
 	}
 	if cio != nil {
 		j.proc, err = jail.Start(spec)
@@ -143,6 +162,9 @@ func (j *jailed) close() {
 		}
 		if j.cg != nil {
 			j.cg.release()
+		}
+		if j.layer != nil {
+			j.layer.Close()
 		}
 	})
 }

@@ -125,6 +125,9 @@ func (e nativeEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Resu
 	if werr != nil {
 		return nil, teardown, setupErr("jail", werr)
 	}
+	// The staging layer goes to Run, which commits it; the jail's
+	// teardown no longer closes it.
+	res.layer, j.layer = j.layer, nil
 	res.ExitCode = st.Code
 	if st.Signal != 0 {
 		res.Signal = unix.SignalName(st.Signal)

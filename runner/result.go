@@ -8,6 +8,7 @@ import (
 	"github.com/openclaw-run/openclaw-run/jail"
 	"github.com/openclaw-run/openclaw-run/runcjail"
 	"github.com/openclaw-run/openclaw-run/runner/tools"
+	"github.com/openclaw-run/openclaw-run/staging"
 	"github.com/openclaw-run/openclaw-run/seccomp"
 )
 
@@ -38,6 +39,13 @@ type Result struct {
 	// Limits are the limits that were in force (after the call narrowed
 	// the profile's).
 	Limits *Limits `json:"limits,omitempty"`
+	// Changes lists what the call changed in its workspace, and what
+	// became of it (committed, held, discarded: docs/staging.md);
+	// ChangesError says why they could not be committed.
+	Changes      *staging.Changes `json:"changes,omitempty"`
+	ChangesError string           `json:"changesError,omitempty"`
+	// layer is the call's staging layer, committed by Run.
+	layer *staging.Layer
 	// Egress lists every connection the call's jail made through the
 	// egress proxy (network allowlist), refused ones with their reason.
 	Egress *egress.Report `json:"egress,omitempty"`

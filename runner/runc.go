@@ -9,6 +9,7 @@ import (
 	"github.com/openclaw-run/openclaw-run/cgroups"
 	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/runcjail"
+	"github.com/openclaw-run/openclaw-run/staging"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,10 +60,37 @@ func (e runcEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Result
 	if err != nil {
 		return nil, nil, setupErr("jail", err)
 	}
-	proc, err := runcjail.Start(e.helper, &runcjail.Request{Plan: p, CgroupPath: cgPath}, stdin, out.w[0], out.w[1])
+	var layer *staging.Layer
+	var staged *os.File
+	if st := p.Jail.Staging; st != nil {
+		for _, b := range p.Jail.Binds {
+			if b.Staged {
+				layer, err = staging.NewLayer(b.Source, st.Disk, st.Inodes)
+			}
+		}
+		if err != nil {
+			stdin.Close()
+			return nil, nil, setupErr("staging", err)
+		}
+		fd, err := unix.FcntlInt(uintptr(layer.Tree()), unix.F_DUPFD_CLOEXEC, 3)
+		if err != nil {
+			layer.Close()
+			stdin.Close()
+			return nil, nil, setupErr("staging", err)
+		}
+		staged = os.NewFile(uintptr(fd), "staged")
+		defer staged.Close() // the helper holds its own copy once started
+	}
+	fail := func(err error) (*Result, func(), error) {
+		if layer != nil {
+			layer.Close()
+		}
+		return nil, nil, err
+	}
+	proc, err := runcjail.Start(e.helper, &runcjail.Request{Plan: p, CgroupPath: cgPath}, stdin, out.w[0], out.w[1], staged)
 	stdin.Close() // the helper holds its own copy
 	if err != nil {
-		return nil, nil, setupErr("jail", err)
+		return fail(setupErr("jail", err))
 	}
 	if feed != nil {
 		go feed()
@@ -77,8 +105,9 @@ func (e runcEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Result
 	res.OutputBytes, res.OutputTruncated = out.wait()
 	res.DurationMs = time.Since(start).Milliseconds()
 	if werr != nil {
-		return nil, nil, werr
+		return fail(werr)
 	}
+	res.layer = layer
 	res.SetupMs = float64(forked.Microseconds())/1000 + rr.StartedMs
 	res.ExitCode = rr.ExitCode
 	if rr.Signal != 0 {

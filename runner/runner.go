@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/cgroups"
@@ -28,6 +29,7 @@ import (
 	"github.com/openclaw-run/openclaw-run/policy"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runcjail"
+	"github.com/openclaw-run/openclaw-run/staging"
 	"golang.org/x/sys/unix"
 )
 
@@ -79,6 +81,19 @@ type Options struct {
 	// their calls (0: none). Each serves one call (see warm.go). The
 	// native engine only.
 	Prewarm int
+	// Staging puts every call's workspace writes in a staging layer of
+	// its own (package staging): StagingOn, StagingOff, or StagingAuto
+	// (the default: on when this runner can make the layers, i.e. it is
+	// root). Review "hold" keeps a call's changes until they are approved;
+	// OnAbort "commit" keeps the changes of a call that timed out, was
+	// canceled or OOM-killed (the default discards them).
+	Staging string
+	Review  string
+	OnAbort string
+	// UndoAge and UndoBytes bound how long, and how much, the workspace
+	// keeps committed calls' pre-images for undo (sandbox.undoRetention).
+	UndoAge   time.Duration
+	UndoBytes int64
 	// Network is the network of exec jails: plan.NetworkNone or
 	// plan.NetworkAllowlist ("": the profile's). Egress is the operator's
 	// allowlist, which a call may only narrow (egress.Policy.Narrow).
@@ -122,6 +137,17 @@ type SecretResolver interface {
 	Get(name string) (string, error)
 }
 
+// Staging modes (Options.Staging).
+const (
+	StagingAuto = "auto"
+	StagingOn   = "on"
+	StagingOff  = "off"
+)
+
+// Store returns the workspace's staging store, or nil (no staging): the
+// CLI's and the gateway's changes, approve, reject and undo.
+func (r *Runner) Store() *staging.Store { return r.store }
+
 // When a call's intent reaches the disk. Both write it before anything of
 // the call runs, so it survives the death of the runner (crash, OOM,
 // kill -9): the kernel holds it. They differ on power loss in the
@@ -155,6 +181,8 @@ type Runner struct {
 	paths    *hostpath.Policy
 	warm     warmPool
 	engine   engine
+	// store is the workspace's staging store (nil: no staging).
+	store *staging.Store
 	// teardowns counts the calls whose teardown runs after their result
 	// (Options.Background); Close waits for them.
 	teardowns sync.WaitGroup
@@ -195,6 +223,24 @@ func New(o Options) (*Runner, error) {
 	r.uid, r.gid = ChooseIDs(ws, o.UID, o.GID)
 	if r.engine, err = r.newEngine(); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
+	}
+	switch o.Staging {
+	case "", StagingAuto:
+		if staging.Available() != nil {
+			break
+		}
+		fallthrough
+	case StagingOn:
+		if err := staging.Available(); err != nil {
+			return nil, fmt.Errorf("runner: sandbox.staging is on, but %v (set it to auto or off)", err)
+		}
+		// Opening the store finishes a commit a crash interrupted.
+		if r.store, err = staging.OpenStore(o.Workspace); err != nil {
+			return nil, fmt.Errorf("runner: %w", err)
+		}
+	case StagingOff:
+	default:
+		return nil, fmt.Errorf("runner: unknown staging mode %q (auto, on, off)", o.Staging)
 	}
 	if r.engine.name() != EngineNative {
 		r.opts.Prewarm = 0 // only the native engine pre-warms jails

@@ -124,7 +124,12 @@ func (r *Runner) Prewarm() { r.prewarm() }
 // Close destroys the runner's waiting jails and waits for the teardown
 // of finished calls; later calls start cold.
 func (r *Runner) Close() {
-	defer r.teardowns.Wait()
+	defer func() {
+		r.teardowns.Wait()
+		if r.store != nil {
+			r.store.Close()
+		}
+	}()
 	r.warm.mu.Lock()
 	r.warm.closed = true
 	jails := r.warm.jails

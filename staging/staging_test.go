@@ -157,16 +157,35 @@ func TestCommitMatchesDirectChanges(t *testing.T) {
 	do(func(o ov) error { o.rm("dir/sub/b.txt", false); o.rm("dir/sub", true); return nil }, func(r string) error { return os.RemoveAll(r + "/dir/sub") })
 	do(func(o ov) error { o.rename("mv-from.txt", "mv-to.txt"); return nil }, func(r string) error { return os.Rename(r+"/mv-from.txt", r+"/mv-to.txt") })
 	do(func(o ov) error { o.mkdir("tree"); o.mkdir("tree/deep"); return o.write("tree/deep/f.txt", "deep") },
-		func(r string) error { os.MkdirAll(r+"/tree/deep", 0o755); return os.WriteFile(r+"/tree/deep/f.txt", []byte("deep"), 0o644) })
+		func(r string) error {
+			os.MkdirAll(r+"/tree/deep", 0o755)
+			return os.WriteFile(r+"/tree/deep/f.txt", []byte("deep"), 0o644)
+		})
 	do(func(o ov) error { return unix.Symlinkat("keep.txt", o.fd, "link") }, func(r string) error { return os.Symlink("keep.txt", r+"/link") })
 	do(func(o ov) error { return unix.Fchmodat(o.fd, "keep.txt", 0o600, 0) }, func(r string) error { return os.Chmod(r+"/keep.txt", 0o600) })
 	do(func(o ov) error { return unix.Linkat(o.fd, "new.txt", o.fd, "hard.txt", 0) }, func(r string) error { return os.Link(r+"/new.txt", r+"/hard.txt") })
 	do(func(o ov) error { return unix.Mknodat(o.fd, "pipe", unix.S_IFIFO|0o644, 0) }, func(r string) error { return unix.Mkfifo(r+"/pipe", 0o644) })
 	// A directory replaced by a file, and a file by a directory.
-	do(func(o ov) error { o.rm("swap/inner.txt", false); o.rm("swap", true); return o.write("swap", "now a file") },
-		func(r string) error { os.RemoveAll(r + "/swap"); return os.WriteFile(r+"/swap", []byte("now a file"), 0o644) })
-	do(func(o ov) error { o.rm("old/x.txt", false); o.rm("old", true); o.mkdir("old"); return o.write("old/y.txt", "y") },
-		func(r string) error { os.RemoveAll(r + "/old"); os.Mkdir(r+"/old", 0o755); return os.WriteFile(r+"/old/y.txt", []byte("y"), 0o644) })
+	do(func(o ov) error {
+		o.rm("swap/inner.txt", false)
+		o.rm("swap", true)
+		return o.write("swap", "now a file")
+	},
+		func(r string) error {
+			os.RemoveAll(r + "/swap")
+			return os.WriteFile(r+"/swap", []byte("now a file"), 0o644)
+		})
+	do(func(o ov) error {
+		o.rm("old/x.txt", false)
+		o.rm("old", true)
+		o.mkdir("old")
+		return o.write("old/y.txt", "y")
+	},
+		func(r string) error {
+			os.RemoveAll(r + "/old")
+			os.Mkdir(r+"/old", 0o755)
+			return os.WriteFile(r+"/old/y.txt", []byte("y"), 0o644)
+		})
 
 	s, err := OpenStore(ws)
 	if err != nil {

@@ -21,7 +21,7 @@ section status; grep -E '^(Uid|Gid|Groups|NoNewPrivs|Seccomp|Seccomp_filters|Cap
 section idmaps; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups | tr -s ' '
 section identity; id; hostname; umask; pwd
 section limits; tail -n +2 /proc/self/limits | tr -s ' '
-section mounts; awk '{for (i = 7; $i != "-"; i++); print $5, $6, $(i+1), $(i+3)}' /proc/self/mountinfo | sed -E 's/size=[0-9]+k/size=N/; s/,?inode64//; s/nr_inodes=[0-9]+,?//' | sort
+section mounts; awk '{for (i = 7; $i != "-"; i++); print $5, $6, $(i+1), $(i+3)}' /proc/self/mountinfo | sed -E 's/size=[0-9]+k/size=N/; s/,?inode64//; s/nr_inodes=[0-9]+,?//; s#/proc/self/fd/[0-9]+#/proc/self/fd/N#g' | sort
 section dev; ls -lA /dev | tail -n +2 | awk '{print $1, $3, $4, $NF}'
 section etc; ls -A /etc
 section root; ls -A /

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/config"
@@ -64,6 +65,14 @@ func RunnerOptions(c *config.Config, p *profiles.Profile) (runner.Options, error
 		return o, err
 	}
 	o.Exec, o.ExecDisabled = pol, disabled
+	o.Staging, o.Review, o.OnAbort = c.Sandbox.Staging, c.Sandbox.Review, c.Sandbox.OnAbort
+	o.UndoAge, o.UndoBytes = 7*24*time.Hour, 1<<30
+	if t := c.Sandbox.UndoRetention.Time.D(); t > 0 {
+		o.UndoAge = t
+	}
+	if sz := int64(c.Sandbox.UndoRetention.Size); sz > 0 {
+		o.UndoBytes = sz
+	}
 	o.Network = c.NetworkFor(p)
 	if o.Egress, err = c.Sandbox.Network.Compile(); err != nil {
 		return o, err

@@ -161,6 +161,7 @@ func serve() *runcjail.Result {
 	// helper starts (libcontainer's init) may hold them.
 	unix.CloseOnExec(3)
 	unix.CloseOnExec(4)
+	unix.CloseOnExec(runcjail.StagedFD) // when given (EBADF otherwise)
 	var req runcjail.Request
 	planFile := os.NewFile(3, "plan")
 	if err := json.NewDecoder(planFile).Decode(&req); err != nil {
@@ -455,6 +456,15 @@ func buildRoot(dir string, pl *plan.Plan) error {
 			if err := createFile(in(b.Target), nil, 0o444); err != nil {
 				return err
 			}
+		}
+		if b.Staged {
+			// The staging layer's overlay, made and sealed (nosuid,
+			// nodev) by the runner, attached in place of the workspace.
+			if err := unix.MoveMount(runcjail.StagedFD, "", unix.AT_FDCWD, in(b.Target), unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+				return fmt.Errorf("attach the staging layer at %s: %w", b.Target, err)
+			}
+			unix.Close(runcjail.StagedFD)
+			continue
 		}
 		attr := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
 		if !b.Writable {
