@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/hostpath"
 	"github.com/openclaw-run/openclaw-run/profiles"
 )
@@ -188,7 +187,7 @@ type Sandbox struct {
 	// Network is the egress allowlist of jails whose network is
 	// "allowlist" (docs/network.md): host patterns, static names, the
 	// addresses exempt from the refusal of special ranges, and limits.
-	Network egress.Config `json:"network"`
+	Network Network `json:"network"`
 	// Networks choose the network per profile name ("none" or
 	// "allowlist"), over the profile's own network field.
 	Networks map[string]string `json:"networks,omitempty"`
@@ -212,6 +211,20 @@ type Sandbox struct {
 	// (synced before the jail runs: also covers a power loss in between,
 	// at the cost of an fdatasync on every call's path).
 	AuditSync string `json:"auditSync,omitempty"`
+}
+
+// Network is sandbox.network, the egress allowlist (docs/network.md), as
+// written. Package egress compiles and checks it (host patterns, static
+// names, prefixes) where the proxy runs: the gateway at its start, and
+// the CLI before a call that uses it; it is not linked into this package
+// so that the CLI's cold start does not pay for it.
+type Network struct {
+	Allow          []string          `json:"allow,omitempty"`
+	Hosts          map[string]string `json:"hosts,omitempty"`
+	AllowAddresses []string          `json:"allowAddresses,omitempty"`
+	MaxConnections int               `json:"maxConnections,omitempty"`
+	MaxBytes       profiles.Size     `json:"maxBytes,omitempty"`
+	IdleTimeout    profiles.Duration `json:"idleTimeout,omitempty"`
 }
 
 // UndoRetention is sandbox.undoRetention: committed calls' records are

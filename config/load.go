@@ -544,10 +544,8 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 			add(false, "sandbox.engines."+name, "want one of %v, got %q", Engines, e)
 		}
 	}
-	if _, err := c.Sandbox.Network.Compile(); err != nil {
-		for _, e := range strings.Split(err.Error(), "\n") {
-			add(false, "sandbox.network", "%s", e)
-		}
+	if n := c.Sandbox.Network; n.MaxConnections < 0 || n.MaxBytes < 0 || n.IdleTimeout < 0 {
+		add(false, "sandbox.network", "limits must not be negative")
 	}
 	for name, n := range c.Sandbox.Networks {
 		if !contains(knownProfiles, name) {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
-	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/runner/tools"
 	"github.com/openclaw-run/openclaw-run/staging"
@@ -201,8 +200,8 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 	if res != nil && len(res.BlockedSyscalls) > 0 {
 		rec.Blocked = res.BlockedSyscalls
 	}
-	if res != nil && res.Egress != nil {
-		rec.Egress = res.Egress
+	if res != nil && res.egressAudit != nil {
+		rec.Egress = res.egressAudit
 	}
 	if res != nil && res.Changes != nil {
 		rec.Changes = res.Changes
@@ -213,7 +212,7 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 	if err != nil {
 		s.fail(id, err)
 	} else {
-		s.send(Event{Type: "result", CallID: id, Tool: call.Tool, Result: forCaller(res), Output: output})
+		s.send(Event{Type: "result", CallID: id, Tool: call.Tool, Result: res, Output: output})
 	}
 	if aerr != nil && err == nil {
 		// The call ran and its result went out; its outcome record is
@@ -320,22 +319,6 @@ func (s *sender) send(e Event) {
 func (s *sender) fail(id string, err error) error {
 	s.send(Event{Type: "error", CallID: id, Code: ErrorCode(err), Message: err.Error()})
 	return err
-}
-
-// forCaller is the result as the caller sees it: the egress report without
-// the operator's details (how a refused name resolved, which private range
-// it fell in), which stay in the audit record.
-func forCaller(res *Result) *Result {
-	if res == nil || res.Egress == nil {
-		return res
-	}
-	c, rep := *res, *res.Egress
-	rep.Connections = append([]egress.Conn(nil), rep.Connections...)
-	for i := range rep.Connections {
-		rep.Connections[i].Detail = ""
-	}
-	c.Egress = &rep
-	return &c
 }
 
 // commit turns a finished call's staging layer into changes of the

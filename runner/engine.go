@@ -5,7 +5,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/plan"
 )
 
@@ -19,7 +18,7 @@ type callIO struct {
 	tr *trace
 	// egress is the call's allowlist (plan.NetworkAllowlist), served by
 	// the proxy on the listener the jail made.
-	egress *egress.Policy
+	egress Egress
 }
 
 // engine builds the jail of a plan, runs its command and reports how it

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"time"
 
-	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/seccomp"
 	"golang.org/x/sys/unix"
@@ -72,20 +70,19 @@ func (e nativeEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Resu
 	// The egress proxy, on the listener the jail made in its own network
 	// namespace (jail step 21): this call's allowlist, its connections
 	// recorded, all of them ended with the call.
-	var px *egress.Proxy
+	var px Proxy
 	if f := proc.ProxyListener(); f != nil {
-		ln, err := net.FileListener(f)
-		if err == nil && cio.egress == nil {
-			ln.Close()
+		var err error
+		if cio.egress == nil {
 			err = errors.New("no allowlist for the call")
+		} else {
+			px, err = cio.egress.Serve(f)
 		}
 		if err != nil {
 			proc.Kill()
 			proc.Wait()
 			return nil, teardown, setupErr("proxy", err)
 		}
-		px = egress.NewProxy(cio.egress, egress.Options{})
-		go px.Serve(ln)
 	}
 	var sup *seccomp.Supervisor
 	if l := proc.Listener(); l >= 0 {
@@ -102,7 +99,7 @@ func (e nativeEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Resu
 		proc.Kill()
 		cg.Kill()
 		if px != nil {
-			px.Shutdown() // the call's connections end with it
+			px.Stop() // the call's connections end with it
 		}
 	})
 	st, werr := proc.Wait()
@@ -117,9 +114,7 @@ func (e nativeEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Resu
 		res.BlockedSyscalls = sup.Stop()
 	}
 	if px != nil {
-		px.Shutdown()
-		rep := px.Report()
-		res.Egress = &rep
+		res.egressAudit, res.Egress = px.Stop()
 	}
 	res.DurationMs = time.Since(start).Milliseconds()
 	if werr != nil {

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/hostpath"
 	"github.com/openclaw-run/openclaw-run/jail"
 	"github.com/openclaw-run/openclaw-run/plan"
@@ -117,7 +116,7 @@ func (r *Runner) command(req *request, j *plan.Jail) plan.Command {
 		// Last, so that they win: HTTP_PROXY and friends point at the
 		// proxy's listener in the jail's own namespace. A program that
 		// ignores them reaches nothing: there is no other route out.
-		env = append(append([]string(nil), env...), egress.Env(fmt.Sprintf("127.0.0.1:%d", j.Network.ProxyPort))...)
+		env = append(append([]string(nil), env...), proxyEnv(j.Network.ProxyPort)...)
 	}
 	c := plan.Command{Env: Env(r.opts.Term, env), Dir: req.dir, Pty: req.pty}
 	switch {

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/policy"
 	"github.com/openclaw-run/openclaw-run/profiles"
@@ -46,7 +45,7 @@ type request struct {
 	// network is the call's network (plan.Network*), and egress its
 	// allowlist (the operator's, narrowed by the call).
 	network string
-	egress  *egress.Policy
+	egress  Egress
 }
 
 // ExecParams are exec's parameters, with OpenClaw's names.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/jail"
 	"github.com/openclaw-run/openclaw-run/runcjail"
 	"github.com/openclaw-run/openclaw-run/runner/tools"
@@ -48,7 +47,10 @@ type Result struct {
 	layer *staging.Layer
 	// Egress lists every connection the call's jail made through the
 	// egress proxy (network allowlist), refused ones with their reason.
-	Egress *egress.Report `json:"egress,omitempty"`
+	Egress any `json:"egress,omitempty"`
+	// egressAudit is the same report with the operator's details, for
+	// the audit record.
+	egressAudit any
 }
 
 // Limits are a call's limits in force, as the result and the audit record

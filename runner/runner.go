@@ -23,7 +23,6 @@ import (
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/cgroups"
-	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/hostpath"
 	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/policy"
@@ -98,7 +97,7 @@ type Options struct {
 	// plan.NetworkAllowlist ("": the profile's). Egress is the operator's
 	// allowlist, which a call may only narrow (egress.Policy.Narrow).
 	Network string
-	Egress  *egress.Policy
+	Egress  Egress
 	// Engine builds the jails: "native" (default) or "runc" (see runc.go).
 	Engine string
 	// RuncHelper is the runc engine's helper binary; default:

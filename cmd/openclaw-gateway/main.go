@@ -72,6 +72,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdBackup(args[1:], stdout, stderr)
 	case "restore":
 		return cmdRestore(args[1:], stdout, stderr)
+	case "__egress": // the CLI's egress proxy (cmd/openclaw-run/egress.go)
+		return cmdEgressHelper(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "openclaw-gateway: unknown command %q\n", args[0])
 	return 2
@@ -293,8 +295,13 @@ func newServer(o gateway.Options, alog *audit.Log) (*gateway.Server, error) {
 		return nil, err
 	}
 	o.Audit = alog
+	pol, err := compileNetwork(o.Config.Sandbox.Network)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	o.RunnerOptions = func(p *profiles.Profile) (runner.Options, error) {
 		ro, err := setup.RunnerOptions(o.Config, p)
+		ro.Egress = egressPolicy{pol}
 		ro.Audit, ro.ToolBinary, ro.Background = alog, helper, true
 		if o.Logger != nil {
 			ro.Warn = func(msg string) { o.Logger.Warn(msg) }

@@ -47,6 +47,8 @@ func init() {
 		{"tools", "tools list | tools test TOOL [--path P] [--params JSON]", cmdTools},
 		{"doctor", "doctor [--json]", cmdDoctor},
 		{"secrets", "secrets set NAME [VALUE|-] | get NAME | list | rm NAME", cmdSecrets},
+		{"changes", "changes list | changes show|approve|reject CALLID [--workspace W]", cmdChanges},
+		{"undo", "undo CALLID [--workspace W]", cmdUndo},
 	}
 }
 

@@ -74,6 +74,8 @@ func runFlagSet(f *runFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.Var(&f.limits.MaxOutput, "max-output", "cap on stdout+stderr, e.g. 10M; the rest is discarded with a marker (default: the profile's)")
 	fs.Var(&f.limits.TmpSize, "tmp-size", "size of the tmpfs /tmp and /dev/shm (default: the profile's)")
 	fs.Var(&f.limits.FileSize, "file-size", "largest file the command may write (RLIMIT_FSIZE), e.g. 1G (default: the profile's)")
+	fs.Var(&f.limits.Disk, "disk", "what the command may add to the workspace (its staging layer), e.g. 256M; a write past it fails with ENOSPC (default: the profile's)")
+	fs.IntVar(&f.limits.DiskInodes, "disk-inodes", 0, "files and directories the command may create in the workspace (default: the profile's)")
 	fs.IntVar(&f.limits.OpenFiles, "open-files", 0, "open files per process (RLIMIT_NOFILE) (default: the profile's)")
 	fs.IntVar(&f.uid, "uid", 0, "host uid that root in the jail maps to (default: the workspace owner, or 65534 when that is root)")
 	fs.IntVar(&f.gid, "gid", 0, "host gid that root in the jail maps to (default: with --uid, the same number)")
@@ -237,16 +239,18 @@ func run(f *runFlags, argv []string, stderr io.Writer) (*callResult, int) {
 	default:
 		return refuse("invalid_params", "--network %q: want none or allowlist", f.network)
 	}
-	if len(f.allowHosts) > 0 {
-		if opts.Network != "allowlist" {
-			return refuse("invalid_params", "--allow-host needs --network allowlist (or a profile whose network is allowlist)")
-		}
+	if len(f.allowHosts) > 0 && opts.Network != "allowlist" {
+		return refuse("invalid_params", "--allow-host needs --network allowlist (or a profile whose network is allowlist)")
+	}
+	if opts.Network == "allowlist" {
 		// The operator's command line adds to the config's list.
 		nc := cfg.Sandbox.Network
 		nc.Allow = append(append([]string(nil), nc.Allow...), f.allowHosts...)
-		if opts.Egress, err = nc.Compile(); err != nil {
-			return refuse("invalid_params", "--allow-host: %v", err)
+		eg := &helperEgress{cfg: nc}
+		if err := eg.check(); err != nil {
+			return refuse("invalid_config", "%v", err)
 		}
+		opts.Egress = eg
 	}
 	if f.uid != 0 {
 		opts.UID, opts.GID = f.uid, f.gid
@@ -315,6 +319,42 @@ func run(f *runFlags, argv []string, stderr io.Writer) (*callResult, int) {
 		fmt.Fprintf(stderr, "openclaw-run: exit=%d signal=%s timedOut=%t oomKilled=%t outputTruncated=%t duration=%dms cpu=%dms+%dms maxMemory=%s blocked=%s\n",
 			result.ExitCode, orDash(result.Signal), result.TimedOut, result.OOMKilled, result.OutputTruncated, result.DurationMs,
 			result.CPUUserMs, result.CPUSystemMs, profiles.Size(result.MaxMemoryBytes), blocked)
+		if c := result.Changes; c != nil {
+			fmt.Fprintf(stderr, "openclaw-run: changes %s: %d added, %d modified, %d deleted, %s written%s\n", c.State, c.Added, c.Modified, c.Deleted,
+				profiles.Size(c.BytesWritten), limitNote(c.DiskLimitHit, c.InodeLimitHit))
+			for _, ch := range c.Files {
+				fmt.Fprintf(stderr, "openclaw-run:   %-8s %-7s %s (%d bytes)\n", ch.Op, ch.Type, ch.Path, ch.Bytes)
+			}
+			if c.Truncated {
+				fmt.Fprintf(stderr, "openclaw-run:   ... (the first %d listed)\n", len(c.Files))
+			}
+		}
+		if result.ChangesError != "" {
+			fmt.Fprintf(stderr, "openclaw-run: changes NOT committed: %s\n", result.ChangesError)
+		}
+		if result.Egress != nil {
+			// The report's shape is package egress's (docs/network.md),
+			// read here as JSON: this binary does not link the proxy.
+			var e struct {
+				Allowed, Refused   int
+				BytesUp, BytesDown int64
+				Connections        []struct {
+					Method, Host, Reason string
+					Port                 int
+					Allowed              bool
+				}
+			}
+			b, _ := json.Marshal(result.Egress)
+			json.Unmarshal(b, &e)
+			fmt.Fprintf(stderr, "openclaw-run: egress: %d allowed, %d refused, %d bytes up, %d down\n", e.Allowed, e.Refused, e.BytesUp, e.BytesDown)
+			for _, c := range e.Connections {
+				state := "allowed"
+				if !c.Allowed {
+					state = "refused " + c.Reason
+				}
+				fmt.Fprintf(stderr, "openclaw-run:   %s %s:%d %s\n", c.Method, c.Host, c.Port, state)
+			}
+		}
 	}
 	switch {
 	case result.TimedOut:
@@ -324,6 +364,16 @@ func run(f *runFlags, argv []string, stderr io.Writer) (*callResult, int) {
 		fmt.Fprintf(stderr, "openclaw-run: killed by the memory limit (%s)\n", profiles.Size(result.Limits.Memory))
 	}
 	return res, result.ExitCode
+}
+
+func limitNote(disk, inodes bool) string {
+	switch {
+	case disk:
+		return " (the disk limit was hit: a write failed with ENOSPC)"
+	case inodes:
+		return " (the inode limit was hit: a create failed with ENOSPC)"
+	}
+	return ""
 }
 
 // ttySize parses COLSxROWS, or takes this terminal's size, else 80x24.

@@ -73,10 +73,9 @@ func RunnerOptions(c *config.Config, p *profiles.Profile) (runner.Options, error
 	if sz := int64(c.Sandbox.UndoRetention.Size); sz > 0 {
 		o.UndoBytes = sz
 	}
+	// The egress allowlist (o.Egress) is compiled where the proxy runs:
+	// each binary sets it (cmd/*/egress.go).
 	o.Network = c.NetworkFor(p)
-	if o.Egress, err = c.Sandbox.Network.Compile(); err != nil {
-		return o, err
-	}
 	o.Secrets = Secrets(c)
 	return o, nil
 }

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/openclaw-run/openclaw-run/staging"
+)
+
+// cmdChanges: what calls changed in a workspace, and their review:
+//
+//	openclaw-run changes list [--workspace W] [--json]
+//	openclaw-run changes show|approve|reject CALLID [--workspace W]
+//
+// The store is the workspace's own (<workspace>/.openclaw-run, docs/staging.md).
+func cmdChanges(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("changes", stderr)
+	ws := fs.StringP("workspace", "w", ".", "the workspace")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	usage := "usage: openclaw-run changes list | changes show|approve|reject CALLID [--workspace W]"
+	if fs.NArg() == 0 || (fs.Arg(0) == "list") != (fs.NArg() == 1) || fs.NArg() > 2 {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	s, err := openStore(*ws)
+	if err != nil {
+		fmt.Fprintf(stderr, "openclaw-run changes: %v\n", err)
+		return 1
+	}
+	defer s.Close()
+	var ch *staging.Changes
+	switch fs.Arg(0) {
+	case "list", "show":
+		ms, err := s.List()
+		if err != nil {
+			fmt.Fprintf(stderr, "openclaw-run changes: %v\n", err)
+			return 1
+		}
+		if fs.Arg(0) == "show" {
+			for _, m := range ms {
+				if m.CallID == fs.Arg(1) {
+					return printJSON(stdout, m)
+				}
+			}
+			fmt.Fprintf(stderr, "openclaw-run changes: no call %s in %s\n", fs.Arg(1), *ws)
+			return 1
+		}
+		if *asJSON {
+			return printJSON(stdout, ms)
+		}
+		for _, m := range ms {
+			c := m.Changes
+			fmt.Fprintf(stdout, "%s  %-10s %s  %d added, %d modified, %d deleted, %d bytes\n", m.CallID, m.State,
+				m.Time.Local().Format(time.DateTime), c.Added, c.Modified, c.Deleted, c.BytesWritten)
+		}
+		return 0
+	case "approve":
+		ch, err = s.Approve(fs.Arg(1))
+	case "reject":
+		ch, err = s.Reject(fs.Arg(1))
+	default:
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "openclaw-run changes %s: %v\n", fs.Arg(0), err)
+		return 1
+	}
+	return report(stdout, *asJSON, fs.Arg(0)+"d", ch)
+}
+
+// cmdUndo: openclaw-run undo CALLID [--workspace W] restores what a
+// committed call changed, unless a later call changed the same paths.
+func cmdUndo(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("undo", stderr)
+	ws := fs.StringP("workspace", "w", ".", "the workspace")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: openclaw-run undo CALLID [--workspace W]")
+		return 2
+	}
+	s, err := openStore(*ws)
+	if err != nil {
+		fmt.Fprintf(stderr, "openclaw-run undo: %v\n", err)
+		return 1
+	}
+	defer s.Close()
+	ch, err := s.Undo(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "openclaw-run undo: %v\n", err)
+		return 1
+	}
+	return report(stdout, *asJSON, "undone", ch)
+}
+
+func openStore(ws string) (*staging.Store, error) {
+	if err := staging.Available(); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(ws)
+	if err != nil {
+		return nil, err
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return nil, err
+	}
+	return staging.OpenStore(abs)
+}
+
+func report(w io.Writer, asJSON bool, what string, ch *staging.Changes) int {
+	if asJSON {
+		return printJSON(w, ch)
+	}
+	fmt.Fprintf(w, "%s: %d added, %d modified, %d deleted\n", what, ch.Added, ch.Modified, ch.Deleted)
+	for _, c := range ch.Files {
+		fmt.Fprintf(w, "  %-8s %-7s %s\n", c.Op, c.Type, c.Path)
+	}
+	return 0
+}
+
+func printJSON(w io.Writer, v any) int {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	fmt.Fprintf(w, "%s\n", b)
+	return 0
+}
