@@ -7,8 +7,8 @@ import (
 	"github.com/openclaw-run/openclaw-run/jail"
 	"github.com/openclaw-run/openclaw-run/runcjail"
 	"github.com/openclaw-run/openclaw-run/runner/tools"
-	"github.com/openclaw-run/openclaw-run/staging"
 	"github.com/openclaw-run/openclaw-run/seccomp"
+	"github.com/openclaw-run/openclaw-run/staging"
 )
 
 // Result is how a call ended and what it used: the status taxonomy of the
