@@ -326,10 +326,11 @@ func TestGatewaySIGTERMDrains(t *testing.T) {
 	g := startGateway(t, `{}`)
 	done := make(chan string, 1)
 	go func() {
-		_, out := g.post(t, "/v1/tools/exec", g.token, "", `{"args":{"command":"sleep 1; echo finished"}}`)
+		_, out := g.post(t, "/v1/tools/exec", g.token, "", `{"args":{"command":"sleep 1; echo finished # drain-marker"}}`)
 		done <- out
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// The call is running: its jail's shell is on the host.
+	eventually(5*time.Second, func() bool { return len(hostProcs("drain-marker")) > 0 })
 	g.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case out := <-done:
@@ -358,8 +359,8 @@ func TestGatewayWebSocketAndInvoke(t *testing.T) {
 	}
 	defer c.Close(websocket.StatusNormalClosure, "")
 	wsjson.Write(ctx, c, map[string]any{"type": "req", "id": "a", "method": "tools.call", "params": map[string]any{"tool": "exec", "args": map[string]any{"command": "echo via-ws"}}})
-	wsjson.Write(ctx, c, map[string]any{"type": "req", "id": "b", "method": "tools.call", "params": map[string]any{"tool": "exec", "args": map[string]any{"command": "sleep 30"}}})
-	time.Sleep(500 * time.Millisecond)
+	wsjson.Write(ctx, c, map[string]any{"type": "req", "id": "b", "method": "tools.call", "params": map[string]any{"tool": "exec", "args": map[string]any{"command": "sleep 30; echo # ws-cancel-marker"}}})
+	eventually(5*time.Second, func() bool { return len(hostProcs("ws-cancel-marker")) > 0 })
 	wsjson.Write(ctx, c, map[string]any{"type": "req", "id": "c", "method": "tools.cancel", "params": map[string]any{"id": "b"}})
 	res := map[string]map[string]any{}
 	sawData := false

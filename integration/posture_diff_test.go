@@ -32,7 +32,7 @@ func TestPostureColdVersusPrewarmed(t *testing.T) {
 	cfg, _ := json.Marshal(map[string]any{"sandbox": map[string]any{"workspace": ws, "perSession": false}})
 	g := startGateway(t, string(cfg))
 	execResult(t, g, "diff", "true") // the first call is cold; it leaves a pre-warmed jail
-	time.Sleep(500 * time.Millisecond)
+	waitWarm(g, 5*time.Second)
 	out, res := execResult(t, g, "diff", posture.Probe)
 	if res["prewarmed"] != true || res["exitCode"] != float64(0) {
 		t.Fatalf("the probe did not run in a pre-warmed jail: %v\n%s", res, out)

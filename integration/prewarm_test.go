@@ -68,7 +68,7 @@ func TestPrewarmedJailsAreSingleUse(t *testing.T) {
 		if res["prewarmed"] == true {
 			warm++
 		}
-		time.Sleep(300 * time.Millisecond) // the next jail is built after a call ends
+		waitWarm(g, 5*time.Second) // the next jail is built after a call ends
 	}
 	if warm < 4 {
 		t.Errorf("only %d of 6 calls ran in pre-warmed jails", warm)
@@ -83,7 +83,7 @@ func TestPrewarmedPosture(t *testing.T) {
 	}
 	g := startGateway(t, `{}`)
 	execResult(t, g, "posture", "true") // the first call is cold; it leaves a warm jail
-	time.Sleep(500 * time.Millisecond)
+	waitWarm(g, 5*time.Second)
 	out, res := execResult(t, g, "posture", `grep -E '^(CapEff|CapBnd|CapPrm|NoNewPrivs|Seccomp):' /proc/self/status; cat /proc/self/uid_map;
 ls /proc/self/fd | tr '\n' ' '; echo; env | sort | tr '\n' ' '; echo; ls /proc | grep -c '^[0-9]'; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; cat /etc/shadow 2>&1 | head -1`)
 	if res["prewarmed"] != true {
@@ -104,7 +104,7 @@ ls /proc/self/fd | tr '\n' ' '; echo; env | sort | tr '\n' ' '; echo; ls /proc |
 		t.Fatal("no output")
 	}
 	// A dangerous call is still refused and reported.
-	time.Sleep(500 * time.Millisecond)
+	waitWarm(g, 5*time.Second)
 	_, res = execResult(t, g, "posture", `python3 -c "import ctypes; ctypes.CDLL(None).ptrace(0, 0, 0, 0)"`)
 	if res["prewarmed"] != true || !strings.Contains(fmt.Sprint(res["blockedSyscalls"]), "ptrace") {
 		t.Errorf("blocked ptrace in a pre-warmed jail: %v", res)
