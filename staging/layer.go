@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -100,30 +101,106 @@ func NewLayer(workspace string, disk, inodes int64) (*Layer, error) {
 	if err := unix.Fchmodat(l.tmpfs, "upper", st.Mode&0o7777&^(unix.S_ISUID|unix.S_ISGID), 0); err != nil {
 		return fail("chmod upper", err)
 	}
+	if !forceAttached {
+		l.overlay, err = overlayOver(ws, l.tmpfs)
+	}
+	if forceAttached || errors.Is(err, unix.EINVAL) {
+		// Kernels before 6.15 refuse layers on detached mounts (below).
+		l.overlay, err = overlayAttached(workspace, &st, l.tmpfs)
+	}
+	if err != nil {
+		return fail("overlay", err)
+	}
+	return l, nil
+}
+
+// forceAttached makes NewLayer take the path older kernels need, so that
+// the tests on a new kernel run it too.
+var forceAttached = false
+
+// overlayOver makes the detached overlay mount of the workspace (the
+// directory ws) under tmpfs's upper/ and work/.
+func overlayOver(ws, tmpfs int) (int, error) {
 	ov, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
-		return fail("fsopen(overlay)", err)
+		return -1, fmt.Errorf("fsopen(overlay): %w", err)
 	}
 	defer unix.Close(ov)
 	// Layers by descriptor path: no name is looked up twice, so no
 	// symlink swapped in after the checks above can redirect them.
 	params := [][2]string{
 		{"lowerdir", fmt.Sprintf("/proc/self/fd/%d", ws)},
-		{"upperdir", fmt.Sprintf("/proc/self/fd/%d/upper", l.tmpfs)},
-		{"workdir", fmt.Sprintf("/proc/self/fd/%d/work", l.tmpfs)},
+		{"upperdir", fmt.Sprintf("/proc/self/fd/%d/upper", tmpfs)},
+		{"workdir", fmt.Sprintf("/proc/self/fd/%d/work", tmpfs)},
 	}
 	for _, kv := range append(params, overlayOptions...) {
 		if err := unix.FsconfigSetString(ov, kv[0], kv[1]); err != nil {
-			return fail("overlay "+kv[0]+"="+kv[1], err)
+			return -1, fmt.Errorf("%s=%s: %w", kv[0], kv[1], err)
 		}
 	}
 	if err := unix.FsconfigCreate(ov); err != nil {
-		return fail("overlay: create (overlayfs must be available: modprobe overlay)", err)
+		return -1, fmt.Errorf("create (overlayfs must be available: modprobe overlay): %w", err)
 	}
-	if l.overlay, err = unix.Fsmount(ov, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV); err != nil {
-		return fail("fsmount(overlay)", err)
+	fd, err := unix.Fsmount(ov, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	if err != nil {
+		return -1, fmt.Errorf("fsmount(overlay): %w", err)
 	}
-	return l, nil
+	return fd, nil
+}
+
+// overlayAttached makes the same overlay where the kernel wants its layers
+// attached to the caller's mount namespace. overlayfs takes a private
+// clone of each layer with clone_private_mount(), which before Linux 6.15
+// fails with EINVAL unless the mount is in the caller's namespace
+// (check_mnt): a detached tmpfs is not, and 6.1 (Debian 12) says EINVAL.
+//
+// So one OS thread, used for nothing else, unshares its mount namespace
+// (unshare(2): CLONE_NEWNS in one thread of a process is allowed; the
+// thread's fs_struct is unshared with it), makes every mount in it private
+// so that nothing it attaches propagates to the host's (mount_namespaces(7)),
+// attaches the tmpfs over the temporary directory there, opens the workspace
+// again in that namespace (its mount there is a copy of the host's) and
+// checks that it is the same directory, and makes the overlay. The thread
+// is never handed back to the Go scheduler: it exits with the goroutine
+// (runtime.LockOSThread), and its namespace goes with it; the overlay and
+// the tmpfs live on through their descriptors, as after umount -l.
+func overlayAttached(workspace string, want *unix.Stat_t, tmpfs int) (int, error) {
+	type result struct {
+		fd  int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: see above
+		fd, err := func() (int, error) {
+			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+				return -1, fmt.Errorf("unshare(CLONE_NEWNS): %w", err)
+			}
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+				return -1, fmt.Errorf("make the thread's mounts private: %w", err)
+			}
+			ws, err := unix.Openat2(unix.AT_FDCWD, workspace, &unix.OpenHow{
+				Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS})
+			if err != nil {
+				return -1, fmt.Errorf("open the workspace %s again: %w", workspace, err)
+			}
+			defer unix.Close(ws)
+			var st unix.Stat_t
+			if err := unix.Fstat(ws, &st); err != nil {
+				return -1, err
+			}
+			if st.Dev != want.Dev || st.Ino != want.Ino {
+				return -1, fmt.Errorf("the workspace %s was replaced while its layer was made", workspace)
+			}
+			if err := unix.MoveMount(tmpfs, "", unix.AT_FDCWD, os.TempDir(), unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+				return -1, fmt.Errorf("attach the tmpfs in the thread's namespace: %w", err)
+			}
+			return overlayOver(ws, tmpfs)
+		}()
+		done <- result{fd, err}
+	}()
+	r := <-done
+	return r.fd, r.err
 }
 
 // Tree is the overlay as a detached mount, for the jail to attach at
