@@ -18,6 +18,9 @@ import (
 // ReadResponse has no bound of its own).
 const maxResponseHead = 256 << 10
 
+// bodyBufSize is the chunk in which plain HTTP bodies are relayed.
+const bodyBufSize = 64 << 10
+
 // max1xx bounds the interim responses relayed before the final one.
 const max1xx = 16
 
@@ -169,13 +172,16 @@ func (p *Proxy) forward(cc *clientConn, br *bufio.Reader, rq *request) bool {
 	defer up.Close()
 	mc := &meteredConn{Conn: up, p: p, e: e, idle: p.policy.idle}
 	head := &io.LimitedReader{R: mc, N: maxResponseHead}
-	ubr := bufio.NewReader(head)
+	// Bodies move in chunks of bodyBufSize: with bufio's default 4 KiB
+	// a 1 GiB download took a quarter of a million reads and writes, each
+	// with its deadline and budget, and ran at a seventh of a direct one.
+	ubr := bufio.NewReaderSize(head, bodyBufSize)
 
 	out := outgoingRequest(req, rq.target)
 	body, _ := out.Body.(*clientBody)
 	wrote := make(chan error, 1)
 	go func() {
-		uw := bufio.NewWriter(mc)
+		uw := bufio.NewWriterSize(mc, bodyBufSize)
 		err := out.Write(uw)
 		if err == nil {
 			err = uw.Flush()
@@ -187,7 +193,7 @@ func (p *Proxy) forward(cc *clientConn, br *bufio.Reader, rq *request) bool {
 		wrote <- err
 	}()
 
-	bw := bufio.NewWriter(cc)
+	bw := bufio.NewWriterSize(cc, bodyBufSize)
 	resp, err := p.readResponse(ubr, out, bw, req)
 	if err != nil {
 		werr := waitWriter(wrote, up, cc, body)
