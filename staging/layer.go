@@ -30,6 +30,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -152,55 +153,92 @@ func overlayOver(ws, tmpfs int) (int, error) {
 // attached to the caller's mount namespace. overlayfs takes a private
 // clone of each layer with clone_private_mount(), which before Linux 6.15
 // fails with EINVAL unless the mount is in the caller's namespace
-// (check_mnt): a detached tmpfs is not, and 6.1 (Debian 12) says EINVAL.
+// (check_mnt): a detached tmpfs is not, and 6.1 (Debian 12) says EINVAL
+// ("overlayfs: failed to clone upperpath" in the kernel log).
 //
-// So one OS thread, used for nothing else, unshares its mount namespace
-// (unshare(2): CLONE_NEWNS in one thread of a process is allowed; the
-// thread's fs_struct is unshared with it), makes every mount in it private
-// so that nothing it attaches propagates to the host's (mount_namespaces(7)),
-// attaches the tmpfs over the temporary directory there, opens the workspace
-// again in that namespace (its mount there is a copy of the host's) and
-// checks that it is the same directory, and makes the overlay. The thread
-// is never handed back to the Go scheduler: it exits with the goroutine
-// (runtime.LockOSThread), and its namespace goes with it; the overlay and
-// the tmpfs live on through their descriptors, as after umount -l.
+// So the overlay is made on the attach thread (attachThread), in a mount
+// namespace of its own: the tmpfs is attached there over the temporary
+// directory, the workspace is opened again in that namespace and checked
+// to be the same directory, the overlay is made, and the tmpfs detached
+// again (umount2 MNT_DETACH; it lives on through its descriptor).
 func overlayAttached(workspace string, want *unix.Stat_t, tmpfs int) (int, error) {
-	type result struct {
-		fd  int
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: see above
-		fd, err := func() (int, error) {
+	fd := -1
+	err := onAttachThread(func() error {
+		ws, err := unix.Openat2(unix.AT_FDCWD, workspace, &unix.OpenHow{
+			Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS})
+		if err != nil {
+			return fmt.Errorf("open the workspace %s again: %w", workspace, err)
+		}
+		defer unix.Close(ws)
+		var st unix.Stat_t
+		if err := unix.Fstat(ws, &st); err != nil {
+			return err
+		}
+		if st.Dev != want.Dev || st.Ino != want.Ino {
+			return fmt.Errorf("the workspace %s is another directory in the staging thread's mount namespace (replaced, or mounted after the runner started)", workspace)
+		}
+		dir := os.TempDir()
+		if err := unix.MoveMount(tmpfs, "", unix.AT_FDCWD, dir, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("attach the tmpfs in the staging thread's namespace: %w", err)
+		}
+		defer unix.Unmount(dir, unix.MNT_DETACH)
+		fd, err = overlayOver(ws, tmpfs)
+		return err
+	})
+	return fd, err
+}
+
+// The attach thread: one OS thread, for the life of the process, in a
+// mount namespace of its own (unshare(2) CLONE_NEWNS in one thread of a
+// process is allowed; its fs_struct is unshared with it), in which every
+// mount is a slave of the host's (mount_namespaces(7)): mounts made on the
+// host still appear in it, and nothing attached in it propagates back.
+//
+// It is never handed back to the Go scheduler and never exits: a thread
+// that exits sends PR_SET_PDEATHSIG to every child it forked (prctl(2):
+// the "parent" is the thread), and the goroutine's thread may have forked
+// jails before it was locked; a thread per call that exited killed
+// running jails (seen as SIGKILL and "no SCM_RIGHTS message").
+var attach struct {
+	once sync.Once
+	reqs chan attachReq
+	err  error
+}
+
+type attachReq struct {
+	f    func() error
+	done chan error
+}
+
+func onAttachThread(f func() error) error {
+	attach.once.Do(func() {
+		ready := make(chan error)
+		attach.reqs = make(chan attachReq)
+		go func() {
+			runtime.LockOSThread()
 			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-				return -1, fmt.Errorf("unshare(CLONE_NEWNS): %w", err)
+				// Nothing changed: the thread may go back.
+				runtime.UnlockOSThread()
+				ready <- fmt.Errorf("unshare(CLONE_NEWNS): %w", err)
+				return
 			}
-			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-				return -1, fmt.Errorf("make the thread's mounts private: %w", err)
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+				ready <- fmt.Errorf("make the staging thread's mounts slaves: %w", err)
+				select {} // in a namespace of its own for good: park the thread
 			}
-			ws, err := unix.Openat2(unix.AT_FDCWD, workspace, &unix.OpenHow{
-				Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS})
-			if err != nil {
-				return -1, fmt.Errorf("open the workspace %s again: %w", workspace, err)
+			ready <- nil
+			for r := range attach.reqs {
+				r.done <- r.f()
 			}
-			defer unix.Close(ws)
-			var st unix.Stat_t
-			if err := unix.Fstat(ws, &st); err != nil {
-				return -1, err
-			}
-			if st.Dev != want.Dev || st.Ino != want.Ino {
-				return -1, fmt.Errorf("the workspace %s was replaced while its layer was made", workspace)
-			}
-			if err := unix.MoveMount(tmpfs, "", unix.AT_FDCWD, os.TempDir(), unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-				return -1, fmt.Errorf("attach the tmpfs in the thread's namespace: %w", err)
-			}
-			return overlayOver(ws, tmpfs)
 		}()
-		done <- result{fd, err}
-	}()
-	r := <-done
-	return r.fd, r.err
+		attach.err = <-ready
+	})
+	if attach.err != nil {
+		return attach.err
+	}
+	done := make(chan error, 1)
+	attach.reqs <- attachReq{f, done}
+	return <-done
 }
 
 // Tree is the overlay as a detached mount, for the jail to attach at
