@@ -76,32 +76,30 @@ func (s *Server) reviewStore(w http.ResponseWriter, r *http.Request) (*staging.S
 	return st, session, true
 }
 
-func (s *Server) changesList(w http.ResponseWriter, r *http.Request) {
+// manifests lists the staged calls of the request's session.
+func (s *Server) manifests(w http.ResponseWriter, r *http.Request) ([]*staging.Manifest, bool) {
 	st, _, ok := s.reviewStore(w, r)
 	if !ok {
-		return
+		return nil, false
 	}
 	defer st.Close()
 	ms, err := st.List()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error())
-		return
+		return nil, false
 	}
-	if ms == nil {
-		ms = []*staging.Manifest{}
+	return ms, true
+}
+
+func (s *Server) changesList(w http.ResponseWriter, r *http.Request) {
+	if ms, ok := s.manifests(w, r); ok {
+		writeJSON(w, http.StatusOK, map[string]any{"calls": append([]*staging.Manifest{}, ms...)})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"calls": ms})
 }
 
 func (s *Server) changesShow(w http.ResponseWriter, r *http.Request) {
-	st, _, ok := s.reviewStore(w, r)
+	ms, ok := s.manifests(w, r)
 	if !ok {
-		return
-	}
-	defer st.Close()
-	ms, err := st.List()
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", err.Error())
 		return
 	}
 	for _, m := range ms {
