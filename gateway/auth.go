@@ -34,6 +34,13 @@ type Lockout interface {
 	Fail(addr string) (bool, error)
 }
 
+// Resetter is a Lockout that can be cleared (POST /v1/admin/reset).
+type Resetter interface {
+	// Reset ends every lockout and forgets the counted failures; it
+	// returns how many addresses were locked.
+	Reset() (int, error)
+}
+
 // memLockout is the single-gateway Lockout.
 type memLockout struct {
 	mu     sync.Mutex
@@ -61,6 +68,20 @@ func (l *memLockout) Locked(addr string) (bool, time.Time, error) {
 		return false, time.Time{}, nil
 	}
 	return time.Now().Before(f.until), f.until, nil
+}
+
+func (l *memLockout) Reset() (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	now := time.Now()
+	for _, f := range l.seen {
+		if now.Before(f.until) {
+			n++
+		}
+	}
+	l.seen = map[string]*failures{}
+	return n, nil
 }
 
 func (l *memLockout) Fail(addr string) (bool, error) {

@@ -312,6 +312,14 @@ func (r *Runner) SecretEnv(m map[string]string) ([]string, error) {
 	return out, nil
 }
 
+// CheckInput applies the exec policy to data written to the standard
+// input of a background process started with command (the gateway's
+// process tool): the same rules as a command string where command runs
+// its input as commands (policy.CheckInput).
+func (r *Runner) CheckInput(command, data string) policy.Decision {
+	return r.opts.Exec.CheckInput(command, data)
+}
+
 // resolveWorkdir makes workdir absolute in the jail (relative to the
 // workspace) and removes "..", so that it can be compared.
 func resolveWorkdir(w string) string {
