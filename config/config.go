@@ -130,6 +130,22 @@ type Gateway struct {
 	AdvertiseAddr string `json:"advertiseAddr,omitempty"`
 }
 
+// OwnSecrets are the names of the secrets the gateway itself uses
+// (sessions.store.passwordSecret, the clients' tokenSecret): no call may
+// resolve them (besides secrets.Builtin).
+func (c *Config) OwnSecrets() []string {
+	var out []string
+	if n := c.Sessions.Store.PasswordSecret; n != "" {
+		out = append(out, n)
+	}
+	for _, cl := range c.Gateway.Auth.Clients {
+		if cl.TokenSecret != "" {
+			out = append(out, cl.TokenSecret)
+		}
+	}
+	return out
+}
+
 // GatewayAuth is gateway.auth: the keys openclaw-run reads. The others
 // (mode, token, password, ...) are OpenClaw's own.
 type GatewayAuth struct {
@@ -208,6 +224,11 @@ type Secrets struct {
 	Prefix   string   `json:"prefix,omitempty"`
 	File     string   `json:"file,omitempty"`
 	Command  []string `json:"command,omitempty"`
+	// Names declares the secrets a call's secretEnv may name, besides
+	// those in the store (provider store) or the file (provider file).
+	// The gateway's own credentials (GATEWAY_TOKEN, SECRETS_KEY, the
+	// store password and the clients' token secrets) never resolve.
+	Names []string `json:"names,omitempty"`
 }
 
 // Sandbox is the runner's own section.

@@ -447,6 +447,15 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 		add(true, "gateway.authToken", "a token in the config file: prefer OPENCLAW_GATEWAY_TOKEN or the secret store")
 	}
 	checkClients(c, knownProfiles, add)
+	for i, n := range c.Secrets.Names {
+		p := fmt.Sprintf("secrets.names[%d]", i)
+		switch {
+		case !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`).MatchString(n):
+			add(false, p, "%q is not a secret name (letters, digits, _)", n)
+		case strings.EqualFold(n, "GATEWAY_TOKEN") || strings.EqualFold(n, "SECRETS_KEY") || contains(c.OwnSecrets(), n):
+			add(false, p, "%q is one of the gateway's own credentials; it never enters a jail", n)
+		}
+	}
 	for i, h := range g.AllowedHosts {
 		if strings.TrimSpace(h) == "" || strings.ContainsAny(h, "/:@ ") {
 			add(false, fmt.Sprintf("gateway.allowedHosts[%d]", i), "%q is not a host name (a name, * for one label; no scheme or port)", h)

@@ -300,7 +300,7 @@ func (r *Runner) SecretEnv(m map[string]string) ([]string, error) {
 	sort.Strings(keys)
 	var out []string
 	for _, k := range keys {
-		v, err := r.opts.Secrets.Get(m[k])
+		v, err := r.opts.Secrets.ForCall(m[k])
 		if err != nil {
 			return nil, &tools.Error{Code: tools.CodeNotFound, Message: err.Error()}
 		}
