@@ -148,7 +148,7 @@ func TestProcessParamsAreValidated(t *testing.T) {
 		`{"action":"log","processId":"p-tests1","offset":1e300}`:                      400,
 		`{"action":"poll","processId":"p-tests1","timeout":-1}`:                       400,
 		`{"action":"poll","processId":"p-tests1","timeout":99999999999}`:              400,
-		`{"action":"nonsense","processId":"p-tests1"}`: 400,
+		`{"action":"nonsense","processId":"p-tests1"}`:                                400,
 	} {
 		code, body := g.do(t, "POST", "/v1/tools/process", opToken, "", `{"sessionId":"s1","args":`+args+`}`)
 		if code != want {
