@@ -599,6 +599,7 @@ func (s *Server) admit(ctx context.Context) (func(), error) {
 	case s.queue <- struct{}{}:
 	default:
 		s.metrics.denials.WithLabelValues("overload").Inc()
+		s.auditRefusal("overload", audit.Record{Code: "overloaded", Reason: "too many calls running and waiting"})
 		return nil, &httpError{http.StatusTooManyRequests, "overloaded", "too many calls running and waiting; try again later"}
 	}
 	select {
