@@ -4,6 +4,7 @@ package integration
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // Issue 20, end to end against the gateway binary: secrets, per-call
@@ -168,5 +171,46 @@ func TestGatewayNamedClientsAndHost(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMisdirectedRequest {
 		t.Errorf("/readyz with Host evil.example: %d", resp.StatusCode)
+	}
+}
+
+// Item 1, as reported: a negative or overflowing offset or limit of the
+// process log, sent through /mcp for a live background process, is a
+// tool error; the gateway and its other calls go on.
+func TestMCPProcessLogBadOffsetKeepsGateway(t *testing.T) {
+	g := startGateway(t, `{"tools": {"profile": "coding"}}`)
+	c := mcp.NewClient(&mcp.Implementation{Name: "openclaw-run-test", Version: "1"}, nil)
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: g.url + "/mcp", MaxRetries: -1,
+		HTTPClient: &http.Client{Transport: bearer{g.token}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	r := mcpCall(t, cs, "exec", map[string]any{"command": "seq 1 50; sleep 30", "yieldMs": 1000})
+	var out struct {
+		Output struct {
+			ProcessID string `json:"processId"`
+		} `json:"output"`
+	}
+	b, _ := json.Marshal(r.StructuredContent)
+	json.Unmarshal(b, &out)
+	id := out.Output.ProcessID
+	if id == "" {
+		t.Fatalf("no background process: %s", text(r))
+	}
+	for _, args := range []map[string]any{
+		{"offset": -1}, {"limit": -1}, {"offset": 9223372036854775807}, {"offset": 1, "limit": 9223372036854775807},
+	} {
+		args["action"], args["processId"] = "log", id
+		if r := mcpCall(t, cs, "process", args); !r.IsError || !strings.Contains(text(r), "between") {
+			t.Errorf("log %v: %s", args, text(r))
+		}
+	}
+	if r := mcpCall(t, cs, "process", map[string]any{"action": "log", "processId": id, "offset": 0, "limit": 3}); r.IsError || !strings.Contains(text(r), "1\\n2\\n3") {
+		t.Errorf("a valid log: %s", text(r))
+	}
+	mcpCall(t, cs, "process", map[string]any{"action": "kill", "processId": id})
+	if resp, err := http.Get(g.url + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the gateway is gone: %v", err)
 	}
 }
