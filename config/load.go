@@ -667,6 +667,9 @@ func checkClients(c *Config, knownProfiles []string, add func(warn bool, path, f
 		if !clientName().MatchString(cl.Name) {
 			add(false, p+".name", "%q: letters, digits, . _ - only, at most 64, starting with a letter or digit", cl.Name)
 		}
+		if cl.Name == "operator" {
+			add(false, p+".name", "\"operator\" names the gateway's own token (X-OpenClaw-Client)")
+		}
 		if seen[cl.Name] {
 			add(false, p+".name", "client %q is listed twice", cl.Name)
 		}

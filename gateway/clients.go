@@ -208,6 +208,35 @@ func (s *Server) checkProfile(c *Client, name string) (string, error) {
 	return name, nil
 }
 
+// ClientHeader names the client a request claims to be. It is optional;
+// a request that sends it has a lockout of its own: failed tokens are
+// counted, and an address locked, per named client, so that guesses at
+// one client's token (or anonymous ones) do not lock out another client
+// at the same address (all local clients share 127.0.0.1). The token must
+// then be that client's. The operator's token is named "operator". A name
+// that no client has counts with the anonymous ones: guessers cannot make
+// up names for fresh counters.
+const ClientHeader = "X-OpenClaw-Client"
+
+// OperatorName is what ClientHeader says for the gateway's own token.
+const OperatorName = "operator"
+
+// lockoutKey is the key of a request's failure counter and lockout: the
+// address, and the client it names if that client exists (then also
+// returned, for the token to match).
+func (s *Server) lockoutKey(r *http.Request, addr string) (string, *Client) {
+	name := r.Header.Get(ClientHeader)
+	if name == "" {
+		return addr, nil
+	}
+	for _, c := range s.clients {
+		if c.Name == name || (c == s.operator && name == OperatorName) {
+			return addr + " client=" + name, c
+		}
+	}
+	return addr, nil
+}
+
 // exempt reports whether addr is never locked out
 // (gateway.auth.rateLimit.exemptLoopback and a loopback address).
 func (s *Server) exempt(addr string) bool {

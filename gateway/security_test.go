@@ -529,3 +529,60 @@ func TestGatewayRefusalsAreAudited(t *testing.T) {
 		}
 	}
 }
+
+// Items 5 and 8: a request that names its client (X-OpenClaw-Client) has
+// a lockout of its own: guesses at one client's token, or anonymous ones,
+// do not lock out another client at the same address; a made-up name
+// counts with the anonymous guesses; the token must be the named client's.
+func TestPerClientLockout(t *testing.T) {
+	g := newSecServer(t, func(c *config.Config) {
+		c.Gateway.AuthFailures = 3
+		c.Gateway.Auth.Clients = []config.Client{{Name: "alice", Token: "alice-token-0123456789"}, {Name: "bob", Token: "bob-token-0123456789ab"}}
+	})
+	send := func(name, token string) int {
+		req, _ := http.NewRequest("POST", g.ts.URL+"/v1/tools/sessions_spawn", strings.NewReader(`{}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		if name != "" {
+			req.Header.Set(ClientHeader, name)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// bob's token claimed as alice's is a wrong one, counted for alice.
+	if code := send("alice", "bob-token-0123456789ab"); code != 401 {
+		t.Errorf("bob's token named alice: %d", code)
+	}
+	for i := 0; i < 2; i++ {
+		send("alice", "guess-0123456789abcdef")
+	}
+	for who, want := range map[[2]string]int{
+		{"alice", "alice-token-0123456789"}: 429, // alice is locked out here
+		{"bob", "bob-token-0123456789ab"}:   200,
+		{"", opToken}:                       200,
+		{"", "alice-token-0123456789"}:      200, // not naming herself: the anonymous counter
+	} {
+		if code := send(who[0], who[1]); code != want {
+			t.Errorf("%q after 3 failures for alice: %d, want %d", who[0], code, want)
+		}
+	}
+	// Anonymous guesses, and guesses under a made-up name, lock the
+	// anonymous counter only.
+	send("", "guess-0123456789abcdef")
+	send("mallory", "guess-0123456789abcdef")
+	send("nobody", "guess-0123456789abcdef")
+	for who, want := range map[[2]string]int{
+		{"", opToken}:                       429,
+		{"mallory", opToken}:                429,
+		{"operator", opToken}:               200,
+		{"bob", "bob-token-0123456789ab"}:   200,
+		{"alice", "alice-token-0123456789"}: 429,
+	} {
+		if code := send(who[0], who[1]); code != want {
+			t.Errorf("%q after anonymous guesses: %d, want %d", who[0], code, want)
+		}
+	}
+}

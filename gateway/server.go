@@ -253,8 +253,9 @@ func (s *Server) guard(route string, auth bool, next http.Handler) http.Handler 
 		if auth {
 			addr := clientAddr(r, s.proxies)
 			exempt := s.exempt(addr)
+			key, claimed := s.lockoutKey(r, addr)
 			if !exempt {
-				locked, until, err := s.o.Lockout.Locked(addr)
+				locked, until, err := s.o.Lockout.Locked(key)
 				if err != nil {
 					writeError(w, http.StatusServiceUnavailable, "shared_state_unavailable", "cannot check the auth lockout: "+err.Error())
 					return
@@ -268,16 +269,19 @@ func (s *Server) guard(route string, auth bool, next http.Handler) http.Handler 
 				}
 			}
 			c, presented := s.authenticate(r)
+			if claimed != nil && c != claimed {
+				c = nil // a token that is not the named client's is a wrong one
+			}
 			if c == nil {
 				s.metrics.authFailures.Inc()
 				// Only a wrong credential counts toward the lockout: a
 				// request without one (a web page's <img>, a probe) guesses
 				// nothing, and must not lock out the clients that have one.
 				if presented && !exempt {
-					if now, err := s.o.Lockout.Fail(addr); err != nil {
+					if now, err := s.o.Lockout.Fail(key); err != nil {
 						s.o.Logger.Error("auth lockout: cannot count a failure", "addr", addr, "err", err)
 					} else if now {
-						s.o.Logger.Warn("auth lockout", "addr", addr)
+						s.o.Logger.Warn("auth lockout", "addr", addr, "client", r.Header.Get(ClientHeader))
 					}
 				}
 				msg := "missing bearer token (Authorization: Bearer TOKEN)"
