@@ -34,7 +34,7 @@ const maxProcOutput = 1 << 20
 // keepFinished after it ended. Variables for the tests.
 var (
 	procsPerSession = 16
-	procsTotal      = 128
+	procsTotal      = 64
 	keepFinished    = 30 * time.Minute
 )
 
