@@ -662,6 +662,9 @@ var clientName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompil
 // checkClients validates gateway.auth.clients.
 func checkClients(c *Config, knownProfiles []string, add func(warn bool, path, format string, args ...any)) {
 	seen := map[string]bool{}
+	if len(c.Gateway.Auth.Clients) > 0 && !c.SessionWorkspaces() {
+		add(true, "gateway.auth.clients", "sandbox.perSession is false: every client's sessions share one workspace, so a client reaches the files of the others")
+	}
 	for i, cl := range c.Gateway.Auth.Clients {
 		p := fmt.Sprintf("gateway.auth.clients[%d]", i)
 		if !clientName().MatchString(cl.Name) {
