@@ -126,7 +126,7 @@ func call(ctx context.Context, c Caller, o Options, session, tool string, req *m
 	var res result
 	var stdout, stderr strings.Builder
 	var progress float64
-	c.Call(ctx, &gateway.Request{Tool: tool, Args: args, SessionID: session, UserID: "mcp", Profile: o.Profile, Client: client, AutoSession: true},
+	callErr := c.Call(ctx, &gateway.Request{Tool: tool, Args: args, SessionID: session, UserID: "mcp", Profile: o.Profile, Client: client, AutoSession: true},
 		func(e runner.Event) error {
 			switch e.Type {
 			case "stdout", "stderr":
@@ -153,6 +153,10 @@ func call(ctx context.Context, c Caller, o Options, session, tool string, req *m
 			}
 			return ctx.Err()
 		})
+	if callErr != nil && res.Error == nil && res.Result == nil && res.Output == nil {
+		// Ended without an error event (a recovered panic): still an error.
+		res.Error = &callError{Code: "internal", Message: callErr.Error()}
+	}
 	res.Stdout, res.Stderr = stdout.String(), stderr.String()
 	out = &mcp.CallToolResult{StructuredContent: res, Content: []mcp.Content{&mcp.TextContent{Text: summary(tool, &res)}}}
 	out.IsError = res.Error != nil || (res.Result != nil && (res.Result.ExitCode != 0 || res.Result.TimedOut || res.Result.Canceled))

@@ -2,6 +2,7 @@ package mcpserver
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"slices"
 	"testing"
@@ -111,5 +112,30 @@ func TestPanicInACallIsAToolError(t *testing.T) {
 		if err != nil || !r.IsError {
 			t.Fatalf("call %d: %v %+v", i, err, r)
 		}
+	}
+}
+
+type silentFailure struct{}
+
+func (silentFailure) Call(context.Context, *gateway.Request, runner.Emit) error {
+	return errors.New("internal error in call read (logged); the gateway goes on")
+}
+
+// A call that fails without an error event (the gateway recovered a
+// panic) is still a tool error, with the reason.
+func TestFailureWithoutEventIsAToolError(t *testing.T) {
+	ct, st := mcp.NewInMemoryTransports()
+	ctx := context.Background()
+	if _, err := New(silentFailure{}, Options{}).Connect(ctx, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "read", Arguments: map[string]any{"path": "a"}})
+	if err != nil || !r.IsError {
+		t.Fatalf("%v %+v", err, r)
 	}
 }
