@@ -69,12 +69,36 @@ func TestGatewayTimeoutOnlyNarrows(t *testing.T) {
 	if d := time.Since(t0); d > 20*time.Second {
 		t.Errorf("the call ran %v", d)
 	}
+	// The same over /mcp and /tools/invoke.
+	c := mcp.NewClient(&mcp.Implementation{Name: "openclaw-run-test", Version: "1"}, nil)
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: g.url + "/mcp", MaxRetries: -1,
+		HTTPClient: &http.Client{Transport: bearer{g.token}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if r := mcpCall(t, cs, "exec", map[string]any{"command": "sleep 30; echo NEVER", "timeoutSeconds": 86400}); strings.Contains(text(r), "NEVER") || !strings.Contains(text(r), "timed out") {
+		t.Errorf("over MCP: %s", text(r))
+	}
+	if r, out := g.post(t, "/tools/invoke", g.token, "", `{"tool":"exec","sessionKey":"narrow","args":{"command":"sleep 30; echo NEVER","timeoutSeconds":86400}}`); r.StatusCode != 200 || strings.Contains(out, "NEVER") || !strings.Contains(out, `"timedOut":true`) {
+		t.Errorf("over /tools/invoke: %d %s", r.StatusCode, out)
+	}
+	if d := time.Since(t0); d > 40*time.Second {
+		t.Errorf("the calls ran %v", d)
+	}
+	n := 0
 	for _, rec := range g.auditRecords(t) {
+		if rec["action"] == "tool_call" {
+			n++
+		}
 		if rec["action"] == "tool_call" && rec["sessionId"] == "narrow" {
 			if l, _ := rec["limits"].(map[string]any); l == nil || l["timeoutMs"] != 2000.0 {
 				t.Errorf("the record's limits: %v", rec["limits"])
 			}
 		}
+	}
+	if n < 3 {
+		t.Errorf("%d tool_call records, want 3", n)
 	}
 }
 
