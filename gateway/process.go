@@ -118,14 +118,15 @@ type procTable struct {
 }
 
 // add registers a new process, or refuses it when the session or the
-// gateway holds as many as they may. Expired finished ones go first.
-func (t *procTable) add(p *bgProc) error {
+// gateway holds as many as they may. Expired finished ones go first
+// (returned, for the cluster's records).
+func (t *procTable) add(p *bgProc) (gone []*bgProc, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.procs == nil {
 		t.procs = map[string]*bgProc{}
 	}
-	t.expireLocked(time.Now())
+	gone = t.expireLocked(time.Now())
 	inSession := 0
 	for _, q := range t.procs {
 		if q.Session == p.Session {
@@ -134,12 +135,12 @@ func (t *procTable) add(p *bgProc) error {
 	}
 	switch {
 	case inSession >= procsPerSession:
-		return &httpError{http.StatusTooManyRequests, "too_many_processes", fmt.Sprintf("session %q has %d background processes, the most a session may keep: remove finished ones (process remove) or wait until they expire (%s after they end)", p.Session, inSession, keepFinished)}
+		return gone, &httpError{http.StatusTooManyRequests, "too_many_processes", fmt.Sprintf("session %q has %d background processes, the most a session may keep: remove finished ones (process remove) or wait until they expire (%s after they end)", p.Session, inSession, keepFinished)}
 	case len(t.procs) >= procsTotal:
-		return &httpError{http.StatusTooManyRequests, "too_many_processes", fmt.Sprintf("the gateway keeps %d background processes, the most it may: remove finished ones (process remove) or wait until they expire (%s after they end)", len(t.procs), keepFinished)}
+		return gone, &httpError{http.StatusTooManyRequests, "too_many_processes", fmt.Sprintf("the gateway keeps %d background processes, the most it may: remove finished ones (process remove) or wait until they expire (%s after they end)", len(t.procs), keepFinished)}
 	}
 	t.procs[p.ID] = p
-	return nil
+	return gone, nil
 }
 
 // expireLocked drops the finished processes past keepFinished and
@@ -169,13 +170,19 @@ func (s *Server) reapProcs() {
 			s.procs.mu.Lock()
 			gone := s.procs.expireLocked(now)
 			s.procs.mu.Unlock()
-			for _, p := range gone {
-				if s.o.Cluster != nil {
-					if err := s.o.Cluster.DeleteProc(ProcInfo{ID: p.ID, Session: p.Session}); err != nil {
-						s.o.Logger.Error("cluster: removing an expired process", "process", p.ID, "err", err)
-					}
-				}
-			}
+			s.forget(gone)
+		}
+	}
+}
+
+// forget removes expired processes from the cluster's records.
+func (s *Server) forget(gone []*bgProc) {
+	if s.o.Cluster == nil {
+		return
+	}
+	for _, p := range gone {
+		if err := s.o.Cluster.DeleteProc(ProcInfo{ID: p.ID, Session: p.Session}); err != nil {
+			s.o.Logger.Error("cluster: removing an expired process", "process", p.ID, "err", err)
 		}
 	}
 }
@@ -207,7 +214,9 @@ func (s *Server) startBackground(req *Request, rn *runner.Runner, call runner.Ca
 	p.stdin, call.Stdin = pw, pr
 	ctx, cancel := context.WithCancel(s.base)
 	p.cancel = cancel
-	if err := s.procs.add(p); err != nil {
+	gone, err := s.procs.add(p)
+	s.forget(gone)
+	if err != nil {
 		cancel()
 		s.refuseCall(req, call.SessionID, err)
 		return nil, err

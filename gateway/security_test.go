@@ -126,7 +126,7 @@ func (g *secServer) plant(t *testing.T, session, command, output string) (*bgPro
 	p := &bgProc{ID: "p-test" + session, Session: session, Command: command, Started: time.Now(), status: "running",
 		changed: make(chan struct{}), done: make(chan struct{}), stdin: pw, cancel: func() {}}
 	p.append([]byte(output))
-	if err := g.procs.add(p); err != nil {
+	if _, err := g.procs.add(p); err != nil {
 		t.Fatal(err)
 	}
 	return p, pr
@@ -476,31 +476,32 @@ func TestBackgroundProcessesAreBounded(t *testing.T) {
 	var ps []*bgProc
 	for i := 0; i < 3; i++ {
 		p := &bgProc{ID: "p-a" + string(rune('0'+i)), Session: "a", status: "running", changed: make(chan struct{}), done: make(chan struct{})}
-		if err := g.procs.add(p); err != nil {
+		if _, err := g.procs.add(p); err != nil {
 			t.Fatal(err)
 		}
 		ps = append(ps, p)
 	}
-	err := g.procs.add(&bgProc{ID: "p-a9", Session: "a", status: "running"})
+	_, err := g.procs.add(&bgProc{ID: "p-a9", Session: "a", status: "running"})
 	if code, msg := ErrorCode(err); code != "too_many_processes" || !strings.Contains(msg, "session") {
 		t.Fatalf("a 4th process in a session: %v", err)
 	}
 	for i := 0; i < 2; i++ {
-		if err := g.procs.add(&bgProc{ID: "p-b" + string(rune('0'+i)), Session: "b", status: "running"}); err != nil {
+		if _, err := g.procs.add(&bgProc{ID: "p-b" + string(rune('0'+i)), Session: "b", status: "running"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if code, msg := ErrorCode(g.procs.add(&bgProc{ID: "p-c0", Session: "c", status: "running"})); code != "too_many_processes" || !strings.Contains(msg, "gateway") {
+	_, err = g.procs.add(&bgProc{ID: "p-c0", Session: "c", status: "running"})
+	if code, msg := ErrorCode(err); code != "too_many_processes" || !strings.Contains(msg, "gateway") {
 		t.Fatalf("a process beyond the total: %s %s", code, msg)
 	}
 	// A finished one expires after keepFinished: then there is room.
 	ps[0].finish("exited", 0, "")
-	if err := g.procs.add(&bgProc{ID: "p-c1", Session: "c", status: "running"}); err == nil {
+	if _, err := g.procs.add(&bgProc{ID: "p-c1", Session: "c", status: "running"}); err == nil {
 		t.Fatal("a finished process not yet expired made room")
 	}
 	keepFinished = 0
-	if err := g.procs.add(&bgProc{ID: "p-c2", Session: "c", status: "running"}); err != nil {
-		t.Fatalf("an expired process still counts: %v", err)
+	if gone, err := g.procs.add(&bgProc{ID: "p-c2", Session: "c", status: "running"}); err != nil || len(gone) != 1 {
+		t.Fatalf("an expired process still counts: %v (expired %d)", err, len(gone))
 	}
 }
 
