@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/config"
 	"github.com/openclaw-run/openclaw-run/internal/setup"
@@ -388,6 +391,31 @@ func TestNamedClients(t *testing.T) {
 	// /tools/invoke and the WebSocket carry the client too.
 	if code, body := g.do(t, "POST", "/tools/invoke", ci, "", `{"tool":"process","args":{"action":"list"},"sessionKey":"`+sid+`"}`); code != 403 {
 		t.Errorf("ci through /tools/invoke on alice's session: %d %s", code, body)
+	}
+	// The WebSocket too: a session or a profile the client may not use is
+	// refused in the call's answer.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, strings.Replace(g.ts.URL, "http", "ws", 1)+"/v1/ws",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + ci}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	for id, params := range map[string]string{
+		"other-session": `{"tool":"process","sessionId":"` + sid + `","args":{"action":"list"}}`,
+		"other-profile": `{"tool":"process","sessionId":"ci-1","profile":"minimal","args":{"action":"list"}}`,
+	} {
+		if err := wsjson.Write(ctx, ws, Frame{Type: "req", ID: id, Method: "tools.call", Params: json.RawMessage(params)}); err != nil {
+			t.Fatal(err)
+		}
+		var f Frame
+		if err := wsjson.Read(ctx, ws, &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.OK == nil || *f.OK || !strings.Contains(fmt.Sprint(f.Error), "_denied") {
+			t.Errorf("ws %s: %+v", id, f)
+		}
 	}
 	if code, _ := g.do(t, "POST", "/v1/admin/reset", alice, "", ""); code != 403 {
 		t.Errorf("alice reached the admin route: %d", code)
