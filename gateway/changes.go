@@ -17,15 +17,16 @@ import (
 // The review routes: what calls changed in a session's workspace, and the
 // operator's decisions on them (docs/staging.md). They are admin routes:
 // an agent must not approve its own held changes, so with named clients
-// only a client allowed /v1/admin may use them (docs/gateway.md).
+// only the gateway's token or a client with admin: true may use them
+// (adminOnly, docs/gateway.md).
 //
 //	GET  /v1/admin/changes?session=ID             the calls and their state
 //	GET  /v1/admin/changes/{call}?session=ID      one call's manifest
 //	POST /v1/admin/changes/{call}/{op}?session=ID approve | reject | undo
 func (s *Server) reviewRoutes() {
-	s.mux.Handle("GET /v1/admin/changes", s.guard("/v1/admin", true, http.HandlerFunc(s.changesList)))
-	s.mux.Handle("GET /v1/admin/changes/{call}", s.guard("/v1/admin", true, http.HandlerFunc(s.changesShow)))
-	s.mux.Handle("POST /v1/admin/changes/{call}/{op}", s.guard("/v1/admin", true, http.HandlerFunc(s.changesDecide)))
+	s.mux.Handle("GET /v1/admin/changes", s.guard("/v1/admin", true, s.adminOnly(http.HandlerFunc(s.changesList))))
+	s.mux.Handle("GET /v1/admin/changes/{call}", s.guard("/v1/admin", true, s.adminOnly(http.HandlerFunc(s.changesShow))))
+	s.mux.Handle("POST /v1/admin/changes/{call}/{op}", s.guard("/v1/admin", true, s.adminOnly(http.HandlerFunc(s.changesDecide))))
 }
 
 // reviewStore opens the staging store of the request's session's
@@ -138,7 +139,7 @@ func (s *Server) changesDecide(w http.ResponseWriter, r *http.Request) {
 	t0 := time.Now()
 	ch, err := do(st, call)
 	rec := audit.Record{Timestamp: t0.UTC(), SessionID: session, Action: audit.ActionReview, Tool: op, CallID: call,
-		Decision: "allow", DurationMs: time.Since(t0).Milliseconds()}
+		Client: clientFrom(r.Context()).Name, Decision: "allow", DurationMs: time.Since(t0).Milliseconds()}
 	if err != nil {
 		rec.Decision, rec.Reason = "deny", err.Error()
 	} else {

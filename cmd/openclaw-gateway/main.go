@@ -177,7 +177,12 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "listen %s: %v\n", listen, err)
 		return 1
 	}
-	opts := gateway.Options{Config: cfg, Profiles: known, Token: tok, Store: store, Logger: logger}
+	clients, err := gateway.ResolveClients(cfg, setup.Secrets(cfg).Get)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	opts := gateway.Options{Config: cfg, Profiles: known, Token: tok, Clients: clients, Store: store, Logger: logger}
 	if shared != nil {
 		// One of several gateways: auth lockouts, background process
 		// owners and audit heads are shared too.
