@@ -31,6 +31,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -102,11 +103,16 @@ func NewLayer(workspace string, disk, inodes int64) (*Layer, error) {
 	if err := unix.Fchmodat(l.tmpfs, "upper", st.Mode&0o7777&^(unix.S_ISUID|unix.S_ISGID), 0); err != nil {
 		return fail("chmod upper", err)
 	}
-	if !forceAttached {
+	attached := forceAttached || detachedRefused.Load()
+	if !attached {
 		l.overlay, err = overlayOver(ws, l.tmpfs)
+		// Kernels before 6.15 refuse layers on detached mounts (see
+		// overlayAttached); once is enough to know, and each refusal
+		// puts a line in the kernel log.
+		attached = errors.Is(err, unix.EINVAL)
+		detachedRefused.Store(attached)
 	}
-	if forceAttached || errors.Is(err, unix.EINVAL) {
-		// Kernels before 6.15 refuse layers on detached mounts (below).
+	if attached {
 		l.overlay, err = overlayAttached(workspace, &st, l.tmpfs)
 	}
 	if err != nil {
@@ -118,6 +124,23 @@ func NewLayer(workspace string, disk, inodes int64) (*Layer, error) {
 // forceAttached makes NewLayer take the path older kernels need, so that
 // the tests on a new kernel run it too.
 var forceAttached = false
+
+// detachedRefused remembers that this kernel refuses overlays on
+// detached layers: known from the release before 6.15 (each refusal puts
+// a line in the kernel log, and a CLI process makes one layer), or learnt
+// from the first EINVAL (a kernel that says 6.15 but lacks the change).
+var detachedRefused atomic.Bool
+
+func init() {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return
+	}
+	var major, minor int
+	if n, _ := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); n == 2 {
+		detachedRefused.Store(major < 6 || (major == 6 && minor < 15))
+	}
+}
 
 // overlayOver makes the detached overlay mount of the workspace (the
 // directory ws) under tmpfs's upper/ and work/.
