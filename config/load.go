@@ -95,6 +95,29 @@ func Load(path string, knownProfiles []string) (*Result, error) {
 	return r, nil
 }
 
+// LoadFlag loads the config file of Path(flag). A file named explicitly
+// (--config, OPENCLAW_RUN_CONFIG, OPENCLAW_CONFIG_PATH) must exist: a typo
+// must not silently mean the defaults. Only the implicit default path may
+// be absent.
+func LoadFlag(flag string, knownProfiles []string) (*Result, error) {
+	path, from := PathFrom(flag)
+	if from != "" {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("config: %s %s: %w (only the default %s may be absent)", from, path, unwrapPath(err), filepath.Join(StateDir(), "openclaw.json"))
+		}
+	}
+	return Load(path, knownProfiles)
+}
+
+// unwrapPath drops the path an *os.PathError repeats.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // Parse validates config source (JSON with comments).
 func Parse(data []byte, knownProfiles []string) *Result {
 	r := &Result{Config: Defaults()}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/config"
+	"github.com/openclaw-run/openclaw-run/internal/version"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runner"
 	"github.com/openclaw-run/openclaw-run/runner/tools"
@@ -53,6 +54,8 @@ type Options struct {
 	// unready while it cannot take a record (a full disk), so that a
 	// balancer sends calls elsewhere instead of having them refused.
 	Audit *audit.Log
+	// Version is the build stamp /health shows to a caller with the token.
+	Version version.Stamp
 }
 
 // Cluster is what a gateway shares with the others about background
@@ -270,8 +273,23 @@ func (s *Server) allowedOrigins() []string {
 	return []string{"http://127.0.0.1:" + p, "http://localhost:" + p}
 }
 
+// health is liveness for anyone; with the bearer token it adds the build
+// stamp (an anonymous caller learns no version to match exploits to).
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	body := map[string]any{"status": "ok"}
+	if r.Header.Get("Authorization") != "" {
+		// A token guess here counts toward the lockout as on any route.
+		addr := clientAddr(r, s.proxies)
+		if locked, _, err := s.o.Lockout.Locked(addr); err == nil && !locked {
+			if checkToken(r, s.o.Token) {
+				body["version"] = s.o.Version
+			} else {
+				s.metrics.authFailures.Inc()
+				s.o.Lockout.Fail(addr)
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
@@ -479,7 +497,17 @@ func (s *Server) workspace(session string) (string, error) {
 	if s.cfg.SessionWorkspaces() {
 		ws = filepath.Join(root, session)
 	}
-	if err := os.MkdirAll(ws, 0o755); err != nil {
+	// A configured root must exist: a typo must not create directories
+	// wherever it points. Only the default root (in the state dir) is
+	// created, 0755 and owned by the gateway's user (docs/config.md).
+	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) && root == config.ExpandHome(config.Defaults().Sandbox.Workspace) {
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			return "", fmt.Errorf("workspace: %w", err)
+		}
+	} else if err != nil {
+		return "", fmt.Errorf("sandbox.workspace %s: %w (create it first, owned by the gateway's user, mode 0755)", root, err)
+	}
+	if err := os.Mkdir(ws, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", fmt.Errorf("workspace: %w", err)
 	}
 	if os.Geteuid() == 0 {

@@ -31,23 +31,61 @@ import (
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/config"
 	"github.com/openclaw-run/openclaw-run/gateway"
+	"github.com/openclaw-run/openclaw-run/internal/cli"
 	"github.com/openclaw-run/openclaw-run/internal/setup"
+	"github.com/openclaw-run/openclaw-run/internal/version"
 	"github.com/openclaw-run/openclaw-run/profiles"
+	"github.com/openclaw-run/openclaw-run/runcjail"
 	"github.com/openclaw-run/openclaw-run/runner"
-	"github.com/spf13/pflag"
 )
+
+// stamp is this build's version with where the runc helper is.
+func stamp() version.Stamp {
+	s := version.Get()
+	s.RuncHelper, _ = runcjail.Helper("")
+	return s
+}
+
+// noArgs parses a subcommand that takes no arguments (only --help).
+func noArgs(fs *cli.FlagSet, args []string) (int, bool) {
+	if code, ok := fs.Parse(args); !ok {
+		return code, false
+	}
+	if fs.NArg() != 0 {
+		return fs.Fail("unexpected argument %q", fs.Arg(0)), false
+	}
+	return 0, true
+}
 
 func main() {
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+const usageText = `usage: %[1]s start [--foreground] | stop | status | restart | reset
+       %[1]s sessions list | sessions prune --older-than 7d
+       %[1]s call TOOL ... | mcp ... | backup ... | restore ARCHIVE | audit alerts ...
+       %[1]s channels list | test NAME | auth NAME --user U --chat C --check
+       %[1]s --version | version
+(%[1]s COMMAND --help lists a command's flags)
+`
+
 func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: openclaw-gateway start [--foreground] | stop | status | restart | sessions list|prune | call TOOL ... | backup | restore ARCHIVE")
+		fmt.Fprintf(stderr, usageText, "openclaw-gateway")
 		return 2
 	}
 	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprintf(stdout, usageText, "openclaw-gateway")
+		return 0
+	case "--version", "version":
+		fmt.Fprintln(stdout, stamp().String("openclaw-gateway"))
+		return 0
 	case "gateway": // reached as "openclaw-run gateway ..."
+		if len(args) == 1 {
+			fmt.Fprintf(stderr, usageText, "openclaw-run gateway")
+			return 2
+		}
 		return dispatch(args[1:], stdout, stderr)
 	case "start":
 		return cmdStart(args[1:], stdout, stderr)
@@ -55,6 +93,10 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdStop(args[1:], stdout, stderr)
 	case "status":
 		return cmdStatus(args[1:], stdout, stderr)
+	case "reset":
+		return cmdReset(args[1:], stdout, stderr)
+	case "channels":
+		return cmdChannels(args[1:], stdout, stderr)
 	case "restart":
 		if code := cmdStop(args[1:], stdout, stderr); code != 0 && code != 3 {
 			return code
@@ -75,15 +117,33 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	case "__egress": // the CLI's egress proxy (cmd/openclaw-run/egress.go)
 		return cmdEgressHelper(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "openclaw-gateway: unknown command %q\n", args[0])
+	fmt.Fprintf(stderr, "%s: unknown command %q\n", prog, args[0])
+	fmt.Fprintf(stderr, usageText, prog)
 	return 2
 }
 
-func flags(name string, stderr io.Writer) *pflag.FlagSet {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
+// prog is how the user named this binary: "openclaw-run" when reached
+// through it (execGateway sets argv[0]), else "openclaw-gateway".
+var prog = func() string {
+	if filepath.Base(os.Args[0]) == "openclaw-run" {
+		return "openclaw-run"
+	}
+	return "openclaw-gateway"
+}()
+
+// flags returns the flag set of subcommand name with its synopsis (the
+// part after the command name): a bad flag is reported by name with the
+// synopsis, exit 2.
+func flags(name, synopsis string, stderr io.Writer) *cli.FlagSet {
+	cmd := prog + " " + name
+	if prog == "openclaw-run" && gatewayVerbs[name] {
+		cmd = "openclaw-run gateway " + name
+	}
+	return cli.New(cmd, cmd+" "+synopsis, 2, stderr)
 }
+
+// gatewayVerbs are "openclaw-run gateway VERB".
+var gatewayVerbs = map[string]bool{"start": true, "stop": true, "status": true, "restart": true, "reset": true}
 
 func pidFile() string { return filepath.Join(config.StateDir(), "gateway.pid") }
 
@@ -116,14 +176,17 @@ func token(cfg *config.Config, create bool) (string, error) {
 }
 
 func cmdStart(args []string, stdout, stderr io.Writer) int {
-	fs := flags("start", stderr)
+	fs := flags("start", "[--foreground] [--config F] [--listen ADDR] [--drain 30s] [--log-level L]", stderr)
 	fg := fs.Bool("foreground", false, "run in the foreground (systemd, make run); otherwise start in the background")
 	cfgFile := fs.String("config", "", "config file")
 	addr := fs.String("listen", "", "override host:port (tests)")
 	drain := fs.Duration("drain", 30*time.Second, "on SIGTERM, how long running calls may finish before they are killed")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default: logging.level of the config)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		return fs.Fail("unexpected argument %q", fs.Arg(0))
 	}
 	if !*fg {
 		return background(args, stdout, stderr)
@@ -177,7 +240,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "listen %s: %v\n", listen, err)
 		return 1
 	}
-	opts := gateway.Options{Config: cfg, Profiles: known, Token: tok, Store: store, Logger: logger}
+	opts := gateway.Options{Config: cfg, Profiles: known, Token: tok, Store: store, Logger: logger, Version: stamp()}
 	if shared != nil {
 		// One of several gateways: auth lockouts, background process
 		// owners and audit heads are shared too.
@@ -368,6 +431,9 @@ func localAddr(a net.Addr) string {
 }
 
 func cmdStop(args []string, stdout, stderr io.Writer) int {
+	if code, ok := noArgs(flags("stop", "", stderr), args); !ok {
+		return code
+	}
 	pid, err := signalGateway(syscall.SIGTERM)
 	if err != nil {
 		fmt.Fprintln(stdout, err)
@@ -385,6 +451,9 @@ func cmdStop(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
+	if code, ok := noArgs(flags("status", "", stderr), args); !ok {
+		return code
+	}
 	pid, ok := running()
 	if !ok {
 		fmt.Fprintln(stdout, "openclaw-gateway: stopped")
@@ -395,12 +464,14 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdSessions(args []string, stdout, stderr io.Writer) int {
-	fs := flags("sessions", stderr)
+	fs := flags("sessions", "list | prune --older-than 7d [--config F]", stderr)
 	older := fs.String("older-than", "", "prune: sessions not used for this long (7d, 12h)")
 	cfgFile := fs.String("config", "", "config file")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: openclaw-gateway sessions list | sessions prune --older-than 7d")
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 || (fs.Arg(0) != "list" && fs.Arg(0) != "prune") {
+		return fs.Fail("want list or prune")
 	}
 	known, _ := setup.Profiles()
 	cfg, err := setup.Config(*cfgFile, known)
@@ -445,8 +516,7 @@ func cmdSessions(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	fmt.Fprintln(stderr, "usage: openclaw-gateway sessions list | sessions prune --older-than 7d")
-	return 2
+	return fs.Fail("want list or prune")
 }
 
 // parseAge accepts Go durations and a "d" suffix for days.

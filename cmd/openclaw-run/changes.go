@@ -20,7 +20,7 @@ func cmdChanges(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("changes", stderr)
 	ws := fs.StringP("workspace", "w", ".", "the workspace")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
 	usage := "usage: openclaw-run changes list | changes show|approve|reject CALLID [--workspace W]"
@@ -81,7 +81,7 @@ func cmdUndo(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("undo", stderr)
 	ws := fs.StringP("workspace", "w", ".", "the workspace")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
 	if fs.NArg() != 1 {

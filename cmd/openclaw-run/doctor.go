@@ -38,7 +38,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("doctor", stderr)
 	asJSON := fs.Bool("json", false, "print the findings as JSON")
 	cfgFile := fs.String("config", "", "config file")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
 	var out []finding
@@ -51,7 +51,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 		add("config", "profiles", "FAIL", err.Error(), "fix or remove the custom profile named")
 	}
 	path := config.Path(*cfgFile)
-	res, err := config.Load(path, keys(known))
+	res, err := config.LoadFlag(*cfgFile, keys(known))
 	var cfg *config.Config
 	switch {
 	case err != nil:

@@ -13,7 +13,7 @@ import (
 	"github.com/openclaw-run/openclaw-run/seccomp"
 )
 
-func cli(t *testing.T, args ...string) (string, string, int) {
+func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := dispatch(args, &out, &errb)
@@ -22,20 +22,20 @@ func cli(t *testing.T, args ...string) (string, string, int) {
 
 func TestProfilesCommands(t *testing.T) {
 	t.Setenv("OPENCLAW_STATE_DIR", t.TempDir())
-	out, _, code := cli(t, "profiles", "list")
+	out, _, code := runCLI(t, "profiles", "list")
 	if code != 0 || !strings.Contains(out, "minimal") || !strings.Contains(out, "coding") || !strings.Contains(out, "full") {
 		t.Fatalf("profiles list: %d %q", code, out)
 	}
-	out, _, code = cli(t, "profiles", "show", "coding")
+	out, _, code = runCLI(t, "profiles", "show", "coding")
 	if code != 0 || !strings.Contains(out, "// coding: the recommended default") || !strings.Contains(out, `"execTier": "coding"`) {
 		t.Errorf("profiles show coding should print the commented source: %q", out)
 	}
-	out, _, code = cli(t, "profiles", "show", "coding", "--json")
+	out, _, code = runCLI(t, "profiles", "show", "coding", "--json")
 	var p profiles.Profile
 	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || p.Name != "coding" || p.Limits.Memory != 1<<30 {
 		t.Errorf("profiles show --json: %d %q", code, out)
 	}
-	if _, errOut, code := cli(t, "profiles", "show", "nope"); code == 0 || !strings.Contains(errOut, "unknown profile") {
+	if _, errOut, code := runCLI(t, "profiles", "show", "nope"); code == 0 || !strings.Contains(errOut, "unknown profile") {
 		t.Errorf("unknown profile: %d %q", code, errOut)
 	}
 }
@@ -46,14 +46,14 @@ func TestCustomProfileIsListed(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "profiles"), 0o755)
 	os.WriteFile(filepath.Join(dir, "profiles", "review.jsonc"), []byte(`{"name":"review","tools":["read"],"fileTier":"file","network":"none",
 	"limits":{"memory":"64M","cpus":1,"pids":8,"timeout":"5s","maxOutput":"1M","tmpSize":"8M","fileSize":"8M","openFiles":64}}`), 0o644)
-	out, _, code := cli(t, "profiles", "list")
+	out, _, code := runCLI(t, "profiles", "list")
 	if code != 0 || !strings.Contains(out, "review") {
 		t.Errorf("custom profile not listed: %q", out)
 	}
 }
 
 func TestSeccompDump(t *testing.T) {
-	out, _, code := cli(t, "seccomp", "dump", "coding")
+	out, _, code := runCLI(t, "seccomp", "dump", "coding")
 	if code != 0 {
 		t.Fatal(code)
 	}
@@ -68,12 +68,12 @@ func TestSeccompDump(t *testing.T) {
 			t.Errorf("rule without a reason: %q", line)
 		}
 	}
-	bpf, _, code := cli(t, "seccomp", "dump", "coding", "--bpf")
+	bpf, _, code := runCLI(t, "seccomp", "dump", "coding", "--bpf")
 	prog, _ := seccomp.Compile("coding")
 	if code != 0 || strings.Count(bpf, "\n") != len(prog.Filter) {
 		t.Errorf("--bpf printed %d lines for %d instructions", strings.Count(bpf, "\n"), len(prog.Filter))
 	}
-	if _, _, code := cli(t, "seccomp", "dump", "nope"); code == 0 {
+	if _, _, code := runCLI(t, "seccomp", "dump", "nope"); code == 0 {
 		t.Error("unknown tier accepted")
 	}
 }
@@ -87,11 +87,11 @@ func TestRunUsageErrors(t *testing.T) {
 		{"--memory", "lots", "--", "true"},  // bad size
 		{"frobnicate"},                      // unknown subcommand
 	} {
-		if _, _, code := cli(t, args...); code != exitSetup {
+		if _, _, code := runCLI(t, args...); code != exitSetup {
 			t.Errorf("%v: code %d, want %d", args, code, exitSetup)
 		}
 	}
-	if out, _, code := cli(t, "--help"); code != 0 && out == "" {
+	if out, _, code := runCLI(t, "--help"); code != 0 && out == "" {
 		t.Errorf("--help: %d", code)
 	}
 }
@@ -102,13 +102,13 @@ func TestDoctor(t *testing.T) {
 	os.Chmod(dir, 0o700)
 	t.Setenv("OPENCLAW_STATE_DIR", dir)
 	t.Setenv("OPENCLAW_CONFIG_PATH", filepath.Join(dir, "openclaw.json"))
-	out, _, code := cli(t, "doctor")
+	out, _, code := runCLI(t, "doctor")
 	if code != 0 || !strings.Contains(out, "PASS  kernel") || !strings.Contains(out, "gateway on loopback") {
 		t.Fatalf("doctor on defaults: %d\n%s", code, out)
 	}
 	// The guide's "wrong way": a key in the config file, readable by others.
 	os.WriteFile(filepath.Join(dir, "openclaw.json"), []byte(`{"systemPrompt": "use sk-1234567890abcdefXYZ"}`), 0o644)
-	out, _, code = cli(t, "doctor", "--json")
+	out, _, code = runCLI(t, "doctor", "--json")
 	var fs []finding
 	json.Unmarshal([]byte(out), &fs)
 	fails := map[string]bool{}
@@ -124,7 +124,7 @@ func TestDoctor(t *testing.T) {
 
 func TestLogLevelFlag(t *testing.T) {
 	t.Setenv("OPENCLAW_STATE_DIR", t.TempDir())
-	if _, errOut, code := cli(t, "--log-level", "loud", "--", "true"); code != exitSetup || !strings.Contains(errOut, "want error, warn, info or debug") {
+	if _, errOut, code := runCLI(t, "--log-level", "loud", "--", "true"); code != exitSetup || !strings.Contains(errOut, "want error, warn, info or debug") {
 		t.Errorf("bad --log-level: %d %q", code, errOut)
 	}
 }

@@ -15,7 +15,7 @@ import (
 func cmdSecrets(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("secrets", stderr)
 	cfgFile := fs.String("config", "", "config file (secrets.provider)")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
 	a := fs.Args()
