@@ -21,7 +21,6 @@ import (
 	"github.com/openclaw-run/openclaw-run/mcpserver"
 )
 
-
 // mcpHandler serves the MCP server over streamable HTTP, one MCP session
 // per client connection, behind the gateway's origin and token checks.
 func mcpHandler(srv *gateway.Server, m *mcp.Server) http.Handler {
