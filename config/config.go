@@ -381,6 +381,17 @@ func PathFrom(flag string) (path, from string) {
 	return filepath.Join(StateDir(), "openclaw.json"), ""
 }
 
+// BackupDir is where "openclaw-run backup" writes by default:
+// $OPENCLAW_BACKUP_DIR, else beside the state dir, never in it (a backup
+// inside what it backs up grows with every run and is lost with it).
+func BackupDir() string {
+	if d := os.Getenv("OPENCLAW_BACKUP_DIR"); d != "" {
+		return d
+	}
+	state := filepath.Clean(StateDir())
+	return filepath.Join(filepath.Dir(state), filepath.Base(state)+"-backups")
+}
+
 // ExpandHome replaces a leading ~ with the runner's home directory.
 func ExpandHome(p string) string {
 	if p == "~" || strings.HasPrefix(p, "~/") {

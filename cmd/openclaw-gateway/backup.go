@@ -19,16 +19,6 @@ import (
 // consistent copy of the session store needs bbolt, or the running
 // gateway over HTTP; "openclaw-run backup|restore" lands here.
 
-// defaultBackupDir is beside the state dir, never in it: a backup inside
-// what it backs up grows with every run and is lost with it.
-func defaultBackupDir() string {
-	if d := os.Getenv("OPENCLAW_BACKUP_DIR"); d != "" {
-		return d
-	}
-	state := filepath.Clean(config.StateDir())
-	return filepath.Join(filepath.Dir(state), filepath.Base(state)+"-backups")
-}
-
 // backupTrees: the state dir (config, encrypted secrets and key, audit
 // logs, session store, profiles, tokens, logs, and the workspaces when
 // they live there), plus the workspace root and the config file when they
@@ -97,7 +87,7 @@ func snapshotSessions(cfg *config.Config, path string, w io.Writer) error {
 
 func cmdBackup(args []string, stdout, stderr io.Writer) int {
 	fs := flags("backup", "[--dest DIR] [--keep-days 30] [--config F]", stderr)
-	dest := fs.String("dest", defaultBackupDir(), "directory of the dated archives ($OPENCLAW_BACKUP_DIR)")
+	dest := fs.String("dest", config.BackupDir(), "directory of the dated archives ($OPENCLAW_BACKUP_DIR)")
 	keepDays := fs.Int("keep-days", 30, "remove archives in --dest older than this many days (0: keep all)")
 	cfgFile := fs.String("config", "", "config file")
 	if code, ok := fs.Parse(args); !ok {

@@ -101,13 +101,34 @@ func TestDoctor(t *testing.T) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o700)
 	t.Setenv("OPENCLAW_STATE_DIR", dir)
-	t.Setenv("OPENCLAW_CONFIG_PATH", filepath.Join(dir, "openclaw.json"))
+	t.Setenv("OPENCLAW_CONFIG_PATH", "")
+	t.Setenv("OPENCLAW_BACKUP_DIR", filepath.Join(dir, "backups"))
 	out, _, code := runCLI(t, "doctor")
-	if code != 0 || !strings.Contains(out, "PASS  kernel") || !strings.Contains(out, "gateway on loopback") {
+	if code != 0 || !strings.Contains(out, "PASS  kernel") || !strings.Contains(out, "gateway on loopback") ||
+		!strings.Contains(out, "PASS  build     version") || !strings.Contains(out, "WARN  checklist backups present and recent") {
 		t.Fatalf("doctor on defaults: %d\n%s", code, out)
+	}
+	// A config named explicitly but absent is a FAIL, naming it.
+	t.Setenv("OPENCLAW_CONFIG_PATH", filepath.Join(dir, "openclaw.json"))
+	if out, _, code := runCLI(t, "doctor"); code != 1 || !strings.Contains(out, "FAIL  config    load") || !strings.Contains(out, "OPENCLAW_CONFIG_PATH "+filepath.Join(dir, "openclaw.json")) {
+		t.Errorf("doctor on a missing explicit config: %d\n%s", code, out)
+	}
+	// The guide wants info or debug; error hides the refusals.
+	for level, want := range map[string]string{"debug": "PASS", "info": "PASS", "error": "WARN", "warn": "WARN"} {
+		os.WriteFile(filepath.Join(dir, "openclaw.json"), []byte(`{"logging": {"level": "`+level+`"}}`), 0o600)
+		if out, _, _ := runCLI(t, "doctor"); !strings.Contains(out, want+"  checklist log level info or debug") {
+			t.Errorf("log level %s: want %s\n%s", level, want, out)
+		}
+	}
+	// A backup made now is recent.
+	os.MkdirAll(filepath.Join(dir, "backups"), 0o700)
+	os.WriteFile(filepath.Join(dir, "backups", "openclaw-backup-2026-12-03_07-00-00.tar.gz"), nil, 0o600)
+	if out, _, _ := runCLI(t, "doctor"); !strings.Contains(out, "PASS  checklist backups present and recent") {
+		t.Errorf("a fresh backup:\n%s", out)
 	}
 	// The guide's "wrong way": a key in the config file, readable by others.
 	os.WriteFile(filepath.Join(dir, "openclaw.json"), []byte(`{"systemPrompt": "use sk-1234567890abcdefXYZ"}`), 0o644)
+	os.Chmod(filepath.Join(dir, "openclaw.json"), 0o644)
 	out, _, code = runCLI(t, "doctor", "--json")
 	var fs []finding
 	json.Unmarshal([]byte(out), &fs)
