@@ -101,9 +101,9 @@ func Load(path string, knownProfiles []string) (*Result, error) {
 // be absent.
 func LoadFlag(flag string, knownProfiles []string) (*Result, error) {
 	path, from := PathFrom(flag)
-	if from != "" {
+	if def := filepath.Join(StateDir(), "openclaw.json"); from != "" && filepath.Clean(path) != def {
 		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("config: %s %s: %w (only the default %s may be absent)", from, path, unwrapPath(err), filepath.Join(StateDir(), "openclaw.json"))
+			return nil, fmt.Errorf("config: %s %s: %w (only the default %s may be absent)", from, path, unwrapPath(err), def)
 		}
 	}
 	return Load(path, knownProfiles)
