@@ -155,6 +155,8 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /tools/invoke", s.guard("/tools/invoke", true, http.HandlerFunc(s.invoke)))
 	s.mux.Handle("GET /v1/ws", s.guard("/v1/ws", true, http.HandlerFunc(s.websocket)))
 	s.mux.Handle("GET /v1/admin/backup/sessions", s.guard("/v1/admin", true, http.HandlerFunc(s.snapshot)))
+	s.mux.Handle("GET /v1/admin/sessions", s.guard("/v1/admin", true, http.HandlerFunc(s.listSessions)))
+	s.mux.Handle("POST /v1/admin/sessions/prune", s.guard("/v1/admin", true, http.HandlerFunc(s.pruneSessions)))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s (see docs/gateway.md)", r.Method, r.URL.Path))
 	})

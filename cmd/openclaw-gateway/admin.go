@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/config"
+	"github.com/openclaw-run/openclaw-run/gateway"
 )
 
 // adminCall sends an authenticated request to the gateway's admin API
@@ -48,11 +49,13 @@ func adminCall(cfg *config.Config, url, method, path string, body, out any) erro
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
+		// The gateway's error bodies: {"message": ...}, or {"error": {"message": ...}}.
 		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
+			Message string
+			Error   struct{ Message string }
 		}
-		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
-			return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, e.Error.Message)
+		if json.Unmarshal(b, &e) == nil && e.Message+e.Error.Message != "" {
+			return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, e.Message+e.Error.Message)
 		}
 		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
 	}
@@ -94,4 +97,32 @@ func cmdReset(args []string, stdout, stderr io.Writer) int {
 		r.LockoutsCleared, r.PrewarmedExpired, r.LeftoversSwept)
 	fmt.Fprintln(stdout, "(sessions, their workspaces and calls in flight are untouched)")
 	return 0
+}
+
+// sessionsVia is "sessions list|prune" through the running gateway at url,
+// with the output of the direct path.
+func sessionsVia(cfg *config.Config, url, verb string, age time.Duration, ageText string, stdout, stderr io.Writer) int {
+	if verb == "list" {
+		var r struct{ Sessions []gateway.Session }
+		if err := adminCall(cfg, url, "GET", "/v1/admin/sessions", nil, &r); err != nil {
+			fmt.Fprintf(stderr, "sessions list: %v\n", err)
+			return 1
+		}
+		printSessions(stdout, r.Sessions)
+		return 0
+	}
+	var r struct{ Pruned int }
+	if err := adminCall(cfg, url, "POST", "/v1/admin/sessions/prune", map[string]string{"olderThan": age.String()}, &r); err != nil {
+		fmt.Fprintf(stderr, "sessions prune: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "pruned %d session(s) unused for %s\n", r.Pruned, ageText)
+	return 0
+}
+
+func printSessions(w io.Writer, list []gateway.Session) {
+	for _, s := range list {
+		fmt.Fprintf(w, "%-24s user=%-12s calls=%-6d created=%s lastUsed=%s workspace=%s\n",
+			s.ID, s.UserID, s.Calls, s.Created.Format(time.RFC3339), s.LastUsed.Format(time.RFC3339), s.Workspace)
+	}
 }

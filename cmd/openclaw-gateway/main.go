@@ -479,9 +479,21 @@ func cmdSessions(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	var age time.Duration
+	if fs.Arg(0) == "prune" {
+		if age, err = parseAge(*older); err != nil {
+			return fs.Fail("%v", err)
+		}
+	}
+	// A running gateway holds the embedded store's lock: ask it (the
+	// admin routes of docs/gateway.md). A shared store (redis) is opened
+	// directly either way.
+	if _, addr, ok := runningAt(); ok && addr != "" && cfg.Sessions.Store.Type != "redis" {
+		return sessionsVia(cfg, "http://"+addr, fs.Arg(0), age, *older, stdout, stderr)
+	}
 	store, _, err := openStore(cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, err, "(is the gateway running? stop it first, or use the HTTP API)")
+		fmt.Fprintln(stderr, err, "(a process without a pid file holds it; stop that process first)")
 		return 1
 	}
 	defer store.Close()
@@ -492,17 +504,10 @@ func cmdSessions(args []string, stdout, stderr io.Writer) int {
 	}
 	switch fs.Arg(0) {
 	case "list":
-		for _, s := range list {
-			fmt.Fprintf(stdout, "%-24s user=%-12s calls=%-6d created=%s lastUsed=%s workspace=%s\n",
-				s.ID, s.UserID, s.Calls, s.Created.Format(time.RFC3339), s.LastUsed.Format(time.RFC3339), s.Workspace)
-		}
+		printSessions(stdout, list)
 		return 0
 	case "prune":
-		d, err := parseAge(*older)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 2
-		}
+		d := age
 		alog, err := setup.OpenAudit("", cfg)
 		if err != nil {
 			fmt.Fprintln(stderr, err)

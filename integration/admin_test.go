@@ -1,0 +1,66 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sessions list and prune work while the gateway runs (it holds the
+// session store's lock: the CLI asks it), with the output of a stopped
+// gateway; the version is on --version and, for a token holder, /health.
+func TestAdminWhileGatewayRuns(t *testing.T) {
+	g := startGateway(t, `{}`)
+	env := append(os.Environ(), "OPENCLAW_STATE_DIR="+g.state, "OPENCLAW_CONFIG_PATH="+filepath.Join(g.state, "openclaw.json"))
+	if r, out := g.post(t, "/v1/tools/exec", g.token, "", `{"args":{"command":"true"},"sessionId":"admin-s1"}`); r.StatusCode != 200 {
+		t.Fatalf("call: %d %s", r.StatusCode, out)
+	}
+	r := runEnv(env, "", "sessions", "list")
+	if r.code != 0 || !strings.Contains(r.stdout, "admin-s1") || !strings.Contains(r.stdout, "calls=1") {
+		t.Fatalf("sessions list while running: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runEnv(env, "", "sessions", "prune", "--older-than", "0s"); r.code != 0 || !strings.Contains(r.stdout, "pruned 1 session(s) unused for 0s") {
+		t.Fatalf("sessions prune while running: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runEnv(env, "", "sessions", "list"); r.code != 0 || strings.Contains(r.stdout, "admin-s1") {
+		t.Errorf("pruned session still listed: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runEnv(env, "", "sessions", "prune", "--older-than", "soon"); r.code != 2 || !strings.Contains(r.stderr, `--older-than "soon"`) {
+		t.Errorf("a bad --older-than: %d %q", r.code, r.stderr)
+	}
+
+	for _, bin := range []string{binary, gwBinary} {
+		r := runEnv(env, "", "--version")
+		if bin == gwBinary {
+			r = runEnv(env, "", "gateway", "--version")
+		}
+		if r.code != 0 || !strings.Contains(r.stdout, " (commit ") || !strings.Contains(r.stdout, "runc helper: ") {
+			t.Errorf("%s --version: %d %q %q", bin, r.code, r.stdout, r.stderr)
+		}
+	}
+	health := func(token string) map[string]any {
+		req, _ := http.NewRequest("GET", g.url+"/health", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return m
+	}
+	if m := health(""); m["status"] != "ok" || m["version"] != nil {
+		t.Errorf("anonymous /health must not show the version: %v", m)
+	}
+	if m := health(g.token); m["status"] != "ok" || m["version"] == nil {
+		t.Errorf("/health with the token should show the version: %v", m)
+	}
+}
