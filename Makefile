@@ -27,10 +27,18 @@ DEMO_WS  ?= /tmp/openclaw-run-demo
 # tiers are precompiled (seccomp/zbpf_amd64.go, written by make generate and
 # checked by make check-generate and the tests), so the binary needs no cgo at all, which saves about 3 ms of
 # every cold start here; elsewhere libseccomp is linked in statically.
+# The build stamp of --version (internal/version): VERSION from the newest
+# release tag vX.Y.Z (git describe), else 0.2.0-dev; the commit and its date.
+VERSION  ?= $(or $(shell git describe --tags --dirty --match 'v[0-9]*' 2>/dev/null | sed 's/^v//'),0.2.0-dev)
+COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+DATE     ?= $(shell git log -1 --format=%cI 2>/dev/null)
+STAMP    := -X github.com/openclaw-run/openclaw-run/internal/version.version=$(VERSION) \
+	-X github.com/openclaw-run/openclaw-run/internal/version.commit=$(COMMIT) \
+	-X github.com/openclaw-run/openclaw-run/internal/version.date=$(DATE)
 ifeq ($(shell uname -m),x86_64)
-GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w'
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w $(STAMP)'
 else
-GOBUILD := $(GO) build -trimpath -tags netgo,osusergo -ldflags '-extldflags "-static" -s -w'
+GOBUILD := $(GO) build -trimpath -tags netgo,osusergo -ldflags '-extldflags "-static" -s -w $(STAMP)'
 endif
 
 FUZZTIME ?= 20000x
