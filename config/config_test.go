@@ -255,3 +255,20 @@ func TestExplicitConfigMustExist(t *testing.T) {
 		t.Setenv(env, "")
 	}
 }
+
+// logging.maxSize below 1MB cannot be honoured (lumberjack rotates at whole
+// megabytes): refused, never silently 100MB. journald writes to stderr.
+func TestLoggingSizeAndJournald(t *testing.T) {
+	for src, want := range map[string]string{
+		`{"logging": {"maxSize": "512K"}}`:                          "logging.maxSize",
+		`{"logging": {"maxSize": "1M"}}`:                            "",
+		`{"logging": {"format": "journald"}}`:                       "",
+		`{"logging": {"format": "journald", "file": "/tmp/x.log"}}`: "logging.file",
+		`{"logging": {"format": "syslog"}}`:                         "logging.format",
+	} {
+		err := Parse([]byte(src), []string{"minimal", "coding", "full"}).Err()
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", src, err, want)
+		}
+	}
+}

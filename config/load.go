@@ -493,17 +493,25 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 		add(false, "logging.level", "want debug, info, warn or error, got %q", c.Logging.Level)
 	}
 	switch {
+	case c.Logging.Format == "journald":
+		if c.Logging.File != "" {
+			add(false, "logging.file", "with format journald the log goes to stderr, which systemd hands to the journal; remove logging.file")
+		}
 	case c.Logging.Format == "text" || c.Logging.Format == "json" || c.Logging.Format == "":
 	case strings.Contains(c.Logging.Format, "%("):
 		add(true, "logging.format", "a Python logging format string; this runner writes \"text\" (or \"json\")")
 	default:
-		add(false, "logging.format", "want text or json, got %q", c.Logging.Format)
+		add(false, "logging.format", "want text, json or journald, got %q", c.Logging.Format)
 	}
 	if c.Logging.BackupCount < 0 {
 		add(false, "logging.backupCount", "must not be negative")
 	}
 	if c.Logging.MaxSize < 0 {
 		add(false, "logging.maxSize", "must not be negative")
+	} else if c.Logging.MaxSize > 0 && c.Logging.MaxSize < 1<<20 {
+		// lumberjack rotates at whole megabytes: a smaller size cannot be
+		// honoured, and must not silently become the 100MB default.
+		add(false, "logging.maxSize", "at least 1MB (the log rotates at whole megabytes), got %d bytes", int64(c.Logging.MaxSize))
 	}
 	// secrets
 	switch c.Secrets.Provider {

@@ -4,8 +4,10 @@ package integration
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,5 +64,29 @@ func TestAdminWhileGatewayRuns(t *testing.T) {
 	}
 	if m := health(g.token); m["status"] != "ok" || m["version"] == nil {
 		t.Errorf("/health with the token should show the version: %v", m)
+	}
+}
+
+// A gateway that cannot bind says why in logging.file too, not only on a
+// stderr a service manager may drop.
+func TestBindErrorInLogFile(t *testing.T) {
+	workspace(t) // root check
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	state := t.TempDir()
+	logFile := filepath.Join(state, "logs", "gw.log")
+	os.WriteFile(filepath.Join(state, "openclaw.json"), []byte(`{"logging": {"file": "`+logFile+`"}}`), 0o600)
+	cmd := exec.Command(gwBinary, "start", "--foreground", "--listen", ln.Addr().String())
+	cmd.Env = append(os.Environ(), "OPENCLAW_STATE_DIR="+state, "OPENCLAW_CONFIG_PATH="+filepath.Join(state, "openclaw.json"))
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "address already in use") {
+		t.Fatalf("a taken port: %v %s", err, out)
+	}
+	b, _ := os.ReadFile(logFile)
+	if !strings.Contains(string(b), "not started") || !strings.Contains(string(b), "address already in use") {
+		t.Errorf("the log file should say why: %q", b)
 	}
 }

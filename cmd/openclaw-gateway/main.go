@@ -196,49 +196,54 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	tok, err := token(cfg, true)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	alog, err := setup.OpenAudit("", cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	defer alog.Close()
-	// Calls in flight when a gateway or CLI died (crash, OOM, kill -9)
-	// have an intent and no outcome: recorded now as abandoned, naming
-	// the call.
-	if gone, err := alog.Recover(nil); err != nil {
-		fmt.Fprintf(stderr, "audit log: %v\n", err)
-		return 1
-	} else if len(gone) > 0 {
-		fmt.Fprintf(stderr, "audit: %d call(s) were in flight when their runner died; recorded as abandoned (openclaw-run audit verify names them)\n", len(gone))
-	}
-	store, shared, err := openStore(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	defer store.Close()
-	if _, err := runner.Sweep(); err != nil {
-		fmt.Fprintf(stderr, "warning: sweeping leftover cgroups: %v\n", err)
-	}
 	logger, logCloser, err := newLogger(cfg.Logging, *logLevel, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	defer logCloser.Close()
+	// fail reports why the gateway did not start on stderr and, when the
+	// log goes to logging.file, there too: a service's stderr may be
+	// nowhere an operator looks.
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, err)
+		if cfg.Logging.File != "" {
+			logger.Error("not started", "err", err)
+		}
+		return 1
+	}
+	tok, err := token(cfg, true)
+	if err != nil {
+		return fail(err)
+	}
+	alog, err := setup.OpenAudit("", cfg)
+	if err != nil {
+		return fail(err)
+	}
+	defer alog.Close()
+	// Calls in flight when a gateway or CLI died (crash, OOM, kill -9)
+	// have an intent and no outcome: recorded now as abandoned, naming
+	// the call.
+	if gone, err := alog.Recover(nil); err != nil {
+		return fail(fmt.Errorf("audit log: %w", err))
+	} else if len(gone) > 0 {
+		fmt.Fprintf(stderr, "audit: %d call(s) were in flight when their runner died; recorded as abandoned (openclaw-run audit verify names them)\n", len(gone))
+	}
+	store, shared, err := openStore(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	defer store.Close()
+	if _, err := runner.Sweep(); err != nil {
+		logger.Warn("sweeping leftover cgroups", "err", err)
+	}
 	listen := *addr
 	if listen == "" {
 		listen = net.JoinHostPort(cfg.Gateway.Host, strconv.Itoa(cfg.Gateway.Port))
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		fmt.Fprintf(stderr, "listen %s: %v\n", listen, err)
-		return 1
+		return fail(fmt.Errorf("listen %s: %w", listen, err))
 	}
 	opts := gateway.Options{Config: cfg, Profiles: known, Token: tok, Store: store, Logger: logger, Version: stamp()}
 	if shared != nil {
@@ -271,8 +276,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	}
 	srv, err := newServer(opts, alog)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+		return fail(err)
 	}
 	hs := &http.Server{Handler: withMCP(srv), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
@@ -280,8 +284,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	// this gateway.
 	pf, err := lockPidFile(localAddr(ln.Addr()))
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+		return fail(err)
 	}
 	defer func() { os.Remove(pidFile()); pf.Close() }()
 	fmt.Fprintf(stdout, "openclaw-gateway listening on http://%s (pid %d)\n", ln.Addr(), os.Getpid())
@@ -296,8 +299,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	case s := <-sig:
 		logger.Info("stopping: no new calls; draining", "signal", s.String(), "deadline", drain.String())
 	case err := <-errc:
-		fmt.Fprintln(stderr, err)
-		return 1
+		return fail(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *drain)
 	defer cancel()
