@@ -109,10 +109,11 @@ func TestDoctor(t *testing.T) {
 		t.Fatalf("doctor on defaults: %d\n%s", code, out)
 	}
 	// A config named explicitly but absent is a FAIL, naming it.
-	t.Setenv("OPENCLAW_CONFIG_PATH", filepath.Join(dir, "openclaw.json"))
-	if out, _, code := runCLI(t, "doctor"); code != 1 || !strings.Contains(out, "FAIL  config    load") || !strings.Contains(out, "OPENCLAW_CONFIG_PATH "+filepath.Join(dir, "openclaw.json")) {
+	t.Setenv("OPENCLAW_CONFIG_PATH", filepath.Join(dir, "typo.json"))
+	if out, _, code := runCLI(t, "doctor"); code != 1 || !strings.Contains(out, "FAIL  config    load") || !strings.Contains(out, "OPENCLAW_CONFIG_PATH "+filepath.Join(dir, "typo.json")) {
 		t.Errorf("doctor on a missing explicit config: %d\n%s", code, out)
 	}
+	t.Setenv("OPENCLAW_CONFIG_PATH", filepath.Join(dir, "openclaw.json"))
 	// The guide wants info or debug; error hides the refusals.
 	for level, want := range map[string]string{"debug": "PASS", "info": "PASS", "error": "WARN", "warn": "WARN"} {
 		os.WriteFile(filepath.Join(dir, "openclaw.json"), []byte(`{"logging": {"level": "`+level+`"}}`), 0o600)
@@ -147,5 +148,32 @@ func TestLogLevelFlag(t *testing.T) {
 	t.Setenv("OPENCLAW_STATE_DIR", t.TempDir())
 	if _, errOut, code := runCLI(t, "--log-level", "loud", "--", "true"); code != exitSetup || !strings.Contains(errOut, "want error, warn, info or debug") {
 		t.Errorf("bad --log-level: %d %q", code, errOut)
+	}
+}
+
+// With a provider other than the store, set, list and rm (which manage the
+// local store) refuse and say where the provider's secrets live, so that
+// they cannot disagree with get and the calls.
+func TestSecretsFollowTheProvider(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("OPENCLAW_STATE_DIR", dir)
+	t.Setenv("OPENCLAW_CONFIG_PATH", "")
+	cfg := filepath.Join(dir, "openclaw.json")
+	os.WriteFile(cfg, []byte(`{"secrets": {"provider": "aws-secrets-manager", "region": "eu-west-1", "prefix": "openclaw/"}}`), 0o600)
+	for _, args := range [][]string{{"secrets", "set", "K", "v"}, {"secrets", "list"}, {"secrets", "rm", "K"}} {
+		_, errOut, code := runCLI(t, args...)
+		if code != 1 || !strings.Contains(errOut, `secrets.provider is "aws-secrets-manager"`) || !strings.Contains(errOut, "openclaw/<NAME> in eu-west-1") {
+			t.Errorf("%q: exit %d, %q", args, code, errOut)
+		}
+	}
+	os.WriteFile(cfg, []byte(`{}`), 0o600)
+	if _, errOut, code := runCLI(t, "secrets", "set", "K", "v"); code != 0 {
+		t.Fatalf("store set: %d %q", code, errOut)
+	}
+	if out, _, code := runCLI(t, "secrets", "list"); code != 0 || out != "K\n" {
+		t.Errorf("store list: %d %q", code, out)
+	}
+	if out, _, code := runCLI(t, "secrets", "get", "K"); code != 0 || out != "v\n" {
+		t.Errorf("store get: %d %q", code, out)
 	}
 }
