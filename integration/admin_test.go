@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sessions list and prune work while the gateway runs (it holds the
@@ -88,5 +89,55 @@ func TestBindErrorInLogFile(t *testing.T) {
 	b, _ := os.ReadFile(logFile)
 	if !strings.Contains(string(b), "not started") || !strings.Contains(string(b), "address already in use") {
 		t.Errorf("the log file should say why: %q", b)
+	}
+}
+
+// ps lists a running jail with its call id, session, command, age, memory
+// and CPU; kill ends it (and only a call of the registry).
+func TestPsAndKill(t *testing.T) {
+	ws := workspace(t)
+	runDir := t.TempDir()
+	env := append(os.Environ(), "OPENCLAW_RUN_DIR="+runDir, "OPENCLAW_STATE_DIR="+t.TempDir())
+	cmd := exec.Command(binary, "--workspace", ws, "--session", "ps-test", "--timeout", "60s", "--", "sh", "-c", "sleep 60")
+	cmd.Env = env
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var id string
+	if !eventually(10*time.Second, func() bool {
+		r := runEnv(env, "", "ps", "--json")
+		var list []map[string]any
+		if json.Unmarshal([]byte(r.stdout), &list) != nil || len(list) != 1 {
+			return false
+		}
+		id, _ = list[0]["callId"].(string)
+		return list[0]["sessionId"] == "ps-test" && list[0]["command"] == "sh -c sleep 60" &&
+			(engine() == "runc" || list[0]["maxMemoryBytes"] != nil) // the runc engine's cgroup is libcontainer's
+	}) {
+		cmd.Process.Kill()
+		t.Fatalf("ps did not list the call: %+v", runEnv(env, "", "ps"))
+	}
+	if r := runEnv(env, "", "ps"); !strings.Contains(r.stdout, id) || !strings.Contains(r.stdout, "ps-test") || !strings.Contains(r.stdout, "MEMORY") {
+		t.Errorf("ps table: %q", r.stdout)
+	}
+	if r := runEnv(env, "", "kill", "0123456789abcdef"); r.code != 1 || !strings.Contains(r.stderr, "no running call") {
+		t.Errorf("kill of an unknown call: %d %q", r.code, r.stderr)
+	}
+	if r := runEnv(env, "", "kill", id); r.code != 0 {
+		t.Fatalf("kill: %d %q", r.code, r.stderr)
+	}
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || engine() != "runc" && ee.ExitCode() != 137 {
+			t.Errorf("the killed call should exit 137 (SIGKILL): %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("kill did not end the call")
+	}
+	if r := runEnv(env, "", "ps", "--json"); strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("ps after the call ended: %q", r.stdout)
 	}
 }

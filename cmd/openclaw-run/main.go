@@ -51,6 +51,8 @@ func init() {
 		{"changes", "changes list | changes show|approve|reject CALLID [--workspace W]", cmdChanges},
 		{"undo", "undo CALLID [--workspace W]", cmdUndo},
 		{"models", "models list | models test", cmdModels},
+		{"ps", "ps [--json]  the running jails of the CLI and the gateways", cmdPs},
+		{"kill", "kill CALLID  end a running call (see ps)", cmdKill},
 	}
 }
 
