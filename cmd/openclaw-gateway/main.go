@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,7 +59,27 @@ func noArgs(fs *cli.FlagSet, args []string) (int, bool) {
 }
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "__flags" {
+		os.Exit(printFlags(os.Stdout))
+	}
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// printFlags prints every flag set of this binary as JSON (cli.Docs), from
+// which make install generates the man page and the shell completion.
+func printFlags(w io.Writer) int {
+	sets := cli.Describe(func() {
+		for _, sub := range [][]string{{"start"}, {"stop"}, {"status"}, {"reset"}, {"sessions"}, {"call"}, {"mcp"},
+			{"backup"}, {"restore"}, {"channels"}, {"audit"}} {
+			dispatch(sub, io.Discard, io.Discard)
+		}
+	})
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(cli.Docs(sets)); err != nil {
+		return 1
+	}
+	return 0
 }
 
 const usageText = `usage: %[1]s start [--foreground] | stop | status | restart | reset

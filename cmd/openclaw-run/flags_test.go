@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 
+	"github.com/openclaw-run/openclaw-run/internal/cli"
 	"github.com/openclaw-run/openclaw-run/internal/version"
 )
 
@@ -71,5 +74,32 @@ func TestGuideCommandsAreCommands(t *testing.T) {
 		if !gatewayCommands[name] {
 			t.Errorf("%s is not handed to openclaw-gateway", name)
 		}
+	}
+}
+
+// __flags (the source of the man pages and the completion) describes
+// every command with the flags it parses, and runs none of them.
+func TestFlagsDescribeEveryCommand(t *testing.T) {
+	var out strings.Builder
+	if code := printFlags(&out); code != 0 {
+		t.Fatal(code)
+	}
+	var docs []cli.CmdDoc
+	if err := json.Unmarshal([]byte(out.String()), &docs); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]cli.CmdDoc{}
+	for _, d := range docs {
+		got[d.Cmd] = d
+	}
+	for _, c := range commands {
+		if _, ok := got["openclaw-run "+c.name]; !ok {
+			t.Errorf("__flags misses %s", c.name)
+		}
+	}
+	var f runFlags
+	want := runFlagSet(&f, io.Discard)
+	if n := len(got["openclaw-run"].Flags); n != len(cli.Docs([]*cli.FlagSet{want})[0].Flags) || n < 20 {
+		t.Errorf("the run command's flags: %d", n)
 	}
 }

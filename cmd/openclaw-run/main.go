@@ -9,6 +9,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -51,8 +52,8 @@ func init() {
 		{"changes", "changes list | changes show|approve|reject CALLID [--workspace W]", cmdChanges},
 		{"undo", "undo CALLID [--workspace W]", cmdUndo},
 		{"models", "models list | models test", cmdModels},
-		{"ps", "ps [--json]  the running jails of the CLI and the gateways", cmdPs},
-		{"kill", "kill CALLID  end a running call (see ps)", cmdKill},
+		{"ps", "ps [--json]", cmdPs},
+		{"kill", "kill CALLID", cmdKill},
 	}
 }
 
@@ -61,7 +62,31 @@ func main() {
 	if len(os.Args) == 4 && os.Args[1] == "__tool" {
 		os.Exit(tools.Serve(os.Args[2], os.Args[3], os.Stdin, os.Stdout))
 	}
+	if len(os.Args) == 2 && os.Args[1] == "__flags" {
+		os.Exit(printFlags(os.Stdout))
+	}
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// printFlags prints every flag set of this binary as JSON (cli.Docs), from
+// which make install generates the man page and the shell completion.
+func printFlags(w io.Writer) int {
+	sets := cli.Describe(func() {
+		cmdRun(nil, io.Discard)
+		for _, c := range commands {
+			c.run(nil, io.Discard, io.Discard)
+		}
+	})
+	return writeDocs(w, sets)
+}
+
+func writeDocs(w io.Writer, sets []*cli.FlagSet) int {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(cli.Docs(sets)); err != nil {
+		return 1
+	}
+	return 0
 }
 
 // gatewayCommands are served by openclaw-gateway: they need the network or

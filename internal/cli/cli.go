@@ -81,3 +81,33 @@ func Describe(run func()) []*FlagSet {
 	run()
 	return got
 }
+
+// FlagDoc and CmdDoc describe a flag set for the man pages and the shell
+// completion (internal/cli/gendocs), from the definitions the binary parses
+// with.
+type FlagDoc struct {
+	Name      string `json:"name"`
+	Shorthand string `json:"shorthand,omitempty"`
+	Type      string `json:"type"`
+	Default   string `json:"default,omitempty"`
+	Usage     string `json:"usage"`
+}
+
+type CmdDoc struct {
+	Cmd   string    `json:"cmd"`
+	Usage string    `json:"usage"`
+	Flags []FlagDoc `json:"flags"`
+}
+
+// Docs describes flag sets.
+func Docs(sets []*FlagSet) []CmdDoc {
+	var out []CmdDoc
+	for _, fs := range sets {
+		d := CmdDoc{Cmd: fs.Cmd, Usage: fs.Usage, Flags: []FlagDoc{}}
+		fs.VisitAll(func(f *pflag.Flag) {
+			d.Flags = append(d.Flags, FlagDoc{Name: f.Name, Shorthand: f.Shorthand, Type: f.Value.Type(), Default: f.DefValue, Usage: f.Usage})
+		})
+		out = append(out, d)
+	}
+	return out
+}
