@@ -141,3 +141,24 @@ func TestPsAndKill(t *testing.T) {
 		t.Errorf("ps after the call ended: %q", r.stdout)
 	}
 }
+
+// logging.level debug adds a line per call start and end, never the
+// parameters or the output.
+func TestDebugLogLines(t *testing.T) {
+	state := t.TempDir()
+	logFile := filepath.Join(state, "gw.log")
+	g := startGateway(t, `{"logging": {"level": "debug", "file": "`+logFile+`"}}`)
+	if r, out := g.post(t, "/v1/tools/exec", g.token, "", `{"args":{"command":"echo secret-output-42"},"sessionId":"dbg"}`); r.StatusCode != 200 {
+		t.Fatalf("call: %d %s", r.StatusCode, out)
+	}
+	var b []byte
+	if !eventually(5*time.Second, func() bool {
+		b, _ = os.ReadFile(logFile)
+		return strings.Contains(string(b), "call ended")
+	}) {
+		t.Fatalf("no debug line for the call:\n%s", b)
+	}
+	if !strings.Contains(string(b), `msg="call started"`) || !strings.Contains(string(b), "callId=") || strings.Contains(string(b), "secret-output-42") {
+		t.Errorf("debug lines:\n%s", b)
+	}
+}
