@@ -78,6 +78,10 @@ const (
 	ActionProcess = "process"
 	// ActionSessionPrune is a session removed by "sessions prune".
 	ActionSessionPrune = "session_prune"
+	// ActionReview is an operator's decision on a call's staged changes:
+	// approve, reject or undo (Tool names which), by the CLI or the
+	// gateway's admin routes.
+	ActionReview = "review"
 )
 
 // Record is one audit line. The first fields are the hardening guide's

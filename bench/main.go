@@ -48,6 +48,7 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "report to write (empty: none)")
 	streamMB := flag.Int("stream-mb", 1024, "size of the streaming test file, MiB")
 	extra := flag.Bool("extra", true, "also measure streaming, memory, scaling and HA")
+	only := flag.String("only", "", "run only these extra sections (comma-separated: staging, egress) and print them; BENCHMARKS.md is not written")
 	baseline := flag.String("baseline", "", "an older openclaw-run binary (its openclaw-gateway beside it): adds its native CLI and gateway rows, to compare builds in one run")
 	flag.Parse()
 
@@ -56,6 +57,21 @@ func main() {
 	defer os.RemoveAll(ws)
 	must(os.Chown(ws, 4242, 4242))
 	must(os.Chmod(ws, 0o755))
+	must(os.Mkdir(ws+"-cfg", 0o700))
+	defer os.RemoveAll(ws + "-cfg")
+
+	if *only != "" {
+		sections := map[string]func(string, string) string{"staging": stagingSection, "egress": egressSection}
+		for _, name := range strings.Split(*only, ",") {
+			f := sections[name]
+			if f == nil {
+				fmt.Fprintf(os.Stderr, "bench: -only %s: no such section (staging, egress)\n", name)
+				exit(2)
+			}
+			fmt.Print(f(*bin, ws+"-cfg"))
+		}
+		return
+	}
 
 	prog, err := seccomp.Compile("coding")
 	must(err)
@@ -85,6 +101,11 @@ func main() {
 				return exec.Command(*bin, "--workspace", ws, "--profile", "coding", "--", "/bin/true")
 			}},
 	}
+	stagingOff := configFile(ws+"-cfg", "staging-off.json", `{"sandbox": {"staging": "off"}}`)
+	setups = append(setups, &setup{name: "openclaw-run, staging off", note: "as openclaw-run, with sandbox.staging off: the workspace bound directly, no overlay, no commit",
+		cmd: func() *exec.Cmd {
+			return exec.Command(*bin, "--config", stagingOff, "--workspace", ws, "--profile", "coding", "--", "/bin/true")
+		}})
 	runcHelper := filepath.Join(filepath.Dir(*bin), "openclaw-run-runc")
 	if _, err := os.Stat(runcHelper); err == nil {
 		setups = append(setups, &setup{name: "openclaw-run --engine runc", note: "CLI cold, the same call under the runc engine (runc's libcontainer through openclaw-run-runc; cgroup by libcontainer)",
@@ -114,6 +135,17 @@ func main() {
 	if gw := startGateway(filepath.Join(filepath.Dir(*bin), "openclaw-gateway")); gw != nil {
 		defer gw.stop()
 		setups = append(setups, &setup{name: "gateway", note: "POST /v1/tools/exec {command: /bin/true} over a kept-alive HTTP connection, until the result event (a fresh jail per call, pre-warmed: built before the call, used once)",
+			call: gw.call, sessionCall: gw.sessionCall})
+	}
+	if gw := startGatewayCfg(filepath.Join(filepath.Dir(*bin), "openclaw-gateway"), `{"sandbox": {"staging": "off"}}`, ""); gw != nil {
+		defer gw.stop()
+		setups = append(setups, &setup{name: "gateway, staging off", note: "as gateway, with sandbox.staging off",
+			call: gw.call, sessionCall: gw.sessionCall})
+	}
+	if gw := startGatewayCfg(filepath.Join(filepath.Dir(*bin), "openclaw-gateway"),
+		`{"sandbox": {"networks": {"coding": "allowlist"}, "network": {"allow": ["example.test:443"]}}}`, ""); gw != nil {
+		defer gw.stop()
+		setups = append(setups, &setup{name: "gateway, network allowlist", note: "as gateway, with the coding profile's network set to allowlist: each jail gets its loopback proxy listener, the gateway's in-process egress proxy behind it",
 			call: gw.call, sessionCall: gw.sessionCall})
 	}
 	if _, err := os.Stat(runcHelper); err == nil {
@@ -253,6 +285,10 @@ func main() {
 			big.stop()
 		}
 		b.WriteString(workspaceSection(*bin))
+		fmt.Fprintln(os.Stderr, "bench: staging")
+		b.WriteString(stagingSection(*bin, ws+"-cfg"))
+		fmt.Fprintln(os.Stderr, "bench: egress")
+		b.WriteString(egressSection(*bin, ws+"-cfg"))
 		fmt.Fprintln(os.Stderr, "bench: HA")
 		b.WriteString(haSection(gwBin))
 	}

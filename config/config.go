@@ -94,9 +94,16 @@ type Gateway struct {
 	Host         string   `json:"host"`
 	Port         int      `json:"port"`
 	AllowOrigins []string `json:"allowOrigins"`
+	// AllowedHosts are the names (besides address literals and localhost)
+	// that the Host header of a request may give: a DNS-rebound name is
+	// refused ("*" stands for one label).
+	AllowedHosts []string `json:"allowedHosts,omitempty"`
 	// AuthToken; better from OPENCLAW_GATEWAY_TOKEN or the secret store,
 	// else generated on first start into <state dir>/gateway.token.
 	AuthToken string `json:"authToken,omitempty"`
+	// Auth is OpenClaw's gateway.auth, of which openclaw-run reads the
+	// named clients and rateLimit.exemptLoopback (docs/gateway.md).
+	Auth GatewayAuth `json:"auth"`
 	// MetricsAuth (default true) requires the token on /metrics too.
 	MetricsAuth *bool `json:"metricsAuth,omitempty"`
 	// MaxConcurrent calls run at once (default 2 x CPUs); MaxQueue more
@@ -121,6 +128,59 @@ type Gateway struct {
 	// default the listen address) to forward calls for its processes.
 	ID            string `json:"id,omitempty"`
 	AdvertiseAddr string `json:"advertiseAddr,omitempty"`
+}
+
+// OwnSecrets are the names of the secrets the gateway itself uses
+// (sessions.store.passwordSecret, the clients' tokenSecret): no call may
+// resolve them (besides secrets.Builtin).
+func (c *Config) OwnSecrets() []string {
+	var out []string
+	if n := c.Sessions.Store.PasswordSecret; n != "" {
+		out = append(out, n)
+	}
+	for _, cl := range c.Gateway.Auth.Clients {
+		if cl.TokenSecret != "" {
+			out = append(out, cl.TokenSecret)
+		}
+	}
+	return out
+}
+
+// GatewayAuth is gateway.auth: the keys openclaw-run reads. The others
+// (mode, token, password, ...) are OpenClaw's own.
+type GatewayAuth struct {
+	// Clients are named tokens, each limited to some sessions and
+	// profiles, each named in the audit log. The gateway's own token
+	// (authToken, OPENCLAW_GATEWAY_TOKEN, gateway.token) stays the
+	// operator's: every session, the configured profile, the admin routes.
+	Clients   []Client  `json:"clients,omitempty"`
+	RateLimit RateLimit `json:"rateLimit"`
+}
+
+// RateLimit is gateway.auth.rateLimit, OpenClaw's key of the same meaning.
+type RateLimit struct {
+	// ExemptLoopback: failed authentications from loopback addresses
+	// never lock them out (default false).
+	ExemptLoopback bool `json:"exemptLoopback,omitempty"`
+}
+
+// Client is one of gateway.auth.clients.
+type Client struct {
+	Name string `json:"name"`
+	// The token: TokenFile (a file of the operator's, 0600) or
+	// TokenSecret (a name in the secret store) or, discouraged, Token.
+	Token       string `json:"token,omitempty"`
+	TokenFile   string `json:"tokenFile,omitempty"`
+	TokenSecret string `json:"tokenSecret,omitempty"`
+	// Sessions the client may use: "own" (default: those it created),
+	// "prefix" (ids beginning with SessionPrefix) or "any".
+	Sessions      string `json:"sessions,omitempty"`
+	SessionPrefix string `json:"sessionPrefix,omitempty"`
+	// Profiles the client's calls may name; the first is its default.
+	// Default: tools.profile alone.
+	Profiles []string `json:"profiles,omitempty"`
+	// Admin allows the admin routes (/v1/admin/*).
+	Admin bool `json:"admin,omitempty"`
 }
 
 // Channels is channels.*.
@@ -164,6 +224,11 @@ type Secrets struct {
 	Prefix   string   `json:"prefix,omitempty"`
 	File     string   `json:"file,omitempty"`
 	Command  []string `json:"command,omitempty"`
+	// Names declares the secrets a call's secretEnv may name, besides
+	// those in the store (provider store) or the file (provider file).
+	// The gateway's own credentials (GATEWAY_TOKEN, SECRETS_KEY, the
+	// store password and the clients' token secrets) never resolve.
+	Names []string `json:"names,omitempty"`
 }
 
 // Sandbox is the runner's own section.

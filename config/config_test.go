@@ -98,23 +98,33 @@ func TestTypeErrorHasAPlace(t *testing.T) {
 func TestSemanticChecks(t *testing.T) {
 	t.Setenv("OPENCLAW_GATEWAY_TOKEN", "")
 	cases := map[string]string{
-		`{"tools": {"profile": "godmode"}}`:                                           "tools.profile",
-		`{"tools": {"exec": {"policy": "maybe"}}}`:                                    "tools.exec.policy",
-		`{"tools": {"exec": {"mode": "yolo"}}}`:                                       "tools.exec.mode",
-		`{"tools": {"exec": {"dynamicCommands": "sometimes"}}}`:                       "tools.exec.dynamicCommands",
-		`{"gateway": {"host": "0.0.0.0"}}`:                                            "gateway.host",
-		`{"gateway": {"port": 70000}}`:                                                "gateway.port",
-		`{"gateway": {"authToken": "short"}}`:                                         "gateway.authToken",
-		`{"gateway": {"allowOrigins": ["javascript:alert(1)"]}}`:                      "gateway.allowOrigins[0]",
-		`{"tools": {"fs": {"workspaceOnly": false, "allowedPaths": ["/proc/1"]}}}`:    "tools.fs.allowedPaths[0]",
-		`{"tools": {"fs": {"workspaceOnly": false, "allowedPaths": ["relative/x"]}}}`: "tools.fs.allowedPaths[0]",
-		`{"logging": {"level": "loud"}}`:                                              "logging.level",
-		`{"secrets": {"provider": "aws-secrets-manager"}}`:                            "secrets.region",
-		`{"secrets": {"provider": "exec"}}`:                                           "secrets.command",
-		`{"agents": {"defaults": {"sandbox": {"docker": {"network": "bridge"}}}}}`:    "agents.defaults.sandbox.docker.network",
-		`{"sandbox": {"engine": "qemu"}}`:                                             "sandbox.engine",
-		`{"sandbox": {"engines": {"coding": "gvisor"}}}`:                              "sandbox.engines.coding",
-		`{"sandbox": {"engines": {"nosuch": "runc"}}}`:                                "sandbox.engines.nosuch",
+		`{"tools": {"profile": "godmode"}}`:                                                                         "tools.profile",
+		`{"tools": {"exec": {"policy": "maybe"}}}`:                                                                  "tools.exec.policy",
+		`{"tools": {"exec": {"mode": "yolo"}}}`:                                                                     "tools.exec.mode",
+		`{"tools": {"exec": {"dynamicCommands": "sometimes"}}}`:                                                     "tools.exec.dynamicCommands",
+		`{"gateway": {"host": "0.0.0.0"}}`:                                                                          "gateway.host",
+		`{"gateway": {"port": 70000}}`:                                                                              "gateway.port",
+		`{"gateway": {"authToken": "short"}}`:                                                                       "gateway.authToken",
+		`{"gateway": {"allowOrigins": ["javascript:alert(1)"]}}`:                                                    "gateway.allowOrigins[0]",
+		`{"tools": {"fs": {"workspaceOnly": false, "allowedPaths": ["/proc/1"]}}}`:                                  "tools.fs.allowedPaths[0]",
+		`{"tools": {"fs": {"workspaceOnly": false, "allowedPaths": ["relative/x"]}}}`:                               "tools.fs.allowedPaths[0]",
+		`{"logging": {"level": "loud"}}`:                                                                            "logging.level",
+		`{"secrets": {"provider": "aws-secrets-manager"}}`:                                                          "secrets.region",
+		`{"secrets": {"provider": "exec"}}`:                                                                         "secrets.command",
+		`{"agents": {"defaults": {"sandbox": {"docker": {"network": "bridge"}}}}}`:                                  "agents.defaults.sandbox.docker.network",
+		`{"sandbox": {"engine": "qemu"}}`:                                                                           "sandbox.engine",
+		`{"sandbox": {"engines": {"coding": "gvisor"}}}`:                                                            "sandbox.engines.coding",
+		`{"sandbox": {"engines": {"nosuch": "runc"}}}`:                                                              "sandbox.engines.nosuch",
+		`{"secrets": {"names": ["GATEWAY_TOKEN"]}}`:                                                                 "secrets.names[0]",
+		`{"secrets": {"names": ["ok", "bad name"]}}`:                                                                "secrets.names[1]",
+		`{"gateway": {"allowedHosts": ["http://x.example"]}}`:                                                       "gateway.allowedHosts[0]",
+		`{"gateway": {"auth": {"clients": [{"name": "a b", "token": "0123456789abcdef"}]}}}`:                        "gateway.auth.clients[0].name",
+		`{"gateway": {"auth": {"clients": [{"name": "a"}]}}}`:                                                       "gateway.auth.clients[0]",
+		`{"gateway": {"auth": {"clients": [{"name": "a", "token": "short"}]}}}`:                                     "gateway.auth.clients[0].token",
+		`{"gateway": {"auth": {"clients": [{"name": "a", "token": "0123456789abcdef", "sessions": "all"}]}}}`:       "gateway.auth.clients[0].sessions",
+		`{"gateway": {"auth": {"clients": [{"name": "a", "token": "0123456789abcdef", "sessions": "prefix"}]}}}`:    "gateway.auth.clients[0].sessionPrefix",
+		`{"gateway": {"auth": {"clients": [{"name": "a", "token": "0123456789abcdef", "profiles": ["godmode"]}]}}}`: "gateway.auth.clients[0].profiles[0]",
+		`{"gateway": {"auth": {"clients": [{"name": "a", "tokenSecret": "A"}]}}, "secrets": {"names": ["A"]}}`:      "secrets.names[0]",
 	}
 	for src, path := range cases {
 		r := Parse([]byte(src), profilesKnown)
@@ -132,6 +142,12 @@ func TestSemanticChecks(t *testing.T) {
 	r := Parse([]byte(`{"gateway": {"host": "10.0.0.5", "authToken": "0123456789abcdef0123"}}`), profilesKnown)
 	if len(r.Errors()) != 0 {
 		t.Errorf("token-protected LAN gateway refused: %v", r.Errors())
+	}
+	// Named clients beside OpenClaw's own gateway.auth keys.
+	r = Parse([]byte(`{"gateway": {"auth": {"mode": "token", "rateLimit": {"maxAttempts": 10, "exemptLoopback": true},
+		"clients": [{"name": "ci", "tokenFile": "/etc/openclaw/ci.token", "sessions": "prefix", "sessionPrefix": "ci-", "profiles": ["minimal", "coding"]}]}}}`), profilesKnown)
+	if len(r.Errors()) != 0 || !r.Config.Gateway.Auth.RateLimit.ExemptLoopback || r.Config.Gateway.Auth.Clients[0].SessionPrefix != "ci-" {
+		t.Errorf("named clients: %v %+v", r.Errors(), r.Config.Gateway.Auth)
 	}
 	// Forcing a sensitive path is possible, explicitly.
 	r = Parse([]byte(`{"tools": {"fs": {"workspaceOnly": false, "allowedPaths": ["/run/x"], "force": ["/run/x"]}}}`), profilesKnown)

@@ -469,6 +469,21 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 		}
 		add(true, "gateway.authToken", "a token in the config file: prefer OPENCLAW_GATEWAY_TOKEN or the secret store")
 	}
+	checkClients(c, knownProfiles, add)
+	for i, n := range c.Secrets.Names {
+		p := fmt.Sprintf("secrets.names[%d]", i)
+		switch {
+		case !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`).MatchString(n):
+			add(false, p, "%q is not a secret name (letters, digits, _)", n)
+		case strings.EqualFold(n, "GATEWAY_TOKEN") || strings.EqualFold(n, "SECRETS_KEY") || contains(c.OwnSecrets(), n):
+			add(false, p, "%q is one of the gateway's own credentials; it never enters a jail", n)
+		}
+	}
+	for i, h := range g.AllowedHosts {
+		if strings.TrimSpace(h) == "" || strings.ContainsAny(h, "/:@ ") {
+			add(false, fmt.Sprintf("gateway.allowedHosts[%d]", i), "%q is not a host name (a name, * for one label; no scheme or port)", h)
+		}
+	}
 	for i, o := range g.AllowOrigins {
 		if !validOrigin(o) {
 			add(false, fmt.Sprintf("gateway.allowOrigins[%d]", i), "%q is not an origin (scheme://host[:port], * allowed in the host)", o)
@@ -671,4 +686,62 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+var clientName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`) })
+
+// checkClients validates gateway.auth.clients.
+func checkClients(c *Config, knownProfiles []string, add func(warn bool, path, format string, args ...any)) {
+	seen := map[string]bool{}
+	if len(c.Gateway.Auth.Clients) > 0 && !c.SessionWorkspaces() {
+		add(true, "gateway.auth.clients", "sandbox.perSession is false: every client's sessions share one workspace, so a client reaches the files of the others")
+	}
+	for i, cl := range c.Gateway.Auth.Clients {
+		p := fmt.Sprintf("gateway.auth.clients[%d]", i)
+		if !clientName().MatchString(cl.Name) {
+			add(false, p+".name", "%q: letters, digits, . _ - only, at most 64, starting with a letter or digit", cl.Name)
+		}
+		if cl.Name == "operator" {
+			add(false, p+".name", "\"operator\" names the gateway's own token (X-OpenClaw-Client)")
+		}
+		if seen[cl.Name] {
+			add(false, p+".name", "client %q is listed twice", cl.Name)
+		}
+		seen[cl.Name] = true
+		n := 0
+		for _, v := range []string{cl.Token, cl.TokenFile, cl.TokenSecret} {
+			if v != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			add(false, p, "give exactly one of token, tokenFile, tokenSecret")
+		}
+		if cl.Token != "" {
+			if len(cl.Token) < 16 {
+				add(false, p+".token", "a token of %d characters is guessable; use at least 16 (openssl rand -hex 32)", len(cl.Token))
+			}
+			add(true, p+".token", "a token in the config file: prefer tokenFile or tokenSecret")
+		}
+		if cl.TokenFile != "" && !filepath.IsAbs(ExpandHome(cl.TokenFile)) {
+			add(false, p+".tokenFile", "%q is not an absolute path", cl.TokenFile)
+		}
+		switch cl.Sessions {
+		case "", "own", "any":
+			if cl.SessionPrefix != "" {
+				add(false, p+".sessionPrefix", "only with sessions: \"prefix\"")
+			}
+		case "prefix":
+			if !clientName().MatchString(strings.ReplaceAll(cl.SessionPrefix, ":", ".")) {
+				add(false, p+".sessionPrefix", "%q: a session id's beginning (letters, digits, . _ : -), at most 64", cl.SessionPrefix)
+			}
+		default:
+			add(false, p+".sessions", "want own, prefix or any, got %q", cl.Sessions)
+		}
+		for j, name := range cl.Profiles {
+			if !contains(knownProfiles, name) {
+				add(false, fmt.Sprintf("%s.profiles[%d]", p, j), "unknown profile %q", name)
+			}
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,9 @@ import (
 // maxResponseHead bounds an upstream's response head (net/http's
 // ReadResponse has no bound of its own).
 const maxResponseHead = 256 << 10
+
+// bodyBufSize is the chunk in which plain HTTP bodies are relayed.
+const bodyBufSize = 64 << 10
 
 // max1xx bounds the interim responses relayed before the final one.
 const max1xx = 16
@@ -169,13 +173,16 @@ func (p *Proxy) forward(cc *clientConn, br *bufio.Reader, rq *request) bool {
 	defer up.Close()
 	mc := &meteredConn{Conn: up, p: p, e: e, idle: p.policy.idle}
 	head := &io.LimitedReader{R: mc, N: maxResponseHead}
-	ubr := bufio.NewReader(head)
+	// Bodies move in chunks of bodyBufSize: with bufio's default 4 KiB
+	// a 1 GiB download took a quarter of a million reads and writes, each
+	// with its deadline and budget, and ran at a seventh of a direct one.
+	ubr := bufio.NewReaderSize(head, bodyBufSize)
 
 	out := outgoingRequest(req, rq.target)
 	body, _ := out.Body.(*clientBody)
 	wrote := make(chan error, 1)
 	go func() {
-		uw := bufio.NewWriter(mc)
+		uw := bufio.NewWriterSize(mc, bodyBufSize)
 		err := out.Write(uw)
 		if err == nil {
 			err = uw.Flush()
@@ -187,7 +194,7 @@ func (p *Proxy) forward(cc *clientConn, br *bufio.Reader, rq *request) bool {
 		wrote <- err
 	}()
 
-	bw := bufio.NewWriter(cc)
+	bw := bufio.NewWriterSize(cc, bodyBufSize)
 	resp, err := p.readResponse(ubr, out, bw, req)
 	if err != nil {
 		werr := waitWriter(wrote, up, cc, body)
@@ -206,9 +213,16 @@ func (p *Proxy) forward(cc *clientConn, br *bufio.Reader, rq *request) bool {
 	head.N = math.MaxInt64
 	keep := !req.Close && req.ProtoAtLeast(1, 1)
 	prepareResponse(resp, req, keep)
-	err = resp.Write(bw)
-	if err == nil {
-		err = bw.Flush()
+	if spliced, serr := p.spliceBody(cc, up, ubr, bw, resp, req, e); spliced {
+		// resp.Body never saw the spliced bytes: its Close must not wait
+		// for them (the upstream is never reused).
+		err = serr
+		up.Close()
+	} else {
+		err = resp.Write(bw)
+		if err == nil {
+			err = bw.Flush()
+		}
 	}
 	if err != nil {
 		// Closing the body of an unfinished response would drain the
@@ -232,6 +246,46 @@ func (p *Proxy) forward(cc *clientConn, br *bufio.Reader, rq *request) bool {
 		return false
 	}
 	return keep && werr == nil
+}
+
+// spliceBody relays a response whose body has a known length with
+// splice(2), as a tunnel's bytes are (splice_linux.go): the head is
+// written here, the part of the body already read with it is copied, and
+// exactly the rest is spliced from the upstream, under the same budget and
+// idle timeout. Not a byte past the length is read: the client connection
+// stays in step for its next request. It reports false (nothing written)
+// for a response it leaves to resp.Write: no length, a body that must not
+// be sent (HEAD, 1xx, 204, 304), or connections that cannot splice.
+func (p *Proxy) spliceBody(cc *clientConn, up net.Conn, ubr *bufio.Reader, bw *bufio.Writer, resp *http.Response, req *http.Request, e *record) (bool, error) {
+	n := resp.ContentLength
+	_, tcp1 := cc.Conn.(*net.TCPConn)
+	_, tcp2 := up.(*net.TCPConn)
+	if n <= 0 || len(resp.TransferEncoding) > 0 || req.Method == http.MethodHead || resp.StatusCode == http.StatusNoContent ||
+		resp.StatusCode == http.StatusNotModified || !tcp1 || !tcp2 {
+		return false, nil
+	}
+	text := http.StatusText(resp.StatusCode)
+	if _, t, ok := strings.Cut(resp.Status, " "); ok && t != "" {
+		text = t
+	}
+	fmt.Fprintf(bw, "HTTP/%d.%d %03d %s\r\n", resp.ProtoMajor, resp.ProtoMinor, resp.StatusCode, text)
+	h := resp.Header.Clone()
+	h.Set("Content-Length", strconv.FormatInt(n, 10))
+	if resp.Close {
+		h.Set("Connection", "close")
+	}
+	_ = h.Write(bw)
+	_, _ = bw.WriteString("\r\n")
+	// What the head's reads brought of the body (already in the budget).
+	b, _ := ubr.Peek(int(min(int64(ubr.Buffered()), n)))
+	_, _ = bw.Write(b)
+	if err := bw.Flush(); err != nil {
+		return true, err
+	}
+	t := &tunnel{p: p, e: e, idle: p.policy.idle, client: cc.Conn, upstream: up}
+	t.touch()
+	_, err := t.splice(cc.Conn, up, e.addDown, n-int64(len(b)))
+	return true, err
 }
 
 // waitWriter collects the request writer once the response is complete

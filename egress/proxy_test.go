@@ -1,11 +1,13 @@
 package egress
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -992,5 +994,65 @@ func TestConnectionFloodBounded(t *testing.T) {
 	}
 	if rep := tp.Report(); rep.Refused != flood {
 		t.Errorf("refused %d, want %d", rep.Refused, flood)
+	}
+}
+
+// A body of known length is relayed exactly (spliced): an upstream that
+// sends more than its Content-Length and keeps its connection open neither
+// smuggles those bytes into the client's next response nor stalls the
+// proxy; a large body arrives whole; HEAD gets no body.
+func TestPlainBodyExactLength(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	const size = 3<<20 + 17
+	body := strings.Repeat("a", size)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
+				if req.Method != http.MethodHead {
+					io.WriteString(c, body)
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!")
+				time.Sleep(safety) // and keep the connection open
+			}()
+		}
+	}()
+	port := portOf(t, l.Addr().String())
+	tp := startProxy(t, Config{Allow: []string{fmt.Sprintf("web.test:%d", port)},
+		Hosts: map[string]string{"web.test": "127.0.0.1"}, AllowAddresses: loopback}, Options{})
+	hp := fmt.Sprintf("web.test:%d", port)
+	r := dialProxy(t, tp)
+	for i := 0; i < 2; i++ {
+		r.send("GET http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n")
+		resp, got := r.response("GET")
+		if resp.StatusCode != 200 || got != body {
+			t.Fatalf("response %d: %d, %d bytes (want %d), starts %q", i, resp.StatusCode, len(got), size, got[:min(len(got), 16)])
+		}
+	}
+	r.send("HEAD http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n")
+	if resp, got := r.response("HEAD"); resp.StatusCode != 200 || got != "" || resp.ContentLength != size {
+		t.Fatalf("HEAD: %d %q %d", resp.StatusCode, got, resp.ContentLength)
+	}
+	// The connection is still in step: one more request gets its response.
+	r.send("GET http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n")
+	if resp, got := r.response("GET"); resp.StatusCode != 200 || got != body {
+		t.Fatalf("after HEAD: %d, %d bytes", resp.StatusCode, len(got))
+	}
+	tp.Shutdown()
+	if rep := tp.Report(); rep.BytesDown < 3*size {
+		t.Errorf("reported %d bytes down for three bodies of %d", rep.BytesDown, size)
 	}
 }

@@ -19,7 +19,11 @@ import (
 // exactly the reserved count, which is already there, so no reservation
 // is ever held while waiting for data. It reports false when it cannot
 // splice (then nothing was read).
-func (t *tunnel) splice(dst, src net.Conn, count func(int64)) (bool, error) {
+//
+// With limit >= 0 it copies exactly limit bytes and stops (a response
+// body of known length: a byte past it is never read); an end of stream
+// before that is io.ErrUnexpectedEOF.
+func (t *tunnel) splice(dst, src net.Conn, count func(int64), limit int64) (bool, error) {
 	d, ok1 := dst.(*net.TCPConn)
 	s, ok2 := src.(*net.TCPConn)
 	if !ok1 || !ok2 {
@@ -29,21 +33,30 @@ func (t *tunnel) splice(dst, src net.Conn, count func(int64)) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	for {
+	for limit != 0 {
 		avail, err := t.waitQueued(s, rc)
 		if err != nil {
 			return true, err
 		}
 		if avail == 0 {
+			if limit > 0 {
+				return true, io.ErrUnexpectedEOF
+			}
 			return true, nil // end of stream
 		}
 		want := min(int64(avail), chunk)
+		if limit > 0 {
+			want = min(want, limit)
+		}
 		k := t.p.take(want)
 		if k > 0 {
 			_ = d.SetWriteDeadline(time.Now().Add(t.idle))
 			w, err := d.ReadFrom(&io.LimitedReader{R: s, N: k})
 			count(w)
 			t.p.giveBack(k - w)
+			if limit > 0 {
+				limit -= w
+			}
 			if w > 0 {
 				t.touch()
 			}
@@ -58,6 +71,7 @@ func (t *tunnel) splice(dst, src net.Conn, count func(int64)) (bool, error) {
 			return true, errLimitBytes
 		}
 	}
+	return true, nil
 }
 
 // waitQueued waits, with the tunnel's idle deadline, until src has bytes

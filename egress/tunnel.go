@@ -120,7 +120,7 @@ func (t *tunnel) abort(err error) {
 // it aborts the whole tunnel.
 func (t *tunnel) pipe(dst, src net.Conn, count func(int64)) {
 	var err error
-	if ok, serr := t.splice(dst, src, count); ok {
+	if ok, serr := t.splice(dst, src, count, -1); ok {
 		err = serr
 	} else {
 		err = t.copyGeneric(dst, src, count)

@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,17 +9,6 @@ import (
 	"sync"
 	"time"
 )
-
-// checkToken compares the bearer token in constant time (over hashes, so
-// that the length does not leak either).
-func checkToken(r *http.Request, token string) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return false
-	}
-	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(token))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
 
 // Lockout counts failed authentications per client address and locks an
 // address out after too many. It is an interface so that several gateways
@@ -32,6 +19,13 @@ type Lockout interface {
 	Locked(addr string) (bool, time.Time, error)
 	// Fail records a failure and reports whether addr is now locked.
 	Fail(addr string) (bool, error)
+}
+
+// Resetter is a Lockout that can be cleared (POST /v1/admin/reset).
+type Resetter interface {
+	// Reset ends every lockout and forgets the counted failures; it
+	// returns how many addresses were locked.
+	Reset() (int, error)
 }
 
 // memLockout is the single-gateway Lockout.
@@ -61,6 +55,20 @@ func (l *memLockout) Locked(addr string) (bool, time.Time, error) {
 		return false, time.Time{}, nil
 	}
 	return time.Now().Before(f.until), f.until, nil
+}
+
+func (l *memLockout) Reset() (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	now := time.Now()
+	for _, f := range l.seen {
+		if now.Before(f.until) {
+			n++
+		}
+	}
+	l.seen = map[string]*failures{}
+	return n, nil
 }
 
 func (l *memLockout) Fail(addr string) (bool, error) {

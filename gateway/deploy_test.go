@@ -132,7 +132,7 @@ func TestDockerFiles(t *testing.T) {
 	}
 	s, _ := New(Options{Config: config.Defaults(), Token: "0123456789abcdef0123"})
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1:18789/healthz", nil))
 	if rec.Code != 200 {
 		t.Errorf("the health check's /healthz answers %d", rec.Code)
 	}

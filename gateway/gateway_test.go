@@ -54,16 +54,21 @@ func TestLockout(t *testing.T) {
 }
 
 func TestCheckToken(t *testing.T) {
+	s, err := New(Options{Config: config.Defaults(), Token: "secret-token-123456"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
 	r := httptest.NewRequest("POST", "/", nil)
-	if checkToken(r, "secret-token-123456") {
+	if c, presented := s.authenticate(r); c != nil || presented {
 		t.Error("no header accepted")
 	}
 	r.Header.Set("Authorization", "Bearer wrong")
-	if checkToken(r, "secret-token-123456") {
+	if c, presented := s.authenticate(r); c != nil || !presented {
 		t.Error("wrong token accepted")
 	}
 	r.Header.Set("Authorization", "Bearer secret-token-123456")
-	if !checkToken(r, "secret-token-123456") {
+	if c, _ := s.authenticate(r); c != s.operator {
 		t.Error("right token refused")
 	}
 }

@@ -13,6 +13,7 @@ var MetricNames = []string{
 	"openclaw_requests_total", "openclaw_tool_calls_total", "openclaw_denials_total",
 	"openclaw_call_duration_seconds", "openclaw_jail_setup_seconds", "openclaw_active_calls",
 	"openclaw_sessions", "openclaw_stream_bytes_total", "openclaw_auth_failures_total",
+	"openclaw_panics_total",
 }
 
 type metrics struct {
@@ -26,6 +27,7 @@ type metrics struct {
 	sessions     prometheus.Gauge
 	bytes        prometheus.Counter
 	authFailures prometheus.Counter
+	panics       prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -41,7 +43,8 @@ func newMetrics() *metrics {
 	m.sessions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "openclaw_sessions", Help: "Sessions in the store."})
 	m.bytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "openclaw_stream_bytes_total", Help: "Bytes of stdout and stderr streamed to clients."})
 	m.authFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "openclaw_auth_failures_total", Help: "Requests refused for a missing or wrong token."})
-	m.reg.MustRegister(m.requests, m.calls, m.denials, m.latency, m.setup, m.active, m.sessions, m.bytes, m.authFailures)
+	m.panics = prometheus.NewCounter(prometheus.CounterOpts{Name: "openclaw_panics_total", Help: "Panics recovered in requests and calls (each is a bug; the gateway went on)."})
+	m.reg.MustRegister(m.requests, m.calls, m.denials, m.latency, m.setup, m.active, m.sessions, m.bytes, m.authFailures, m.panics)
 	return m
 }
 

@@ -26,6 +26,18 @@ import (
 // maxProcOutput is what is kept of one process's output (the newest).
 const maxProcOutput = 1 << 20
 
+// Background processes are bounded, running and finished together, so
+// that their output buffers (maxProcOutput each) cannot grow the gateway
+// without end: at most procsPerSession in a session and procsTotal in the
+// gateway; a start beyond either is refused (429) until some are removed
+// (the process tool's remove) or expire: a finished process is dropped
+// keepFinished after it ended. Variables for the tests.
+var (
+	procsPerSession = 16
+	procsTotal      = 64
+	keepFinished    = 30 * time.Minute
+)
+
 type bgProc struct {
 	ID, Session, Command string
 	Started              time.Time
@@ -41,6 +53,7 @@ type bgProc struct {
 	stdin    *io.PipeWriter
 	cancel   context.CancelFunc
 	done     chan struct{}
+	ended    time.Time // when it finished (zero while it runs)
 }
 
 func (p *bgProc) append(b []byte) {
@@ -55,15 +68,26 @@ func (p *bgProc) append(b []byte) {
 	p.mu.Unlock()
 }
 
+// finish records how the process ended; only the first call counts (the
+// goroutine's recovery may call it again).
 func (p *bgProc) finish(status string, code int, msg string) {
 	p.mu.Lock()
-	if p.status == "running" {
-		p.status, p.exitCode, p.errMsg = status, code, msg
+	defer p.mu.Unlock()
+	if p.status != "running" {
+		return
 	}
+	p.status, p.exitCode, p.errMsg = status, code, msg
+	p.ended = time.Now()
 	close(p.changed)
 	p.changed = make(chan struct{})
-	p.mu.Unlock()
 	close(p.done)
+}
+
+// expired reports whether p ended more than keepFinished ago.
+func (p *bgProc) expired(now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.status != "running" && now.Sub(p.ended) > keepFinished
 }
 
 // view is what list, poll and the exec answer show of a process.
@@ -93,6 +117,76 @@ type procTable struct {
 	procs map[string]*bgProc
 }
 
+// add registers a new process, or refuses it when the session or the
+// gateway holds as many as they may. Expired finished ones go first
+// (returned, for the cluster's records).
+func (t *procTable) add(p *bgProc) (gone []*bgProc, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.procs == nil {
+		t.procs = map[string]*bgProc{}
+	}
+	gone = t.expireLocked(time.Now())
+	inSession := 0
+	for _, q := range t.procs {
+		if q.Session == p.Session {
+			inSession++
+		}
+	}
+	switch {
+	case inSession >= procsPerSession:
+		return gone, &httpError{http.StatusTooManyRequests, "too_many_processes", fmt.Sprintf("session %q has %d background processes, the most a session may keep: remove finished ones (process remove) or wait until they expire (%s after they end)", p.Session, inSession, keepFinished)}
+	case len(t.procs) >= procsTotal:
+		return gone, &httpError{http.StatusTooManyRequests, "too_many_processes", fmt.Sprintf("the gateway keeps %d background processes, the most it may: remove finished ones (process remove) or wait until they expire (%s after they end)", len(t.procs), keepFinished)}
+	}
+	t.procs[p.ID] = p
+	return gone, nil
+}
+
+// expireLocked drops the finished processes past keepFinished and
+// returns them (for the cluster's records).
+func (t *procTable) expireLocked(now time.Time) []*bgProc {
+	var gone []*bgProc
+	for id, q := range t.procs {
+		if q.expired(now) {
+			delete(t.procs, id)
+			gone = append(gone, q)
+		}
+	}
+	return gone
+}
+
+// reapProcs expires finished processes every minute until the gateway
+// stops, so that a gateway nobody calls frees them too.
+func (s *Server) reapProcs() {
+	defer s.Recovered("process reaper", nil)
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.base.Done():
+			return
+		case now := <-t.C:
+			s.procs.mu.Lock()
+			gone := s.procs.expireLocked(now)
+			s.procs.mu.Unlock()
+			s.forget(gone)
+		}
+	}
+}
+
+// forget removes expired processes from the cluster's records.
+func (s *Server) forget(gone []*bgProc) {
+	if s.o.Cluster == nil {
+		return
+	}
+	for _, p := range gone {
+		if err := s.o.Cluster.DeleteProc(ProcInfo{ID: p.ID, Session: p.Session}); err != nil {
+			s.o.Logger.Error("cluster: removing an expired process", "process", p.ID, "err", err)
+		}
+	}
+}
+
 func (t *procTable) get(session, id string) (*bgProc, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -106,7 +200,7 @@ func (t *procTable) get(session, id string) (*bgProc, error) {
 // startBackground runs an exec call as a background process. It waits up
 // to yield for the call to finish; then it answers either with the final
 // result or with the running process.
-func (s *Server) startBackground(rn *runner.Runner, call runner.Call, args map[string]any, yield time.Duration) (map[string]any, error) {
+func (s *Server) startBackground(req *Request, rn *runner.Runner, call runner.Call, args map[string]any, yield time.Duration) (map[string]any, error) {
 	delete(args, "background")
 	delete(args, "yieldMs")
 	raw, _ := json.Marshal(args)
@@ -120,12 +214,13 @@ func (s *Server) startBackground(rn *runner.Runner, call runner.Call, args map[s
 	p.stdin, call.Stdin = pw, pr
 	ctx, cancel := context.WithCancel(s.base)
 	p.cancel = cancel
-	s.procs.mu.Lock()
-	if s.procs.procs == nil {
-		s.procs.procs = map[string]*bgProc{}
+	gone, err := s.procs.add(p)
+	s.forget(gone)
+	if err != nil {
+		cancel()
+		s.refuseCall(req, call.SessionID, err)
+		return nil, err
 	}
-	s.procs.procs[p.ID] = p
-	s.procs.mu.Unlock()
 	release, err := s.admit(ctx)
 	if err == nil {
 		err = s.share(p)
@@ -145,6 +240,13 @@ func (s *Server) startBackground(rn *runner.Runner, call runner.Call, args map[s
 		defer release()
 		defer cancel()
 		defer pr.CloseWithError(io.EOF)
+		var perr error
+		defer func() {
+			if perr != nil {
+				p.finish("failed", -1, perr.Error())
+			}
+		}()
+		defer s.Recovered("background process "+p.ID, &perr)
 		t0 := time.Now()
 		rn.Run(ctx, call, func(e runner.Event) error {
 			s.observe("exec", e, t0)
@@ -295,8 +397,33 @@ func (s *Server) forward(owner *Member, session string, raw json.RawMessage) (ma
 	return out.Result.Output, nil
 }
 
-// process serves the process tool for a session.
-func (s *Server) process(session string, raw json.RawMessage) (map[string]any, error) {
+// process serves the process tool for a session. Every action is audited
+// (action "process"), the data written included, redacted like any
+// parameter; data written to a process that runs its input as commands is
+// checked by the exec policy first (policy.CheckInput).
+func (s *Server) process(req *Request, rn *runner.Runner, session string, raw json.RawMessage) (out map[string]any, err error) {
+	t0 := time.Now()
+	params := paramsOf(raw)
+	audited := false
+	defer func() {
+		if !audited {
+			s.auditProcess(req, session, params, out, err, t0)
+		}
+	}()
+	return s.processAction(rn, session, raw, params, func(check error) error {
+		// A write is recorded before its data reaches the process: if the
+		// record cannot be written, the data is not either.
+		audited = true
+		if err := s.auditProcess(req, session, params, nil, check, t0); err != nil {
+			return err
+		}
+		return check
+	})
+}
+
+// processAction does one action of the process tool; beforeWrite audits
+// a write (with the policy's verdict) before it happens.
+func (s *Server) processAction(rn *runner.Runner, session string, raw json.RawMessage, params map[string]any, beforeWrite func(check error) error) (map[string]any, error) {
 	var a struct {
 		Action    string `json:"action"`
 		ProcessID string `json:"processId"`
@@ -314,6 +441,12 @@ func (s *Server) process(session string, raw json.RawMessage) (map[string]any, e
 	}
 	if a.ProcessID == "" {
 		a.ProcessID = a.SessionID
+	}
+	if a.Offset < 0 || a.Limit < 0 || a.Offset > maxLogLines || a.Limit > maxLogLines {
+		return nil, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("process: offset and limit must be between 0 and %d", maxLogLines)}
+	}
+	if a.Timeout < 0 || a.Timeout > 30000 {
+		return nil, &httpError{http.StatusBadRequest, "invalid_params", "process: timeout must be between 0 and 30000 (ms)"}
 	}
 	if a.Action == "list" {
 		s.procs.mu.Lock()
@@ -348,7 +481,7 @@ func (s *Server) process(session string, raw json.RawMessage) (map[string]any, e
 	}
 	switch a.Action {
 	case "poll":
-		wait := time.Duration(min(max(a.Timeout, 0), 30000)) * time.Millisecond
+		wait := time.Duration(a.Timeout) * time.Millisecond
 		p.mu.Lock()
 		ch, has := p.changed, p.dropped+int64(len(p.buf)) > p.polled || p.status != "running"
 		p.mu.Unlock()
@@ -386,6 +519,15 @@ func (s *Server) process(session string, raw json.RawMessage) (map[string]any, e
 		return map[string]any{"processId": p.ID, "offset": start, "lines": end - start, "totalLines": len(lines),
 			"log": strings.Join(lines[start:end], "")}, nil
 	case "write":
+		var check error
+		if d := rn.CheckInput(p.Command, a.Data); !d.Allowed {
+			check = &httpError{http.StatusForbidden, "policy_denied", fmt.Sprintf("%v: %s", runner.ErrPolicy, d.Reason)}
+		} else if len(d.Unchecked) > 0 {
+			params["unchecked"] = d.Unchecked // what the policy could not read: in the record
+		}
+		if err := beforeWrite(check); err != nil {
+			return nil, err
+		}
 		if a.Data != "" {
 			if _, err := io.WriteString(p.stdin, a.Data); err != nil {
 				return nil, &httpError{http.StatusConflict, "invalid_params", "process stdin is closed: " + err.Error()}
@@ -419,6 +561,20 @@ func (s *Server) process(session string, raw json.RawMessage) (map[string]any, e
 		return nil, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("process %s needs a pty, which this runner does not offer yet", a.Action)}
 	}
 	return nil, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("process: unknown action %q (list, poll, log, write, kill, remove)", a.Action)}
+}
+
+// maxLogLines bounds the log action's offset and limit: the kept output
+// (maxProcOutput bytes) has no more lines.
+const maxLogLines = maxProcOutput
+
+// paramsOf is a process action's parameters as the audit record shows
+// them (redacted there).
+func paramsOf(raw json.RawMessage) map[string]any {
+	var m map[string]any
+	if json.Unmarshal(orEmpty(raw), &m) != nil {
+		return map[string]any{"unparsed": string(raw)}
+	}
+	return m
 }
 
 func orEmpty(b json.RawMessage) []byte {

@@ -146,7 +146,7 @@ func (r *Redis) Get(id string) (*Session, error) {
 }
 
 func sessionOf(m map[string]string) *Session {
-	s := &Session{ID: m["id"], UserID: m["userId"], Channel: m["channel"], Workspace: m["workspace"]}
+	s := &Session{ID: m["id"], UserID: m["userId"], Channel: m["channel"], Workspace: m["workspace"], Client: m["client"]}
 	s.Calls, _ = strconv.ParseInt(m["calls"], 10, 64)
 	s.Created, _ = time.Parse(time.RFC3339Nano, m["created"])
 	s.LastUsed, _ = time.Parse(time.RFC3339Nano, m["lastUsed"])
@@ -167,6 +167,7 @@ func (r *Redis) Touch(in Session) (*Session, error) {
 		p.HSetNX(ctx, k, "userId", in.UserID)
 		p.HSetNX(ctx, k, "channel", in.Channel)
 		p.HSetNX(ctx, k, "workspace", in.Workspace)
+		p.HSetNX(ctx, k, "client", in.Client)
 		p.HIncrBy(ctx, k, "calls", 1)
 		p.HSet(ctx, k, "lastUsed", now.Format(time.RFC3339Nano))
 		p.ZAdd(ctx, r.key("sessions"), redis.Z{Score: float64(now.UnixNano()), Member: in.ID})
@@ -233,6 +234,33 @@ func (r *Redis) Locked(addr string) (bool, time.Time, error) {
 		return true, time.Now().Add(d), nil
 	}
 	return false, time.Time{}, nil
+}
+
+// Reset deletes every lock and failure counter of the cluster.
+func (r *Redis) Reset() (int, error) {
+	ctx, cancel := r.ctx()
+	defer cancel()
+	locked := 0
+	for _, pattern := range []string{"lock", "authfail"} {
+		iter := r.c.Scan(ctx, 0, r.key(pattern, "*"), 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			return locked, storeErr(err)
+		}
+		if len(keys) == 0 {
+			continue
+		}
+		if err := r.c.Del(ctx, keys...).Err(); err != nil {
+			return locked, storeErr(err)
+		}
+		if pattern == "lock" {
+			locked = len(keys)
+		}
+	}
+	return locked, nil
 }
 
 func (r *Redis) Fail(addr string) (bool, error) {

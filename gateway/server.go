@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,9 @@ type Options struct {
 	Config   *config.Config
 	Profiles map[string]*profiles.Profile
 	Token    string
+	// Clients are the named clients (ResolveClients), besides the
+	// operator's Token.
+	Clients []*Client
 	// RunnerOptions builds the runner options of a profile (the CLI's
 	// mapping of the config); Workspace is filled in per session.
 	RunnerOptions func(p *profiles.Profile) (runner.Options, error)
@@ -90,6 +94,9 @@ type Server struct {
 	runners map[string]*runner.Runner // by profile + workspace
 
 	procs procTable
+	// clients: the operator (first) and the named ones.
+	clients  []*Client
+	operator *Client
 	// proxies may tell the client's address (gateway.trustedProxies).
 	proxies []netip.Prefix
 }
@@ -123,16 +130,24 @@ func New(o Options) (*Server, error) {
 	s := &Server{o: o, cfg: c, mux: http.NewServeMux(), metrics: newMetrics(),
 		slots: make(chan struct{}, maxRun), queue: make(chan struct{}, maxRun+maxQueue), runners: map[string]*runner.Runner{}}
 	s.base, s.stop = context.WithCancel(context.Background())
+	s.operator = &Client{sum: sha256.Sum256([]byte(o.Token)), Sessions: "any", Profiles: []string{c.Tools.Profile}, Admin: true}
+	s.clients = append([]*Client{s.operator}, o.Clients...)
+	for _, cl := range o.Clients {
+		if cl.sum == s.operator.sum {
+			return nil, fmt.Errorf("gateway.auth.clients %s: its token is the gateway's own token", cl.Name)
+		}
+	}
 	var err error
 	if s.proxies, err = ParseProxies(c.Gateway.TrustedProxies); err != nil {
 		return nil, err
 	}
 	s.routes()
+	go s.reapProcs()
 	return s, nil
 }
 
 // Handler returns the server's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.edge(s.mux) }
 
 // Shutdown cancels every call still running (their jails die) once the
 // HTTP server has stopped accepting and draining ended.
@@ -154,9 +169,11 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/tools/{tool}", s.guard("/v1/tools", true, http.HandlerFunc(s.toolNDJSON)))
 	s.mux.Handle("POST /tools/invoke", s.guard("/tools/invoke", true, http.HandlerFunc(s.invoke)))
 	s.mux.Handle("GET /v1/ws", s.guard("/v1/ws", true, http.HandlerFunc(s.websocket)))
-	s.mux.Handle("GET /v1/admin/backup/sessions", s.guard("/v1/admin", true, http.HandlerFunc(s.snapshot)))
-	s.mux.Handle("GET /v1/admin/sessions", s.guard("/v1/admin", true, http.HandlerFunc(s.listSessions)))
-	s.mux.Handle("POST /v1/admin/sessions/prune", s.guard("/v1/admin", true, http.HandlerFunc(s.pruneSessions)))
+	s.mux.Handle("GET /v1/admin/backup/sessions", s.guard("/v1/admin", true, s.adminOnly(http.HandlerFunc(s.snapshot))))
+	s.mux.Handle("GET /v1/admin/sessions", s.guard("/v1/admin", true, s.adminOnly(http.HandlerFunc(s.listSessions))))
+	s.mux.Handle("POST /v1/admin/sessions/prune", s.guard("/v1/admin", true, s.adminOnly(http.HandlerFunc(s.pruneSessions))))
+	s.mux.Handle("POST /v1/admin/reset", s.guard("/v1/admin", true, s.adminOnly(http.HandlerFunc(s.reset))))
+	s.reviewRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s (see docs/gateway.md)", r.Method, r.URL.Path))
 	})
@@ -186,7 +203,7 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 // endpoint) in the same checks: origin rules, bearer token and lockout,
 // request metrics and the request log line.
 func (s *Server) Guard(route string, next http.Handler) http.Handler {
-	return s.guard(route, true, next)
+	return s.edge(s.guard(route, true, next))
 }
 
 func (s *Server) metricsAuth() bool {
@@ -234,32 +251,56 @@ func (s *Server) guard(route string, auth bool, next http.Handler) http.Handler 
 		}()
 		w = sw
 		if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, s.allowedOrigins()) {
-			writeError(w, http.StatusForbidden, "origin_denied", fmt.Sprintf("origin %q is not in gateway.allowOrigins", origin))
+			err := &httpError{http.StatusForbidden, "origin_denied", fmt.Sprintf("origin %q is not in gateway.allowOrigins", origin)}
+			s.refuse(r, "origin_denied", err)
+			writeErr(w, err)
 			return
 		}
 		if auth {
 			addr := clientAddr(r, s.proxies)
-			locked, until, err := s.o.Lockout.Locked(addr)
-			if err != nil {
-				writeError(w, http.StatusServiceUnavailable, "shared_state_unavailable", "cannot check the auth lockout: "+err.Error())
-				return
-			}
-			if locked {
-				w.Header().Set("Retry-After", strconv.Itoa(int(time.Until(until).Seconds())+1))
-				writeError(w, http.StatusTooManyRequests, "locked_out", "too many failed authentications from this address; try again later")
-				return
-			}
-			if !checkToken(r, s.o.Token) {
-				s.metrics.authFailures.Inc()
-				if now, err := s.o.Lockout.Fail(addr); err != nil {
-					s.o.Logger.Error("auth lockout: cannot count a failure", "addr", addr, "err", err)
-				} else if now {
-					s.o.Logger.Warn("auth lockout", "addr", addr)
+			exempt := s.exempt(addr)
+			key, claimed := s.lockoutKey(r, addr)
+			if !exempt {
+				locked, until, err := s.o.Lockout.Locked(key)
+				if err != nil {
+					writeError(w, http.StatusServiceUnavailable, "shared_state_unavailable", "cannot check the auth lockout: "+err.Error())
+					return
 				}
+				if locked {
+					err := &httpError{http.StatusTooManyRequests, "locked_out", "too many failed authentications from this address; try again later"}
+					s.refuse(r, "locked_out", err)
+					w.Header().Set("Retry-After", strconv.Itoa(int(time.Until(until).Seconds())+1))
+					writeErr(w, err)
+					return
+				}
+			}
+			c, presented := s.authenticate(r)
+			if claimed != nil && c != claimed {
+				c = nil // a token that is not the named client's is a wrong one
+			}
+			if c == nil {
+				s.metrics.authFailures.Inc()
+				// Only a wrong credential counts toward the lockout: a
+				// request without one (a web page's <img>, a probe) guesses
+				// nothing, and must not lock out the clients that have one.
+				if presented && !exempt {
+					if now, err := s.o.Lockout.Fail(key); err != nil {
+						s.o.Logger.Error("auth lockout: cannot count a failure", "addr", addr, "err", err)
+					} else if now {
+						s.o.Logger.Warn("auth lockout", "addr", addr, "client", r.Header.Get(ClientHeader))
+					}
+				}
+				msg := "missing bearer token (Authorization: Bearer TOKEN)"
+				if presented {
+					msg = "wrong bearer token"
+				}
+				err := &httpError{http.StatusUnauthorized, "unauthorized", msg}
+				s.refuse(r, "unauthorized", err)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="openclaw-run"`)
-				writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token (Authorization: Bearer TOKEN)")
+				writeErr(w, err)
 				return
 			}
+			r = r.WithContext(withClient(r.Context(), c))
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -279,15 +320,19 @@ func (s *Server) allowedOrigins() []string {
 // stamp (an anonymous caller learns no version to match exploits to).
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	body := map[string]any{"status": "ok"}
-	if r.Header.Get("Authorization") != "" {
-		// A token guess here counts toward the lockout as on any route.
+	if c, presented := s.authenticate(r); presented {
+		// A token guess here counts toward the lockout as on any route,
+		// and a locked-out address learns nothing.
 		addr := clientAddr(r, s.proxies)
-		if locked, _, err := s.o.Lockout.Locked(addr); err == nil && !locked {
-			if checkToken(r, s.o.Token) {
+		key, _ := s.lockoutKey(r, addr)
+		if locked, _, err := s.o.Lockout.Locked(key); err == nil && !locked {
+			if c != nil {
 				body["version"] = s.o.Version
 			} else {
 				s.metrics.authFailures.Inc()
-				s.o.Lockout.Fail(addr)
+				if !s.exempt(addr) {
+					s.o.Lockout.Fail(key)
+				}
 			}
 		}
 	}
@@ -327,6 +372,14 @@ type Request struct {
 	Channel   string          `json:"channel,omitempty"`
 	ChatID    string          `json:"chatId,omitempty"`
 	Profile   string          `json:"profile,omitempty"`
+
+	// Set by the transport, never from the body: the authenticated client
+	// (nil: the operator), the peer's address, and whether the transport
+	// chose SessionID itself (an MCP session: then a prefix client's
+	// prefix is put before it).
+	Client      *Client `json:"-"`
+	Addr        string  `json:"-"`
+	AutoSession bool    `json:"-"`
 }
 
 // maxBody bounds request bodies.
@@ -378,12 +431,13 @@ func (s *Server) spawn(req *Request) ([]runner.Event, error) {
 	}
 	var b [8]byte
 	rand.Read(b[:])
-	id := "s-" + hex.EncodeToString(b[:])
+	c := s.clientOf(req)
+	id := c.newSession("s-" + hex.EncodeToString(b[:]))
 	ws, err := s.workspace(id)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.o.Store.Touch(Session{ID: id, UserID: req.UserID, Channel: req.Channel, Workspace: ws}); err != nil {
+	if _, err := s.o.Store.Touch(Session{ID: id, UserID: req.UserID, Channel: req.Channel, Workspace: ws, Client: c.Name}); err != nil {
 		return nil, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", "session store: " + err.Error()}
 	}
 	s.refreshSessions()
@@ -399,8 +453,14 @@ func (s *Server) refreshSessions() {
 
 // prepare turns a request into a runner and a call: channel rules, the
 // session and its workspace, the profile.
-func (s *Server) prepare(req *Request) (*runner.Runner, runner.Call, error) {
-	call := runner.Call{Tool: req.Tool, Params: req.Args, UserID: req.UserID, Channel: req.Channel}
+func (s *Server) prepare(req *Request) (rn *runner.Runner, call runner.Call, err error) {
+	c := s.clientOf(req)
+	call = runner.Call{Tool: req.Tool, Params: req.Args, UserID: req.UserID, Channel: req.Channel, Client: c.Name}
+	defer func() {
+		if err != nil {
+			s.refuseCall(req, call.SessionID, err)
+		}
+	}()
 	if !knownTool(req.Tool) {
 		return nil, call, &httpError{http.StatusNotFound, "not_found", fmt.Sprintf("unknown tool %q (tools: exec, %s, sessions_spawn)", req.Tool, strings.Join(tools.Names, ", "))}
 	}
@@ -409,17 +469,24 @@ func (s *Server) prepare(req *Request) (*runner.Runner, runner.Call, error) {
 		return nil, call, err
 	}
 	id := req.SessionID
-	if id == "" {
-		id = "default"
+	switch {
+	case id == "":
+		id = c.defaultSession()
+	case req.AutoSession:
+		id = c.newSession(id)
 	}
 	if !ValidSessionID(id) {
 		return nil, call, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("sessionId %q: letters, digits, . _ : - only, at most 128", id)}
 	}
 	call.SessionID = id
-	name := req.Profile
-	if name == "" {
-		name = s.cfg.Tools.Profile
+	if err := s.checkSession(c, id); err != nil {
+		return nil, call, err
 	}
+	name, err := s.checkProfile(c, req.Profile)
+	if err != nil {
+		return nil, call, err
+	}
+	req.Profile = name // what gatewayTool then applies
 	prof := s.o.Profiles[name]
 	if prof == nil {
 		return nil, call, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("unknown profile %q", name)}
@@ -428,15 +495,18 @@ func (s *Server) prepare(req *Request) (*runner.Runner, runner.Call, error) {
 	if err != nil {
 		return nil, call, err
 	}
-	sess, err := s.o.Store.Touch(Session{ID: id, UserID: req.UserID, Channel: req.Channel, Workspace: ws})
+	sess, err := s.o.Store.Touch(Session{ID: id, UserID: req.UserID, Channel: req.Channel, Workspace: ws, Client: c.Name})
 	if err != nil {
 		return nil, call, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", "session store: " + err.Error() + " (the call was not run)"}
+	}
+	if err := ownSession(c, sess); err != nil {
+		return nil, call, err // another client created it first
 	}
 	if sess.Calls == 1 {
 		s.refreshSessions()
 	}
-	r, err := s.runner(prof, ws)
-	return r, call, err
+	rn, err = s.runner(prof, ws)
+	return rn, call, err
 }
 
 func knownTool(t string) bool {
@@ -458,22 +528,27 @@ func (s *Server) gatewayTool(req *Request) (events []runner.Event, ok bool, err 
 	if req.Tool != "process" && !((req.Tool == "exec" || req.Tool == "bash") && (bg || hasYield)) {
 		return nil, false, nil
 	}
+	if hasYield && (yield < 0 || yield > maxYieldMs) {
+		return nil, true, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("exec: yieldMs must be between 0 and %d", maxYieldMs)}
+	}
 	rn, call, err := s.prepare(req)
 	if err != nil {
 		return nil, true, err
 	}
-	prof := s.o.Profiles[s.profileName(req)]
+	prof := s.o.Profiles[req.Profile]
 	if !prof.Allows("process") {
-		return nil, true, &httpError{http.StatusForbidden, "policy_denied", fmt.Sprintf("profile %q does not allow background processes", prof.Name)}
+		err := &httpError{http.StatusForbidden, "policy_denied", fmt.Sprintf("profile %q does not allow background processes", prof.Name)}
+		s.refuseCall(req, call.SessionID, err)
+		return nil, true, err
 	}
 	var out map[string]any
 	if req.Tool == "process" {
-		out, err = s.process(call.SessionID, req.Args)
+		out, err = s.process(req, rn, call.SessionID, req.Args)
 	} else {
 		if bg {
 			yield = 0
 		}
-		out, err = s.startBackground(rn, call, args, time.Duration(yield)*time.Millisecond)
+		out, err = s.startBackground(req, rn, call, args, time.Duration(yield)*time.Millisecond)
 	}
 	if err != nil {
 		return nil, true, err
@@ -481,12 +556,9 @@ func (s *Server) gatewayTool(req *Request) (events []runner.Event, ok bool, err 
 	return []runner.Event{{Type: "start", Tool: req.Tool}, {Type: "result", Tool: req.Tool, Output: out}}, true, nil
 }
 
-func (s *Server) profileName(req *Request) string {
-	if req.Profile != "" {
-		return req.Profile
-	}
-	return s.cfg.Tools.Profile
-}
+// maxYieldMs bounds exec's yieldMs: how long a background start waits
+// for the process to end before it answers.
+const maxYieldMs = 120000
 
 // workspace returns (creating) the session's workspace: its own directory
 // below sandbox.workspace, or the shared one.
@@ -566,6 +638,7 @@ func (s *Server) admit(ctx context.Context) (func(), error) {
 	case s.queue <- struct{}{}:
 	default:
 		s.metrics.denials.WithLabelValues("overload").Inc()
+		s.auditRefusal("overload", audit.Record{Code: "overloaded", Reason: "too many calls running and waiting"})
 		return nil, &httpError{http.StatusTooManyRequests, "overloaded", "too many calls running and waiting; try again later"}
 	}
 	select {
@@ -602,7 +675,8 @@ func (s *Server) callContext(r *http.Request) (context.Context, context.CancelFu
 // tools) and reports every outcome as events: start, output, and one
 // result or error (a refusal before the jail is an error event too). The
 // returned error is the error event's. Canceling ctx kills the jail.
-func (s *Server) Call(ctx context.Context, req *Request, emit runner.Emit) error {
+func (s *Server) Call(ctx context.Context, req *Request, emit runner.Emit) (err error) {
+	defer s.Recovered("call "+req.Tool, &err)
 	fail := func(err error) error {
 		code, msg := ErrorCode(err)
 		emit(runner.Event{Type: "error", Tool: req.Tool, Code: code, Message: msg})

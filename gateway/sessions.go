@@ -26,6 +26,9 @@ type Session struct {
 	LastUsed  time.Time `json:"lastUsed"`
 	Calls     int64     `json:"calls"`
 	Workspace string    `json:"workspace"`
+	// Client is the named client that created the session ("": the
+	// operator); a client with sessions "own" may use only its own.
+	Client string `json:"client,omitempty"`
 }
 
 // Store keeps session metadata. The embedded bbolt store is the default;

@@ -23,6 +23,7 @@ func (s *Server) toolNDJSON(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Tool = r.PathValue("tool")
+	s.from(req, r)
 	if evs, ok, err := s.gatewayTool(req); ok {
 		if err != nil {
 			writeErr(w, err)
@@ -214,7 +215,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, "invalid_request", "malformed request: "+err.Error())
 		return
 	}
-	req := &Request{Tool: body.Tool, Args: body.Args, SessionID: body.SessionKey}
+	req := s.from(&Request{Tool: body.Tool, Args: body.Args, SessionID: body.SessionKey}, r)
 	if evs, ok, err := s.gatewayTool(req); ok {
 		if err != nil {
 			writeJSON(w, statusOfErr(err), map[string]any{"ok": false, "error": errBody(err)})

@@ -53,6 +53,8 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 
 	// The one writer.
 	go func() {
+		defer s.Recovered("websocket writer", nil)
+		defer cancel()
 		t := time.NewTicker(pingEvery)
 		defer t.Stop()
 		for {
@@ -121,6 +123,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 				reply(f.ID, nil, err)
 				continue
 			}
+			s.from(req, r)
 			if evs, ok, err := s.gatewayTool(req); ok {
 				if err == nil {
 					reply(f.ID, map[string]any{"output": evs[len(evs)-1].Output}, nil)
@@ -139,6 +142,13 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 			wg.Add(1)
 			go func(id string) {
 				defer wg.Done()
+				var perr error
+				defer func() {
+					if perr != nil {
+						reply(id, nil, perr)
+					}
+				}()
+				defer s.Recovered("websocket call", &perr)
 				defer calls.Delete(id)
 				defer ccancel()
 				release, err := s.admit(cctx)

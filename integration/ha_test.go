@@ -140,6 +140,27 @@ func TestHASharedSessions(t *testing.T) {
 	if r, out := b.post(t, "/v1/tools/exec", haToken, "", `{"args":{"command":"true"}}`); r.StatusCode != 429 || !strings.Contains(out, "locked_out") {
 		t.Errorf("B after A counted 5 failures: %d %s", r.StatusCode, out)
 	}
+	// The operator, naming itself, has a lockout of its own, and clears the
+	// cluster's lockouts through B: A accepts at once (issue 20).
+	req, _ := http.NewRequest("POST", b.url+"/v1/admin/reset", nil)
+	req.Header.Set("Authorization", "Bearer "+haToken)
+	req.Header.Set("X-OpenClaw-Client", "operator")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cleared map[string]any
+	json.NewDecoder(resp.Body).Decode(&cleared)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || cleared["lockoutsCleared"] != 1.0 {
+		t.Errorf("reset through B: %d %v", resp.StatusCode, cleared)
+	}
+	if r, out := a.post(t, "/v1/tools/exec", haToken, "", `{"args":{"command":"true"}}`); r.StatusCode != 200 {
+		t.Errorf("A after the reset: %d %s", r.StatusCode, out)
+	}
+	for i := 0; i < 5; i++ {
+		a.post(t, "/v1/tools/exec", "wrong-token-wrong-token", "", `{"args":{"command":"true"}}`)
+	}
 	// The lockout (3 s here) ends on both.
 	if !eventually(8*time.Second, func() bool {
 		r, _ := b.post(t, "/v1/tools/exec", haToken, "", `{"args":{"command":"true"}}`)

@@ -4,6 +4,9 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,6 +158,14 @@ func TestStagingHoldApproveRejectUndo(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ws, "u.txt")); err == nil {
 		t.Error("u.txt survived the undo of the calls that made it")
 	}
+	// Every decision is in the audit log, the refused undo too.
+	b, _ := os.ReadFile(filepath.Join(os.Getenv("OPENCLAW_STATE_DIR"), "audit", "audit.jsonl"))
+	for _, want := range []string{`"callId":"` + doc["callId"].(string) + `"`, `"action":"review","tool":"reject"`,
+		`"action":"review","tool":"undo","parameters":null`, `"decision":"deny","reason":"cannot undo`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the audit log lacks %s", want)
+		}
+	}
 }
 
 // A call that times out is aborted: its changes are discarded (onAbort's
@@ -197,5 +208,78 @@ func TestStagingThroughTheGateway(t *testing.T) {
 	b, _ := os.ReadFile(logf)
 	if !strings.Contains(string(b), `"changes":{`) {
 		t.Errorf("the audit records lack the changes:\n%s", b)
+	}
+}
+
+// The review routes of the gateway: a held call is listed, approved with
+// the token (not without), undone; an unknown call is 404, a session that
+// never ran is 404, and every decision is in the audit log.
+func TestStagingReviewThroughTheGateway(t *testing.T) {
+	root := t.TempDir()
+	g := startGateway(t, fmt.Sprintf(`{"sandbox": {"workspace": %q, "review": "hold"}}`, root))
+	r, out := g.post(t, "/v1/tools/exec", g.token, "", `{"sessionId": "rev1", "args": {"command": "echo held > h.txt"}}`)
+	var start struct{ CallID string }
+	json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &start)
+	call := start.CallID
+	if r.StatusCode != 200 || call == "" || !strings.Contains(out, `"state":"held"`) {
+		t.Fatalf("held call: %d %s", r.StatusCode, out)
+	}
+	ws := filepath.Join(root, "rev1")
+	if _, err := os.Stat(filepath.Join(ws, "h.txt")); err == nil {
+		t.Fatal("h.txt reached the workspace before approval")
+	}
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequest("GET", g.url+path, nil)
+		req.Header.Set("Authorization", "Bearer "+g.token)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return r.StatusCode, string(b)
+	}
+	if code, body := get("/v1/admin/changes?session=rev1"); code != 200 || !strings.Contains(body, call) || !strings.Contains(body, `"held"`) {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	if code, body := get("/v1/admin/changes/" + call + "?session=rev1"); code != 200 || !strings.Contains(body, "h.txt") {
+		t.Fatalf("show: %d %s", code, body)
+	}
+	for _, c := range []struct {
+		path, token string
+		code        int
+	}{
+		{"/v1/admin/changes/" + call + "/approve?session=rev1", "", 401},
+		{"/v1/admin/changes/" + call + "/approve?session=nosuch", g.token, 404},
+		{"/v1/admin/changes/" + call + "/approve", g.token, 400},
+		{"/v1/admin/changes/" + call + "/explode?session=rev1", g.token, 404},
+		{"/v1/admin/changes/0123456789abcdef/approve?session=rev1", g.token, 404},
+		{"/v1/admin/changes/..%2f..%2fetc/approve?session=rev1", g.token, 400},
+		{"/v1/admin/changes/" + call + "/undo?session=rev1", g.token, 409}, // held, not committed
+	} {
+		if r, body := g.post(t, c.path, c.token, "", ""); r.StatusCode != c.code {
+			t.Errorf("POST %s: %d %s, want %d", c.path, r.StatusCode, body, c.code)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(ws, "h.txt")); err == nil {
+		t.Fatal("a refused request changed the workspace")
+	}
+	if r, body := g.post(t, "/v1/admin/changes/"+call+"/approve?session=rev1", g.token, "", ""); r.StatusCode != 200 {
+		t.Fatalf("approve: %d %s", r.StatusCode, body)
+	}
+	if b, _ := os.ReadFile(filepath.Join(ws, "h.txt")); string(b) != "held\n" {
+		t.Fatalf("h.txt after approve: %q", b)
+	}
+	if r, body := g.post(t, "/v1/admin/changes/"+call+"/undo?session=rev1", g.token, "", ""); r.StatusCode != 200 {
+		t.Fatalf("undo: %d %s", r.StatusCode, body)
+	}
+	if _, err := os.Stat(filepath.Join(ws, "h.txt")); err == nil {
+		t.Fatal("h.txt is still there after undo")
+	}
+	b, _ := os.ReadFile(filepath.Join(g.state, "audit", "audit.jsonl"))
+	for _, want := range []string{`"action":"review","tool":"approve"`, `"action":"review","tool":"undo"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the audit log lacks %s", want)
+		}
 	}
 }

@@ -12,6 +12,9 @@ import (
 // the documentation of the setup order cannot drift from the code.
 func TestDesignDocFollowsCompile(t *testing.T) {
 	src, err := os.ReadFile("program.go")
+	if os.IsNotExist(err) {
+		t.Skip("the sources are not beside this test binary (the VM suite copies binaries only); make test runs this check")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -23,6 +24,12 @@ import (
 // Caller runs a tool call and reports its events (gateway.Server).
 type Caller interface {
 	Call(ctx context.Context, req *gateway.Request, emit runner.Emit) error
+}
+
+// identifier names the client of a call over HTTP from its headers
+// (gateway.Server): the MCP session does not carry the request's context.
+type identifier interface {
+	ClientOf(h http.Header) *gateway.Client
 }
 
 // Options configure the MCP server.
@@ -95,7 +102,22 @@ type callError struct {
 // call runs one tool call; a refusal or failure is a tool error (IsError,
 // with the reason in the text), never a protocol error, so that the model
 // sees it and can correct itself.
-func call(ctx context.Context, c Caller, o Options, session, tool string, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func call(ctx context.Context, c Caller, o Options, session, tool string, req *mcp.CallToolRequest) (out *mcp.CallToolResult, err error) {
+	// The SDK runs handlers on goroutines of its own: a panic here would
+	// end the process, every session's calls with it.
+	defer func() {
+		if v := recover(); v != nil {
+			out, err = toolError(tool, "internal", fmt.Sprintf("internal error: %v (the server goes on)", v)), nil
+		}
+	}()
+	var client *gateway.Client
+	if id, ok := c.(identifier); ok && req.Extra != nil && req.Extra.Header != nil {
+		// Over HTTP: the guard let the request in with a token; the call
+		// is that token's client's, with its sessions and profiles.
+		if client = id.ClientOf(req.Extra.Header); client == nil {
+			return toolError(tool, "unauthorized", "no client presents this request's token"), nil
+		}
+	}
 	args := req.Params.Arguments
 	if len(args) == 0 || string(args) == "null" {
 		args = json.RawMessage("{}")
@@ -104,7 +126,7 @@ func call(ctx context.Context, c Caller, o Options, session, tool string, req *m
 	var res result
 	var stdout, stderr strings.Builder
 	var progress float64
-	c.Call(ctx, &gateway.Request{Tool: tool, Args: args, SessionID: session, UserID: "mcp", Profile: o.Profile},
+	callErr := c.Call(ctx, &gateway.Request{Tool: tool, Args: args, SessionID: session, UserID: "mcp", Profile: o.Profile, Client: client, AutoSession: true},
 		func(e runner.Event) error {
 			switch e.Type {
 			case "stdout", "stderr":
@@ -131,10 +153,20 @@ func call(ctx context.Context, c Caller, o Options, session, tool string, req *m
 			}
 			return ctx.Err()
 		})
+	if callErr != nil && res.Error == nil && res.Result == nil && res.Output == nil {
+		// Ended without an error event (a recovered panic): still an error.
+		res.Error = &callError{Code: "internal", Message: callErr.Error()}
+	}
 	res.Stdout, res.Stderr = stdout.String(), stderr.String()
-	out := &mcp.CallToolResult{StructuredContent: res, Content: []mcp.Content{&mcp.TextContent{Text: summary(tool, &res)}}}
+	out = &mcp.CallToolResult{StructuredContent: res, Content: []mcp.Content{&mcp.TextContent{Text: summary(tool, &res)}}}
 	out.IsError = res.Error != nil || (res.Result != nil && (res.Result.ExitCode != 0 || res.Result.TimedOut || res.Result.Canceled))
 	return out, nil
+}
+
+// toolError is a refusal as the model reads it.
+func toolError(tool, code, msg string) *mcp.CallToolResult {
+	res := result{Error: &callError{Code: code, Message: msg}}
+	return &mcp.CallToolResult{StructuredContent: res, IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: summary(tool, &res)}}}
 }
 
 // summary is the text a model reads: the output, then how the jail ended.

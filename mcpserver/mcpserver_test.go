@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 
@@ -86,5 +87,55 @@ func TestCallGoesToTheGateway(t *testing.T) {
 	}
 	if len(rec.got) != 1 || rec.got[0].Tool != "stat" || string(rec.got[0].Args) != `{"path":"a"}` || rec.got[0].Profile != "minimal" {
 		t.Errorf("the gateway got %+v", rec.got)
+	}
+}
+
+type panicker struct{}
+
+func (panicker) Call(context.Context, *gateway.Request, runner.Emit) error { panic("boom") }
+
+// A panic under a tool handler (a goroutine of the MCP library) is a
+// tool error for that call; the server answers the next one.
+func TestPanicInACallIsAToolError(t *testing.T) {
+	ct, st := mcp.NewInMemoryTransports()
+	ctx := context.Background()
+	if _, err := New(panicker{}, Options{}).Connect(ctx, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	for i := 0; i < 2; i++ {
+		r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "read", Arguments: map[string]any{"path": "a"}})
+		if err != nil || !r.IsError {
+			t.Fatalf("call %d: %v %+v", i, err, r)
+		}
+	}
+}
+
+type silentFailure struct{}
+
+func (silentFailure) Call(context.Context, *gateway.Request, runner.Emit) error {
+	return errors.New("internal error in call read (logged); the gateway goes on")
+}
+
+// A call that fails without an error event (the gateway recovered a
+// panic) is still a tool error, with the reason.
+func TestFailureWithoutEventIsAToolError(t *testing.T) {
+	ct, st := mcp.NewInMemoryTransports()
+	ctx := context.Background()
+	if _, err := New(silentFailure{}, Options{}).Connect(ctx, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "read", Arguments: map[string]any{"path": "a"}})
+	if err != nil || !r.IsError {
+		t.Fatalf("%v %+v", err, r)
 	}
 }

@@ -300,7 +300,7 @@ func (r *Runner) SecretEnv(m map[string]string) ([]string, error) {
 	sort.Strings(keys)
 	var out []string
 	for _, k := range keys {
-		v, err := r.opts.Secrets.Get(m[k])
+		v, err := r.opts.Secrets.ForCall(m[k])
 		if err != nil {
 			return nil, &tools.Error{Code: tools.CodeNotFound, Message: err.Error()}
 		}
@@ -310,6 +310,14 @@ func (r *Runner) SecretEnv(m map[string]string) ([]string, error) {
 		out = append(out, k+"="+v)
 	}
 	return out, nil
+}
+
+// CheckInput applies the exec policy to data written to the standard
+// input of a background process started with command (the gateway's
+// process tool): the same rules as a command string where command runs
+// its input as commands (policy.CheckInput).
+func (r *Runner) CheckInput(command, data string) policy.Decision {
+	return r.opts.Exec.CheckInput(command, data)
 }
 
 // resolveWorkdir makes workdir absolute in the jail (relative to the

@@ -131,9 +131,11 @@ type AllowedPath struct {
 	Writable bool
 }
 
-// SecretResolver finds a secret's value by name.
+// SecretResolver finds the value of a secret a call names
+// (*secrets.Resolver): only names the operator declared, never the
+// gateway's own credentials.
 type SecretResolver interface {
-	Get(name string) (string, error)
+	ForCall(name string) (string, error)
 }
 
 // Staging modes (Options.Staging).

@@ -121,6 +121,21 @@ func (r *Runner) expire(j *jailed) {
 // session starts).
 func (r *Runner) Prewarm() { r.prewarm() }
 
+// ExpireWarm destroys the runner's waiting jails now (the admin reset)
+// and returns how many; the runner builds new ones after its next call.
+func (r *Runner) ExpireWarm() int {
+	r.warm.mu.Lock()
+	jails := r.warm.jails
+	r.warm.jails = nil
+	r.warm.mu.Unlock()
+	for _, j := range jails {
+		<-warmSlots
+		j.expiry.Stop()
+		j.close()
+	}
+	return len(jails)
+}
+
 // Close destroys the runner's waiting jails and waits for the teardown
 // of finished calls; later calls start cold.
 func (r *Runner) Close() {

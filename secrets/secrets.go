@@ -208,6 +208,86 @@ type Resolver struct {
 	Command  []string // exec: run with the name appended; the value is its stdout
 	Region   string
 	Prefix   string
+	// Declared are the names the operator declared as secrets a call may
+	// ask for (secrets.names); the names in the store (provider store) and
+	// in the file (provider file) are declared by being there.
+	Declared []string
+	// Reserved are the names of the operator's own credentials besides
+	// Builtin (sessions.store.passwordSecret, the clients' tokenSecret):
+	// no call resolves them.
+	Reserved []string
+}
+
+// Builtin are the secret names that are the gateway's own credentials:
+// OPENCLAW_GATEWAY_TOKEN and OPENCLAW_SECRETS_KEY. No call resolves them,
+// declared or not.
+var Builtin = []string{"GATEWAY_TOKEN", "SECRETS_KEY"}
+
+// IsReserved reports whether name is one of the gateway's own credentials.
+func (r *Resolver) IsReserved(name string) bool {
+	for _, l := range [][]string{Builtin, r.Reserved} {
+		for _, n := range l {
+			if strings.EqualFold(n, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ForCall returns the value of a secret that a call names (exec
+// secretEnv): only a declared name, never a reserved one. Get, without
+// these checks, is the operator's own lookup (secrets get, the gateway's
+// store password).
+func (r *Resolver) ForCall(name string) (string, error) {
+	if !ValidName(name) {
+		return "", fmt.Errorf("secrets: %q is not a valid name", name)
+	}
+	if r.IsReserved(name) {
+		return "", fmt.Errorf("secrets: %q is one of the gateway's own credentials; it never enters a jail", name)
+	}
+	declared, err := r.declared(name)
+	if err != nil {
+		return "", err
+	}
+	if !declared {
+		return "", fmt.Errorf("secrets: %q is not a declared secret (list it in secrets.names, or set it with: openclaw-run secrets set %s -)", name, name)
+	}
+	return r.Get(name)
+}
+
+// declared reports whether the operator declared name: in Declared, or
+// present in the store or the file of the provider.
+func (r *Resolver) declared(name string) (bool, error) {
+	for _, n := range r.Declared {
+		if n == name {
+			return true, nil
+		}
+	}
+	var m map[string]string
+	switch r.Provider {
+	case "", "store":
+		if r.Store == nil {
+			return false, nil
+		}
+		var err error
+		if m, _, err = r.Store.load(false); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return false, nil
+			}
+			return false, err
+		}
+	case "file":
+		b, err := os.ReadFile(r.File)
+		if err != nil {
+			return false, fmt.Errorf("secrets: %w", err)
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			return false, fmt.Errorf("secrets: %s: %w", r.File, err)
+		}
+	}
+	_, ok := m[name]
+	return ok, nil
 }
 
 // Get returns the value of a secret.

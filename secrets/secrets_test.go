@@ -72,3 +72,51 @@ func TestProviders(t *testing.T) {
 		t.Error("env: missing secret found")
 	}
 }
+
+// TestForCall: a call resolves only the names the operator declared
+// (secrets.names, or present in the store or file), never the gateway's
+// own credentials, whatever the environment holds (issue 20, item 2).
+func TestForCall(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("OPENCLAW_SECRETS_KEY", "")
+	os.Unsetenv("OPENCLAW_SECRETS_KEY")
+	s := Open(dir)
+	if err := s.Set("MODEL_KEY", "sk-model"); err != nil {
+		t.Fatal(err)
+	}
+	s.Set("REDIS_PASSWORD", "redis-pass")
+	t.Setenv("OPENCLAW_GATEWAY_TOKEN", "gw-token-0123456789")
+	t.Setenv("OPENCLAW_HOME_STUFF", "not-a-secret")
+	t.Setenv("OPENCLAW_DECLARED_ENV", "declared-value")
+	r := &Resolver{Store: s, Declared: []string{"DECLARED_ENV"}, Reserved: []string{"REDIS_PASSWORD"}}
+	for name, want := range map[string]string{"MODEL_KEY": "sk-model", "DECLARED_ENV": "declared-value"} {
+		if v, err := r.ForCall(name); err != nil || v != want {
+			t.Errorf("%s: %q %v, want %q", name, v, err, want)
+		}
+	}
+	for _, name := range []string{"GATEWAY_TOKEN", "gateway_token", "SECRETS_KEY", "REDIS_PASSWORD", "HOME_STUFF", "NOT_ANYWHERE", "../x", ""} {
+		if v, err := r.ForCall(name); err == nil {
+			t.Errorf("%q resolved for a call: %q", name, v)
+		}
+	}
+	// Declaring the gateway's own credential does not make it resolve.
+	r.Declared = append(r.Declared, "GATEWAY_TOKEN", "SECRETS_KEY")
+	for _, name := range []string{"GATEWAY_TOKEN", "SECRETS_KEY"} {
+		if _, err := r.ForCall(name); err == nil || !strings.Contains(err.Error(), "own credentials") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// The operator's own lookup still reaches the reserved ones.
+	if v, err := r.Get("REDIS_PASSWORD"); err != nil || v != "redis-pass" {
+		t.Errorf("Get: %q %v", v, err)
+	}
+	// Providers without a list of their own need secrets.names.
+	e := &Resolver{Provider: "exec", Command: []string{"sh", "-c", `echo "value-of-$0"`}}
+	if _, err := e.ForCall("B"); err == nil {
+		t.Error("exec provider: an undeclared name resolved")
+	}
+	e.Declared = []string{"B"}
+	if v, err := e.ForCall("B"); err != nil || v != "value-of-B" {
+		t.Errorf("exec provider, declared: %q %v", v, err)
+	}
+}

@@ -28,7 +28,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -100,30 +102,143 @@ func NewLayer(workspace string, disk, inodes int64) (*Layer, error) {
 	if err := unix.Fchmodat(l.tmpfs, "upper", st.Mode&0o7777&^(unix.S_ISUID|unix.S_ISGID), 0); err != nil {
 		return fail("chmod upper", err)
 	}
+	if !forceAttached {
+		l.overlay, err = overlayOver(ws, l.tmpfs)
+	}
+	if forceAttached || errors.Is(err, unix.EINVAL) {
+		// Kernels before 6.15 refuse layers on detached mounts (below).
+		l.overlay, err = overlayAttached(workspace, &st, l.tmpfs)
+	}
+	if err != nil {
+		return fail("overlay", err)
+	}
+	return l, nil
+}
+
+// forceAttached makes NewLayer take the path older kernels need, so that
+// the tests on a new kernel run it too.
+var forceAttached = false
+
+// overlayOver makes the detached overlay mount of the workspace (the
+// directory ws) under tmpfs's upper/ and work/.
+func overlayOver(ws, tmpfs int) (int, error) {
 	ov, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
-		return fail("fsopen(overlay)", err)
+		return -1, fmt.Errorf("fsopen(overlay): %w", err)
 	}
 	defer unix.Close(ov)
 	// Layers by descriptor path: no name is looked up twice, so no
 	// symlink swapped in after the checks above can redirect them.
 	params := [][2]string{
 		{"lowerdir", fmt.Sprintf("/proc/self/fd/%d", ws)},
-		{"upperdir", fmt.Sprintf("/proc/self/fd/%d/upper", l.tmpfs)},
-		{"workdir", fmt.Sprintf("/proc/self/fd/%d/work", l.tmpfs)},
+		{"upperdir", fmt.Sprintf("/proc/self/fd/%d/upper", tmpfs)},
+		{"workdir", fmt.Sprintf("/proc/self/fd/%d/work", tmpfs)},
 	}
 	for _, kv := range append(params, overlayOptions...) {
 		if err := unix.FsconfigSetString(ov, kv[0], kv[1]); err != nil {
-			return fail("overlay "+kv[0]+"="+kv[1], err)
+			return -1, fmt.Errorf("%s=%s: %w", kv[0], kv[1], err)
 		}
 	}
 	if err := unix.FsconfigCreate(ov); err != nil {
-		return fail("overlay: create (overlayfs must be available: modprobe overlay)", err)
+		return -1, fmt.Errorf("create (overlayfs must be available: modprobe overlay): %w", err)
 	}
-	if l.overlay, err = unix.Fsmount(ov, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV); err != nil {
-		return fail("fsmount(overlay)", err)
+	fd, err := unix.Fsmount(ov, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	if err != nil {
+		return -1, fmt.Errorf("fsmount(overlay): %w", err)
 	}
-	return l, nil
+	return fd, nil
+}
+
+// overlayAttached makes the same overlay where the kernel wants its layers
+// attached to the caller's mount namespace. overlayfs takes a private
+// clone of each layer with clone_private_mount(), which before Linux 6.15
+// fails with EINVAL unless the mount is in the caller's namespace
+// (check_mnt): a detached tmpfs is not, and 6.1 (Debian 12) says EINVAL
+// ("overlayfs: failed to clone upperpath" in the kernel log).
+//
+// So the overlay is made on the attach thread (attachThread), in a mount
+// namespace of its own: the tmpfs is attached there over the temporary
+// directory, the workspace is opened again in that namespace and checked
+// to be the same directory, the overlay is made, and the tmpfs detached
+// again (umount2 MNT_DETACH; it lives on through its descriptor).
+func overlayAttached(workspace string, want *unix.Stat_t, tmpfs int) (int, error) {
+	fd := -1
+	err := onAttachThread(func() error {
+		ws, err := unix.Openat2(unix.AT_FDCWD, workspace, &unix.OpenHow{
+			Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS})
+		if err != nil {
+			return fmt.Errorf("open the workspace %s again: %w", workspace, err)
+		}
+		defer unix.Close(ws)
+		var st unix.Stat_t
+		if err := unix.Fstat(ws, &st); err != nil {
+			return err
+		}
+		if st.Dev != want.Dev || st.Ino != want.Ino {
+			return fmt.Errorf("the workspace %s is another directory in the staging thread's mount namespace (replaced, or mounted after the runner started)", workspace)
+		}
+		dir := os.TempDir()
+		if err := unix.MoveMount(tmpfs, "", unix.AT_FDCWD, dir, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("attach the tmpfs in the staging thread's namespace: %w", err)
+		}
+		defer unix.Unmount(dir, unix.MNT_DETACH)
+		fd, err = overlayOver(ws, tmpfs)
+		return err
+	})
+	return fd, err
+}
+
+// The attach thread: one OS thread, for the life of the process, in a
+// mount namespace of its own (unshare(2) CLONE_NEWNS in one thread of a
+// process is allowed; its fs_struct is unshared with it), in which every
+// mount is a slave of the host's (mount_namespaces(7)): mounts made on the
+// host still appear in it, and nothing attached in it propagates back.
+//
+// It is never handed back to the Go scheduler and never exits: a thread
+// that exits sends PR_SET_PDEATHSIG to every child it forked (prctl(2):
+// the "parent" is the thread), and the goroutine's thread may have forked
+// jails before it was locked; a thread per call that exited killed
+// running jails (seen as SIGKILL and "no SCM_RIGHTS message").
+var attach struct {
+	once sync.Once
+	reqs chan attachReq
+	err  error
+}
+
+type attachReq struct {
+	f    func() error
+	done chan error
+}
+
+func onAttachThread(f func() error) error {
+	attach.once.Do(func() {
+		ready := make(chan error)
+		attach.reqs = make(chan attachReq)
+		go func() {
+			runtime.LockOSThread()
+			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+				// Nothing changed: the thread may go back.
+				runtime.UnlockOSThread()
+				ready <- fmt.Errorf("unshare(CLONE_NEWNS): %w", err)
+				return
+			}
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+				ready <- fmt.Errorf("make the staging thread's mounts slaves: %w", err)
+				select {} // in a namespace of its own for good: park the thread
+			}
+			ready <- nil
+			for r := range attach.reqs {
+				r.done <- r.f()
+			}
+		}()
+		attach.err = <-ready
+	})
+	if attach.err != nil {
+		return attach.err
+	}
+	done := make(chan error, 1)
+	attach.reqs <- attachReq{f, done}
+	return <-done
 }
 
 // Tree is the overlay as a detached mount, for the jail to attach at

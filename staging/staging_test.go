@@ -465,3 +465,26 @@ func crashHelper() {
 	s.Commit(l, "crash", Options{})
 	os.Exit(0)
 }
+
+// The path older kernels take (their overlayfs refuses detached layers)
+// makes the same layer, and attaches nothing in the host's mount
+// namespace: the thread's namespace is private and goes with the thread.
+func TestLayerOnOlderKernels(t *testing.T) {
+	testutil.RequireRoot(t)
+	forceAttached = true
+	defer func() { forceAttached = false }()
+	// This goroutine's thread is in the process's own namespace.
+	before, err := os.ReadFile("/proc/thread-self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("commit", TestCommitMatchesDirectChanges)
+	t.Run("limits", TestLimits)
+	after, err := os.ReadFile("/proc/thread-self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(before) != string(after) {
+		t.Errorf("the host's mount table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}

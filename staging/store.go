@@ -2,6 +2,7 @@ package staging
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -599,9 +600,16 @@ func (s *Store) Undo(callID string) (*Changes, error) {
 	})
 }
 
+// Errors of the review operations, for callers that answer with a status
+// (the gateway's admin routes).
+var (
+	ErrInvalidCall = errors.New("invalid call id")
+	ErrNoCall      = errors.New("no such call")
+)
+
 func (s *Store) transition(callID, from string, f func(cd int, m *Manifest) error) (*Changes, error) {
 	if !validID(callID) {
-		return nil, fmt.Errorf("staging: invalid call id %q", callID)
+		return nil, fmt.Errorf("staging: %w %q", ErrInvalidCall, callID)
 	}
 	var out *Changes
 	err := s.locked(func() error {
@@ -610,7 +618,7 @@ func (s *Store) transition(callID, from string, f func(cd int, m *Manifest) erro
 		}
 		cd, err := s.callDir(callID, false)
 		if err != nil {
-			return fmt.Errorf("no staged or committed call %s in this workspace (or its record was pruned: sandbox.undoRetention)", callID)
+			return fmt.Errorf("%w: no staged or committed call %s in this workspace (or its record was pruned: sandbox.undoRetention)", ErrNoCall, callID)
 		}
 		defer unix.Close(cd)
 		m, err := readManifest(cd)

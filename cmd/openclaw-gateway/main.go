@@ -266,7 +266,11 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(fmt.Errorf("listen %s: %w", listen, err))
 	}
-	opts := gateway.Options{Config: cfg, Profiles: known, Token: tok, Store: store, Logger: logger, Version: stamp()}
+	clients, err := gateway.ResolveClients(cfg, setup.Secrets(cfg).Get)
+	if err != nil {
+		return fail(err)
+	}
+	opts := gateway.Options{Config: cfg, Profiles: known, Token: tok, Clients: clients, Store: store, Logger: logger, Version: stamp()}
 	if shared != nil {
 		// One of several gateways: auth lockouts, background process
 		// owners and audit heads are shared too.

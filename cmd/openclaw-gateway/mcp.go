@@ -63,6 +63,11 @@ func cmdMCP(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mcp: unknown profile %q\n", *profile)
 		return 2
 	}
+	if *profile != "" {
+		// The operator's choice on the command line: the profile the
+		// gateway's own token (and clients without a list) may use.
+		cfg.Tools.Profile = *profile
+	}
 	if *ws != "" {
 		if *ws, err = filepath.Abs(*ws); err == nil {
 			_, err = os.Stat(*ws)
@@ -86,13 +91,18 @@ func cmdMCP(args []string, stdout, stderr io.Writer) int {
 	// Over stdio nobody else can reach the server: a random token that no
 	// one holds keeps the HTTP side of the gateway type closed.
 	tok := randomToken()
+	var clients []*gateway.Client
 	if *httpAddr != "" {
 		if tok, err = token(cfg, true); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
+		if clients, err = gateway.ResolveClients(cfg, setup.Secrets(cfg).Get); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
 	}
-	srv, err := newServer(gateway.Options{Config: cfg, Profiles: known, Token: tok, Store: gateway.NewMemoryStore(),
+	srv, err := newServer(gateway.Options{Config: cfg, Profiles: known, Token: tok, Clients: clients, Store: gateway.NewMemoryStore(),
 		Logger: logger, Workspace: *ws}, alog)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/audit"
+	"github.com/openclaw-run/openclaw-run/internal/setup"
 	"github.com/openclaw-run/openclaw-run/staging"
 )
 
@@ -20,6 +22,8 @@ func cmdChanges(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("changes", stderr)
 	ws := fs.StringP("workspace", "w", ".", "the workspace")
 	asJSON := fs.Bool("json", false, "print JSON")
+	cfgFile := fs.String("config", "", "the config file (its audit log records the decision)")
+	auditFile := fs.String("audit-file", "", "the audit log (default: $OPENCLAW_STATE_DIR/audit/audit.jsonl)")
 	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
@@ -61,9 +65,9 @@ func cmdChanges(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "approve":
-		ch, err = s.Approve(fs.Arg(1))
+		ch, err = reviewed(s.Approve, fs.Arg(1), *cfgFile, *auditFile, "approve")
 	case "reject":
-		ch, err = s.Reject(fs.Arg(1))
+		ch, err = reviewed(s.Reject, fs.Arg(1), *cfgFile, *auditFile, "reject")
 	default:
 		fmt.Fprintln(stderr, usage)
 		return 2
@@ -81,6 +85,8 @@ func cmdUndo(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("undo", stderr)
 	ws := fs.StringP("workspace", "w", ".", "the workspace")
 	asJSON := fs.Bool("json", false, "print JSON")
+	cfgFile := fs.String("config", "", "the config file (its audit log records the undo)")
+	auditFile := fs.String("audit-file", "", "the audit log (default: $OPENCLAW_STATE_DIR/audit/audit.jsonl)")
 	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
@@ -94,12 +100,44 @@ func cmdUndo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer s.Close()
-	ch, err := s.Undo(fs.Arg(0))
+	ch, err := reviewed(s.Undo, fs.Arg(0), *cfgFile, *auditFile, "undo")
 	if err != nil {
 		fmt.Fprintf(stderr, "openclaw-run undo: %v\n", err)
 		return 1
 	}
 	return report(stdout, *asJSON, "undone", ch)
+}
+
+// reviewed makes a review decision and records it in the audit log, as
+// the gateway's admin routes do. A log that cannot take the record refuses
+// the decision before it is made (fail closed).
+func reviewed(do func(string) (*staging.Changes, error), call, cfgFile, auditFile, op string) (*staging.Changes, error) {
+	known, err := setup.Profiles()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := setup.Config(cfgFile, known)
+	if err != nil {
+		return nil, err
+	}
+	alog, err := setup.OpenAudit(auditFile, cfg)
+	if err == nil {
+		err = alog.Probe()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the audit log cannot record the decision, so it is not made: %w", err)
+	}
+	t0 := time.Now()
+	ch, err := do(call)
+	rec := audit.Record{Timestamp: t0.UTC(), SessionID: "cli", Action: audit.ActionReview, Tool: op, CallID: call,
+		Decision: "allow", DurationMs: time.Since(t0).Milliseconds(), Changes: ch}
+	if err != nil {
+		rec.Decision, rec.Reason, rec.Changes = "deny", err.Error(), nil
+	}
+	if aerr := alog.Append(rec); aerr != nil && err == nil {
+		return ch, fmt.Errorf("%s done, but its audit record was not written: %w", op, aerr)
+	}
+	return ch, err
 }
 
 func openStore(ws string) (*staging.Store, error) {

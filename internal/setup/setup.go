@@ -83,7 +83,8 @@ func RunnerOptions(c *config.Config, p *profiles.Profile) (runner.Options, error
 // Secrets returns the resolver of the configured secrets provider.
 func Secrets(c *config.Config) *secrets.Resolver {
 	return &secrets.Resolver{Store: secrets.Open(config.StateDir()), Provider: c.Secrets.Provider,
-		File: config.ExpandHome(c.Secrets.File), Command: c.Secrets.Command, Region: c.Secrets.Region, Prefix: c.Secrets.Prefix}
+		File: config.ExpandHome(c.Secrets.File), Command: c.Secrets.Command, Region: c.Secrets.Region, Prefix: c.Secrets.Prefix,
+		Declared: c.Secrets.Names, Reserved: c.OwnSecrets()}
 }
 
 // AuditPath is the audit log: flag, else <state dir>/audit/audit.jsonl.
