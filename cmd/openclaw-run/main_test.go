@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openclaw-run/openclaw-run/audit"
+	"github.com/openclaw-run/openclaw-run/internal/setup"
 	"github.com/openclaw-run/openclaw-run/internal/testutil"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/seccomp"
@@ -120,6 +122,20 @@ func TestDoctor(t *testing.T) {
 		if out, _, _ := runCLI(t, "doctor"); !strings.Contains(out, want+"  checklist log level info or debug") {
 			t.Errorf("log level %s: want %s\n%s", level, want, out)
 		}
+	}
+	// A torn audit tail (a crash, a full disk) WARNs with the repair; the
+	// chain before it is intact.
+	alog, err := audit.Open(setup.AuditPath(""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alog.Append(audit.Record{Tool: "exec", Action: "tool_call", Decision: "allow"})
+	alog.Close()
+	f, _ := os.OpenFile(setup.AuditPath(""), os.O_APPEND|os.O_WRONLY, 0o600)
+	f.WriteString(`{"seq":2,"half a rec`)
+	f.Close()
+	if out, _, _ := runCLI(t, "doctor"); !strings.Contains(out, "WARN  checklist audit log verified now") || !strings.Contains(out, "fix: openclaw-run audit repair") {
+		t.Errorf("a torn tail:\n%s", out)
 	}
 	// A backup made now is recent.
 	os.MkdirAll(filepath.Join(dir, "backups"), 0o700)
