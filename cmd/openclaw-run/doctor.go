@@ -300,12 +300,61 @@ func checklist(add func(area, check, status, detail, fix string), c *config.Conf
 		add("checklist", "audit log verified now", "PASS", fmt.Sprintf("%d records, chain intact", n), "")
 	}
 	backupCheck(add, config.BackupDir(), time.Now())
+	stagingCheck(add, c)
 	if c.Alerts.Webhook != "" {
 		add("checklist", "alerts configured", "PASS", "alerts.webhook is set", "")
 	} else {
 		add("checklist", "alerts configured", "WARN", "no alerts.webhook: findings of audit alerts go nowhere unless a cron job mails them",
 			`set "alerts.webhook" and run openclaw-run audit alerts --cursor FILE from cron`)
 	}
+}
+
+// stagingCheck reports what the staging stores (".openclaw-run" in the
+// workspace root and in each session's workspace below it: the undo
+// pre-images and held changes) take on disk, read without opening them.
+// WARN when one is past sandbox.undoRetention.size by more than a tenth:
+// pruning happens as calls commit, so an idle workspace keeps its size.
+func stagingCheck(add func(area, check, status, detail, fix string), c *config.Config) {
+	root := config.ExpandHome(c.Sandbox.Workspace)
+	limit := int64(c.Sandbox.UndoRetention.Size)
+	if limit <= 0 {
+		limit = 1 << 30
+	}
+	dirs := []string{filepath.Join(root, ".openclaw-run")}
+	if entries, err := os.ReadDir(root); err == nil {
+		for _, e := range entries {
+			if e.IsDir() && e.Name() != ".openclaw-run" {
+				dirs = append(dirs, filepath.Join(root, e.Name(), ".openclaw-run"))
+			}
+		}
+	}
+	stores, total, over := 0, int64(0), []string{}
+	for _, d := range dirs {
+		var n int64
+		err := filepath.WalkDir(d, func(_ string, e os.DirEntry, err error) error {
+			if err == nil && e.Type().IsRegular() {
+				if fi, err := e.Info(); err == nil {
+					n += fi.Size()
+				}
+			}
+			return nil
+		})
+		if _, serr := os.Stat(d); serr != nil || err != nil {
+			continue
+		}
+		stores++
+		total += n
+		if n > limit+limit/10 {
+			over = append(over, fmt.Sprintf("%s (%.0f MB)", d, float64(n)/(1<<20)))
+		}
+	}
+	detail := fmt.Sprintf("%d store(s) under %s, %.1f MB", stores, root, float64(total)/(1<<20))
+	if len(over) > 0 {
+		add("checklist", "staging store usage", "WARN", detail+"; past sandbox.undoRetention.size: "+strings.Join(over, ", "),
+			"openclaw-run changes list --workspace W shows what they hold; the next committed call prunes to the retention")
+		return
+	}
+	add("checklist", "staging store usage", "PASS", detail, "")
 }
 
 // backupCheck: the guide's running checklist wants daily backups. WARN

@@ -137,6 +137,18 @@ func TestDoctor(t *testing.T) {
 	if out, _, _ := runCLI(t, "doctor"); !strings.Contains(out, "WARN  checklist audit log verified now") || !strings.Contains(out, "fix: openclaw-run audit repair") {
 		t.Errorf("a torn tail:\n%s", out)
 	}
+	// The staging stores' usage, past the retention size: WARN.
+	store := filepath.Join(dir, "workspace", "s1", ".openclaw-run")
+	os.MkdirAll(store, 0o700)
+	os.WriteFile(filepath.Join(dir, "openclaw.json"), []byte(`{"sandbox": {"undoRetention": {"size": "1M"}}}`), 0o600)
+	os.WriteFile(filepath.Join(store, "blob"), make([]byte, 2<<20), 0o600)
+	if out, _, _ := runCLI(t, "doctor"); !strings.Contains(out, "WARN  checklist staging store usage") || !strings.Contains(out, store) {
+		t.Errorf("a store past its retention:\n%s", out)
+	}
+	os.WriteFile(filepath.Join(dir, "openclaw.json"), []byte(`{}`), 0o600)
+	if out, _, _ := runCLI(t, "doctor"); !strings.Contains(out, "PASS  checklist staging store usage") || !strings.Contains(out, "1 store(s)") {
+		t.Errorf("a store within its retention:\n%s", out)
+	}
 	// A backup made now is recent.
 	os.MkdirAll(filepath.Join(dir, "backups"), 0o700)
 	os.WriteFile(filepath.Join(dir, "backups", "openclaw-backup-2026-12-03_07-00-00.tar.gz"), nil, 0o600)
