@@ -27,10 +27,18 @@ DEMO_WS  ?= /tmp/openclaw-run-demo
 # tiers are precompiled (seccomp/zbpf_amd64.go, written by make generate and
 # checked by make check-generate and the tests), so the binary needs no cgo at all, which saves about 3 ms of
 # every cold start here; elsewhere libseccomp is linked in statically.
+# The build stamp of --version (internal/version): VERSION from the newest
+# release tag vX.Y.Z (git describe), else 0.2.0-dev; the commit and its date.
+VERSION  ?= $(or $(shell git describe --tags --dirty --match 'v[0-9]*' 2>/dev/null | sed 's/^v//'),0.2.0-dev)
+COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+DATE     ?= $(shell git log -1 --format=%cI 2>/dev/null)
+STAMP    := -X github.com/openclaw-run/openclaw-run/internal/version.version=$(VERSION) \
+	-X github.com/openclaw-run/openclaw-run/internal/version.commit=$(COMMIT) \
+	-X github.com/openclaw-run/openclaw-run/internal/version.date=$(DATE)
 ifeq ($(shell uname -m),x86_64)
-GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w'
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w $(STAMP)'
 else
-GOBUILD := $(GO) build -trimpath -tags netgo,osusergo -ldflags '-extldflags "-static" -s -w'
+GOBUILD := $(GO) build -trimpath -tags netgo,osusergo -ldflags '-extldflags "-static" -s -w $(STAMP)'
 endif
 
 FUZZTIME ?= 20000x
@@ -43,7 +51,7 @@ NODE_VERSION     ?= 24.22.3
 OPENCLAW_CACHE   ?= /var/cache/openclaw-run
 OCINSTALL := OPENCLAW_VERSION=$(OPENCLAW_VERSION) NODE_VERSION=$(NODE_VERSION) OPENCLAW_CACHE=$(OPENCLAW_CACHE) integrations/openclaw/install.sh
 
-.PHONY: openclaw-check openclaw-keys mcp-check vm-test vagrant-test help deps test-deps install-pkgs build run demo test unit-test root-test fuzz lint generate check-generate bench clean
+.PHONY: install deb deb-test docs-gen openclaw-check openclaw-keys mcp-check vm-test vagrant-test help deps test-deps install-pkgs build run demo test unit-test root-test fuzz lint generate check-generate bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -176,5 +184,51 @@ bench: build test-deps ## interleaved latency and throughput vs bare fork+exec a
 	@dpkg -s $(BENCHPKG) >/dev/null 2>&1 || { echo "make bench: installing $(BENCHPKG)"; apt-get update -qq && apt-get install -y -qq $(BENCHPKG); }
 	$(GO) run ./bench -bin $(BIN) -out BENCHMARKS.md
 
+# make install [PREFIX=/usr/local] [DESTDIR=] [UNITDIR=/etc/systemd/system]:
+# the three binaries, the systemd units (their paths rewritten for PREFIX),
+# the man pages and the bash and zsh completion (generated from the built
+# binaries' own flag definitions: internal/cli/gendocs), and the docs the
+# units' Documentation= names.
+PREFIX  ?= /usr/local
+UNITDIR ?= /etc/systemd/system
+DOCDIR  := $(PREFIX)/share/doc/openclaw-run
+GENDIR  := build/docs
+
+docs-gen: build ## man pages and shell completion from the binaries' flags, into build/docs
+	$(GO) run ./internal/cli/gendocs -bin bin -out $(GENDIR)
+
+install: docs-gen ## install binaries, systemd units, man pages, completion and docs (PREFIX, DESTDIR, UNITDIR)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(DOCDIR)
+	install -m 755 $(BIN) $(GWBIN) $(RUNCBIN) $(DESTDIR)$(PREFIX)/bin/
+	for u in deploy/systemd/*.service; do \
+		sed -e 's#/usr/local/bin/#$(PREFIX)/bin/#g' -e 's#/usr/share/doc/openclaw-run#$(DOCDIR)#g' $$u > $(DESTDIR)$(UNITDIR)/$$(basename $$u) && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
+	for m in $(GENDIR)/man1/*.1; do gzip -9nc $$m > $(DESTDIR)$(PREFIX)/share/man/man1/$$(basename $$m).gz; done
+	install -m 644 $(GENDIR)/completion/openclaw-run $(DESTDIR)$(PREFIX)/share/bash-completion/completions/openclaw-run
+	install -m 644 $(GENDIR)/completion/openclaw-run $(DESTDIR)$(PREFIX)/share/bash-completion/completions/openclaw-gateway
+	install -m 644 $(GENDIR)/completion/_openclaw-run $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_openclaw-run
+	install -m 644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+
+# make deb: a Debian package built by nFPM (pinned; go run builds it in the
+# module cache) from what make install puts in a staging root with
+# PREFIX=/usr. Its postinst creates the service user and the state dir
+# (deploy/deb/postinst).
+NFPM    := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+DEBROOT := build/deb-root
+DEBVERSION = $(shell echo '$(VERSION)' | sed 's/-/~/')
+
+deb: ## build/openclaw-run_VERSION_ARCH.deb (nFPM), with the service user and state dir made by its postinst
+	rm -rf $(DEBROOT) && $(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEBROOT) PREFIX=/usr UNITDIR=/lib/systemd/system
+	install -D -m 644 deploy/deb/lintian-overrides $(DEBROOT)/usr/share/lintian/overrides/openclaw-run
+	printf 'openclaw-run (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- openclaw-run maintainers <openclaw-run@localhost>  %s\n' \
+		'$(DEBVERSION)' '$(COMMIT)' "$$(date -R -d '$(DATE)')" | gzip -9n > $(DEBROOT)/usr/share/doc/openclaw-run/changelog.gz
+	DEB_VERSION='$(DEBVERSION)' DEB_ARCH=$$(dpkg --print-architecture) $(GO) run $(NFPM) package -f deploy/deb/nfpm.yaml -p deb -t build/
+	@ls build/*.deb
+	@if command -v lintian >/dev/null; then lintian --fail-on error build/*.deb; else echo "make deb: lintian is not installed (apt-get install lintian) and was not run"; fi
+
+deb-test: deb ## install the built package on this host (root), run it, remove it
+	OPENCLAW_BIN=$(CURDIR)/$(BIN) OPENCLAW_DEB=$(CURDIR)/$$(ls -t build/*.deb | head -1) $(GO) test -count=1 -tags integration -run '^TestDebPackage$$' ./integration/
+
 clean: ## remove build output
-	rm -rf bin
+	rm -rf bin build

@@ -78,7 +78,6 @@ func Create(dest string, trees []Tree, now time.Time) (string, *Manifest, error)
 	if err := os.MkdirAll(dest, 0o700); err != nil {
 		return "", nil, err
 	}
-	name := filepath.Join(dest, "openclaw-backup-"+now.UTC().Format("2006-01-02_15-04-05")+".tar.gz")
 	tmp, err := os.CreateTemp(dest, ".openclaw-backup-*.partial")
 	if err != nil {
 		return "", nil, err
@@ -111,13 +110,36 @@ func Create(dest string, trees []Tree, now time.Time) (string, *Manifest, error)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
+	var name string
 	if err == nil {
-		err = os.Rename(tmp.Name(), name)
+		name, err = linkNew(tmp.Name(), dest, now)
 	}
 	if err != nil {
 		return "", nil, err
 	}
 	return name, m, nil
+}
+
+// linkNew gives the finished archive its name without replacing one:
+// openclaw-backup-<UTC second>.tar.gz, and when a backup of the same second
+// has it, the same with a counter as a fraction of that second (.1, .2, ...),
+// which Prune still reads as the time.
+func linkNew(tmp, dest string, now time.Time) (string, error) {
+	base := filepath.Join(dest, "openclaw-backup-"+now.UTC().Format("2006-01-02_15-04-05"))
+	for i := 0; i < 1000; i++ {
+		name := base + ".tar.gz"
+		if i > 0 {
+			name = fmt.Sprintf("%s.%d.tar.gz", base, i)
+		}
+		err := os.Link(tmp, name) // unlike rename, fails on an existing name
+		if err == nil {
+			return name, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("%s: a thousand backups in one second", base)
 }
 
 func addTree(tw *tar.Writer, t Tree, m *Manifest) error {

@@ -242,3 +242,32 @@ func rewrite(t *testing.T, from, to string, edit func(*tar.Header, []byte) (*tar
 	tw.Close()
 	zw.Close()
 }
+
+// Backups made in the same second each keep their own archive, and Prune
+// still reads their time.
+func TestSameSecondBackupsDoNotOverwrite(t *testing.T) {
+	root := t.TempDir()
+	state := filepath.Join(root, "state")
+	os.MkdirAll(state, 0o700)
+	dest := filepath.Join(root, "b")
+	now := time.Date(2026, 12, 3, 7, 40, 1, 0, time.UTC)
+	seen := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		os.WriteFile(filepath.Join(state, "f"), []byte{byte(i)}, 0o600)
+		a, _, err := Create(dest, []Tree{{Name: "state", Dir: state}}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[a] {
+			t.Fatalf("backup %d overwrote %s", i, a)
+		}
+		seen[a] = true
+		if _, err := Verify(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := Prune(dest, time.Hour, now.Add(2*time.Hour))
+	if err != nil || len(removed) != 3 {
+		t.Fatalf("prune should read every name's time: removed %v, %v", removed, err)
+	}
+}

@@ -665,3 +665,35 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// StatsOf reads the usage of a cgroup another process made, from its
+// directories (Path of that process's Cgroup): on v1 each file is looked
+// for in every directory, since which hierarchy holds which controller is
+// the host's choice.
+func StatsOf(dirs []string) (Stats, error) {
+	var s Stats
+	if len(dirs) == 0 {
+		return s, errors.New("cgroup: no directory")
+	}
+	if Mode() == "v2" {
+		c := &Cgroup{dirs: dirs[:1], v2: true, fd: -1}
+		return c.Stats()
+	}
+	find := func(name string) (uint64, error) {
+		var errs []error
+		for _, d := range dirs {
+			v, err := readUint(filepath.Join(d, name))
+			if err == nil {
+				return v, nil
+			}
+			errs = append(errs, err)
+		}
+		return 0, fmt.Errorf("cgroup v1: %w", errors.Join(errs...))
+	}
+	var err1, err2, err3 error
+	s.MaxMemoryBytes, err1 = find("memory.max_usage_in_bytes")
+	user, err2 := find("cpuacct.usage_user")
+	sys, err3 := find("cpuacct.usage_sys")
+	s.CPUUserMs, s.CPUSystemMs = user/1e6, sys/1e6
+	return s, errors.Join(err1, err2, err3)
+}

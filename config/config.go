@@ -427,15 +427,34 @@ func StateDir() string {
 // else OPENCLAW_CONFIG_PATH (OpenClaw's, so that both products read one
 // file), else <state dir>/openclaw.json.
 func Path(flag string) string {
+	p, _ := PathFrom(flag)
+	return p
+}
+
+// PathFrom is Path with where the path came from: "--config", the
+// environment variable's name, or "" for the implicit default, the only
+// one that may be absent (LoadFlag).
+func PathFrom(flag string) (path, from string) {
 	if flag != "" {
-		return flag
+		return flag, "--config"
 	}
 	for _, name := range []string{"OPENCLAW_RUN_CONFIG", "OPENCLAW_CONFIG_PATH"} {
 		if p := os.Getenv(name); p != "" {
-			return p
+			return p, name
 		}
 	}
-	return filepath.Join(StateDir(), "openclaw.json")
+	return filepath.Join(StateDir(), "openclaw.json"), ""
+}
+
+// BackupDir is where "openclaw-run backup" writes by default:
+// $OPENCLAW_BACKUP_DIR, else beside the state dir, never in it (a backup
+// inside what it backs up grows with every run and is lost with it).
+func BackupDir() string {
+	if d := os.Getenv("OPENCLAW_BACKUP_DIR"); d != "" {
+		return d
+	}
+	state := filepath.Clean(StateDir())
+	return filepath.Join(filepath.Dir(state), filepath.Base(state)+"-backups")
 }
 
 // ExpandHome replaces a leading ~ with the runner's home directory.

@@ -248,3 +248,43 @@ func TestEngineFor(t *testing.T) {
 		t.Errorf("an unknown OPENCLAW_ENGINE was accepted")
 	}
 }
+
+// Only the implicit default config path may be absent: a file named by
+// --config or the environment must exist, and the error names it.
+func TestExplicitConfigMustExist(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("OPENCLAW_STATE_DIR", dir)
+	t.Setenv("OPENCLAW_RUN_CONFIG", "")
+	t.Setenv("OPENCLAW_CONFIG_PATH", "")
+	if r, err := LoadFlag("", nil); err != nil || r.File != "" {
+		t.Fatalf("absent default: %v", err)
+	}
+	typo := filepath.Join(dir, "typo.json")
+	if _, err := LoadFlag(typo, nil); err == nil || !strings.Contains(err.Error(), "--config "+typo) {
+		t.Errorf("--config typo: %v", err)
+	}
+	for _, env := range []string{"OPENCLAW_RUN_CONFIG", "OPENCLAW_CONFIG_PATH"} {
+		t.Setenv(env, typo)
+		if _, err := LoadFlag("", nil); err == nil || !strings.Contains(err.Error(), env+" "+typo) {
+			t.Errorf("%s typo: %v", env, err)
+		}
+		t.Setenv(env, "")
+	}
+}
+
+// logging.maxSize below 1MB cannot be honoured (lumberjack rotates at whole
+// megabytes): refused, never silently 100MB. journald writes to stderr.
+func TestLoggingSizeAndJournald(t *testing.T) {
+	for src, want := range map[string]string{
+		`{"logging": {"maxSize": "512K"}}`:                          "logging.maxSize",
+		`{"logging": {"maxSize": "1M"}}`:                            "",
+		`{"logging": {"format": "journald"}}`:                       "",
+		`{"logging": {"format": "journald", "file": "/tmp/x.log"}}`: "logging.file",
+		`{"logging": {"format": "syslog"}}`:                         "logging.format",
+	} {
+		err := Parse([]byte(src), []string{"minimal", "coding", "full"}).Err()
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", src, err, want)
+		}
+	}
+}

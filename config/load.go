@@ -95,6 +95,29 @@ func Load(path string, knownProfiles []string) (*Result, error) {
 	return r, nil
 }
 
+// LoadFlag loads the config file of Path(flag). A file named explicitly
+// (--config, OPENCLAW_RUN_CONFIG, OPENCLAW_CONFIG_PATH) must exist: a typo
+// must not silently mean the defaults. Only the implicit default path may
+// be absent.
+func LoadFlag(flag string, knownProfiles []string) (*Result, error) {
+	path, from := PathFrom(flag)
+	if def := filepath.Join(StateDir(), "openclaw.json"); from != "" && filepath.Clean(path) != def {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("config: %s %s: %w (only the default %s may be absent)", from, path, unwrapPath(err), def)
+		}
+	}
+	return Load(path, knownProfiles)
+}
+
+// unwrapPath drops the path an *os.PathError repeats.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // Parse validates config source (JSON with comments).
 func Parse(data []byte, knownProfiles []string) *Result {
 	r := &Result{Config: Defaults()}
@@ -485,17 +508,25 @@ func check(c *Config, src *positions, knownProfiles []string) []Problem {
 		add(false, "logging.level", "want debug, info, warn or error, got %q", c.Logging.Level)
 	}
 	switch {
+	case c.Logging.Format == "journald":
+		if c.Logging.File != "" {
+			add(false, "logging.file", "with format journald the log goes to stderr, which systemd hands to the journal; remove logging.file")
+		}
 	case c.Logging.Format == "text" || c.Logging.Format == "json" || c.Logging.Format == "":
 	case strings.Contains(c.Logging.Format, "%("):
 		add(true, "logging.format", "a Python logging format string; this runner writes \"text\" (or \"json\")")
 	default:
-		add(false, "logging.format", "want text or json, got %q", c.Logging.Format)
+		add(false, "logging.format", "want text, json or journald, got %q", c.Logging.Format)
 	}
 	if c.Logging.BackupCount < 0 {
 		add(false, "logging.backupCount", "must not be negative")
 	}
 	if c.Logging.MaxSize < 0 {
 		add(false, "logging.maxSize", "must not be negative")
+	} else if c.Logging.MaxSize > 0 && c.Logging.MaxSize < 1<<20 {
+		// lumberjack rotates at whole megabytes: a smaller size cannot be
+		// honoured, and must not silently become the 100MB default.
+		add(false, "logging.maxSize", "at least 1MB (the log rotates at whole megabytes), got %d bytes", int64(c.Logging.MaxSize))
 	}
 	// secrets
 	switch c.Secrets.Provider {

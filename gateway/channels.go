@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+
+	"github.com/openclaw-run/openclaw-run/config"
 )
 
 // checkChannel applies channels.*: a call that names a configured channel
@@ -11,12 +13,23 @@ import (
 // call from an unknown or disabled channel is refused. A call naming no
 // channel is a direct API call (token only).
 func (s *Server) checkChannel(req *Request) error {
-	ch := s.cfg.Channels
+	if err := AdmitChannel(s.cfg.Channels, req.Channel, req.UserID, req.ChatID); err != nil {
+		return &httpError{http.StatusForbidden, "channel_denied", err.Error()}
+	}
+	return nil
+}
+
+// AdmitChannel is the channel rule of checkChannel, also asked by
+// "openclaw-run channels auth NAME --check": nil when a call from this
+// user and chat of channel is admitted, else why not. Telegram admits a
+// user on allowedUsers OR a chat on allowedChats (either list suffices).
+func AdmitChannel(ch config.Channels, channel, userID, chatID string) error {
 	configured := ch.Feishu != nil || ch.Telegram != nil
 	deny := func(format string, args ...any) error {
-		return &httpError{http.StatusForbidden, "channel_denied", fmt.Sprintf(format, args...)}
+		return fmt.Errorf(format, args...)
 	}
-	switch req.Channel {
+	req := struct{ UserID, ChatID string }{userID, chatID}
+	switch channel {
 	case "":
 		return nil
 	case "feishu":
@@ -49,9 +62,9 @@ func (s *Server) checkChannel(req *Request) error {
 		return deny("telegram user %q in chat %q is not allowed (allowedUsers, allowedChats)", req.UserID, req.ChatID)
 	}
 	if configured {
-		return deny("unknown channel %q", req.Channel)
+		return deny("unknown channel %q", channel)
 	}
-	return deny("channel %q is not configured", req.Channel)
+	return deny("channel %q is not configured", channel)
 }
 
 func contains64(list []int64, s string) bool {

@@ -18,7 +18,9 @@ import (
 // and the peer address: not the session id or anything else a caller
 // chooses freely, or each request would be a key of its own.
 
-// refuse audits a refusal of an HTTP request that never became a call.
+// refuse audits a refusal of an HTTP request that never became a call,
+// and logs it at warn with its reason (the overload refusals, which come in
+// floods, are logged where they are made).
 func (s *Server) refuse(r *http.Request, kind string, err error) {
 	code, msg := ErrorCode(err)
 	client := ""
@@ -26,11 +28,12 @@ func (s *Server) refuse(r *http.Request, kind string, err error) {
 		client = c.Name
 	}
 	addr := clientAddr(r, s.proxies)
+	s.o.Logger.Warn("refused", "code", code, "reason", msg, "method", r.Method, "path", r.URL.Path, "client", client, "addr", addr)
 	s.auditRefusal(kind+"\x00"+client+"\x00"+addr, audit.Record{Client: client, Code: code, Reason: msg,
 		Parameters: map[string]any{"method": r.Method, "path": r.URL.Path, "host": r.Host, "origin": r.Header.Get("Origin"), "address": addr}})
 }
 
-// refuseCall audits the refusal of a call by the gateway. The runner's
+// refuseCall audits and logs (warn) the refusal of a call by the gateway. The runner's
 // own refusals (policy, parameters) it audits itself, and they never get
 // here.
 func (s *Server) refuseCall(req *Request, session string, err error) {
@@ -45,6 +48,7 @@ func (s *Server) refuseCall(req *Request, session string, err error) {
 	if session == "" {
 		session = req.SessionID
 	}
+	s.o.Logger.Warn("refused", "code", he.code, "reason", he.message, "tool", req.Tool, "session", session, "client", c.Name, "addr", req.Addr)
 	s.auditRefusal(he.code+"\x00"+c.Name+"\x00"+req.Addr, audit.Record{SessionID: session, UserID: req.UserID, Tool: req.Tool,
 		Channel: req.Channel, Client: c.Name, Profile: req.Profile, Code: he.code, Reason: he.message,
 		Parameters: map[string]any{"address": req.Addr}})

@@ -46,6 +46,7 @@ func newSecServer(t *testing.T, edit func(c *config.Config)) *secServer {
 	c := config.Defaults()
 	c.Tools.Profile = "coding"
 	c.Sandbox.Workspace = filepath.Join(dir, "ws")
+	os.Mkdir(c.Sandbox.Workspace, 0o755) // a configured root must exist (docs/config.md)
 	c.Sandbox.Staging = "off"
 	c.Tools.Exec.DenyCommands = []string{"rm"}
 	zero := 0
@@ -195,6 +196,9 @@ func FuzzProcessArgs(f *testing.F) {
 			b, _ := json.Marshal(a)
 			args = string(b)
 		}
+		// The server outlives the first input's temporary directory: the
+		// workspace root a configured gateway needs is made again.
+		os.MkdirAll(g.cfg.Sandbox.Workspace, 0o755)
 		ws, err := g.workspace("fz")
 		if err != nil {
 			t.Fatal(err)

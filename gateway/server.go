@@ -28,6 +28,7 @@ import (
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/config"
+	"github.com/openclaw-run/openclaw-run/internal/version"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runner"
 	"github.com/openclaw-run/openclaw-run/runner/tools"
@@ -57,6 +58,8 @@ type Options struct {
 	// unready while it cannot take a record (a full disk), so that a
 	// balancer sends calls elsewhere instead of having them refused.
 	Audit *audit.Log
+	// Version is the build stamp /health shows to a caller with the token.
+	Version version.Stamp
 }
 
 // Cluster is what a gateway shares with the others about background
@@ -167,6 +170,8 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /tools/invoke", s.guard("/tools/invoke", true, http.HandlerFunc(s.invoke)))
 	s.mux.Handle("GET /v1/ws", s.guard("/v1/ws", true, http.HandlerFunc(s.websocket)))
 	s.mux.Handle("GET /v1/admin/backup/sessions", s.guard("/v1/admin", true, s.adminOnly(http.HandlerFunc(s.snapshot))))
+	s.mux.Handle("GET /v1/admin/sessions", s.guard("/v1/admin", true, s.adminOnly(http.HandlerFunc(s.listSessions))))
+	s.mux.Handle("POST /v1/admin/sessions/prune", s.guard("/v1/admin", true, s.adminOnly(http.HandlerFunc(s.pruneSessions))))
 	s.mux.Handle("POST /v1/admin/reset", s.guard("/v1/admin", true, s.adminOnly(http.HandlerFunc(s.reset))))
 	s.reviewRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -311,8 +316,27 @@ func (s *Server) allowedOrigins() []string {
 	return []string{"http://127.0.0.1:" + p, "http://localhost:" + p}
 }
 
+// health is liveness for anyone; with the bearer token it adds the build
+// stamp (an anonymous caller learns no version to match exploits to).
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	body := map[string]any{"status": "ok"}
+	if c, presented := s.authenticate(r); presented {
+		// A token guess here counts toward the lockout as on any route,
+		// and a locked-out address learns nothing.
+		addr := clientAddr(r, s.proxies)
+		key, _ := s.lockoutKey(r, addr)
+		if locked, _, err := s.o.Lockout.Locked(key); err == nil && !locked {
+			if c != nil {
+				body["version"] = s.o.Version
+			} else {
+				s.metrics.authFailures.Inc()
+				if !s.exempt(addr) {
+					s.o.Lockout.Fail(key)
+				}
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
@@ -547,7 +571,17 @@ func (s *Server) workspace(session string) (string, error) {
 	if s.cfg.SessionWorkspaces() {
 		ws = filepath.Join(root, session)
 	}
-	if err := os.MkdirAll(ws, 0o755); err != nil {
+	// A configured root must exist: a typo must not create directories
+	// wherever it points. Only the default root (in the state dir) is
+	// created, 0755 and owned by the gateway's user (docs/config.md).
+	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) && root == config.ExpandHome(config.Defaults().Sandbox.Workspace) {
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			return "", fmt.Errorf("workspace: %w", err)
+		}
+	} else if err != nil {
+		return "", fmt.Errorf("sandbox.workspace %s: %w (create it first, owned by the gateway's user, mode 0755)", root, err)
+	}
+	if err := os.Mkdir(ws, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", fmt.Errorf("workspace: %w", err)
 	}
 	if os.Geteuid() == 0 {

@@ -176,6 +176,7 @@ func needsEscape(w uint64) bool {
 
 // observe feeds the metrics from a call's events.
 func (s *Server) observe(tool string, e runner.Event, t0 time.Time) {
+	s.debugEvent(e)
 	switch e.Type {
 	case "stdout", "stderr":
 		s.metrics.bytes.Add(float64(len(e.Data) + len(e.Base64)))

@@ -67,6 +67,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	root := t.TempDir()
 	state, ws, dest := filepath.Join(root, "state"), filepath.Join(root, "workspaces"), filepath.Join(root, "backups")
 	os.MkdirAll(state, 0o700)
+	os.Mkdir(ws, 0o755) // a configured workspace root must exist (docs/config.md)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()

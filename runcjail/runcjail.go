@@ -224,6 +224,9 @@ func Start(helper string, req *Request, stdin, stdout, stderr, staged *os.File) 
 	return p, nil
 }
 
+// Pid is the helper's process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Kill ends the call: SIGTERM, to which the helper answers by killing the
 // jail, then SIGKILL if the helper is still there after a grace period.
 func (p *Process) Kill() {

@@ -11,9 +11,11 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
+	"github.com/openclaw-run/openclaw-run/internal/procid"
 	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/runner/tools"
 	"github.com/openclaw-run/openclaw-run/staging"
@@ -165,7 +167,17 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 		stderr = &streamWriter{typ: "stderr", id: id, send: s.send}
 		cio.stdout, cio.stderr = stdout, stderr
 	}
+	var unregister func()
+	cio.started = func(pid int, sig syscall.Signal, cgroup []string) {
+		if jid, err := procid.Of(pid); err == nil {
+			unregister = register(RunningCall{CallID: id, SessionID: call.SessionID, Tool: call.Tool, Command: commandOf(call.Tool, req.params),
+				Engine: r.Engine(), Started: time.Now().UTC(), Runner: procid.Self(), Jail: jid, KillSignal: sig, Cgroup: cgroup})
+		}
+	}
 	res, teardown, err := r.engine.run(ctx, p, cio)
+	if unregister != nil {
+		unregister() // the command has ended: ps no longer lists it
+	}
 	if res != nil {
 		res.Limits = limits
 	}

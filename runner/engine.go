@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"io"
+	"syscall"
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/plan"
@@ -19,6 +20,9 @@ type callIO struct {
 	// egress is the call's allowlist (plan.NetworkAllowlist), served by
 	// the proxy on the listener the jail made.
 	egress Egress
+	// started, when set, is told that the jail runs: the process that ends
+	// it with sig, and its cgroup's directories (the call registry).
+	started func(pid int, sig syscall.Signal, cgroup []string)
 }
 
 // engine builds the jail of a plan, runs its command and reports how it

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/plan"
@@ -62,6 +63,14 @@ func (e nativeEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Resu
 		go j.feed()
 	}
 	cg, _ := j.cg.get() // placed: the jail is running
+	if cio.started != nil {
+		var dirs []string
+		if cg != nil {
+			dirs = cg.Path()
+		}
+		// The jail's init: its death ends its pid namespace, every process.
+		cio.started(proc.Pid, syscall.SIGKILL, dirs)
+	}
 	if m := proc.Pty(); m != nil {
 		j.out = ptyOutput(p.Limits.MaxOutput, m, cio.stdout)
 		go feedPty(m, cio.stdin)

@@ -129,6 +129,17 @@ func SynthesizedEtc(hostname string) []plan.File {
 	}
 }
 
+// jailPath is the jail's PATH: the system directories, and Go's official
+// install (/usr/local/go/bin, under the read-only /usr) when the host has
+// one, so that "openclaw-run -- go test ./..." finds go as a login shell would.
+var jailPath = sync.OnceValue(func() string {
+	p := "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+	if st, err := os.Stat("/usr/local/go/bin/go"); err == nil && st.Mode().IsRegular() {
+		p += ":/usr/local/go/bin"
+	}
+	return p
+})
+
 // Env is the complete environment of a jailed command: a fixed base and the
 // call's own variables, nothing from the runner's environment. Later
 // entries win, and the base cannot be replaced for PATH-less commands.
@@ -137,7 +148,7 @@ func Env(term string, extra []string) []string {
 		term = "dumb"
 	}
 	env := map[string]string{
-		"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+		"PATH": jailPath(),
 		"HOME": WorkspaceDir,
 		"LANG": "C.UTF-8",
 		"TERM": term,

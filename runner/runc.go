@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/cgroups"
@@ -94,6 +95,9 @@ func (e runcEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Result
 	}
 	if feed != nil {
 		go feed()
+	}
+	if cio.started != nil {
+		cio.started(proc.Pid(), syscall.SIGTERM, nil) // the helper takes its jail down on SIGTERM
 	}
 	forked := time.Since(start)
 	out.start()

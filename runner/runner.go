@@ -222,6 +222,13 @@ func New(o Options) (*Runner, error) {
 		return nil, fmt.Errorf("runner: unknown network %q (none, allowlist)", r.opts.Network)
 	}
 	r.uid, r.gid = ChooseIDs(ws, o.UID, o.GID)
+	if st, ok := ws.Sys().(*syscall.Stat_t); ok && r.uid == DefaultJailID && st.Uid == 0 && ws.Mode().Perm()&0o002 == 0 {
+		// The first run of a new user, as root in a directory of root's:
+		// say why the command will get "Permission denied" on its writes.
+		r.warn("the workspace %s is root's, and jail root maps to uid %d (nobody), which cannot write it: "+
+			"chown %d:%d %s, or map jail root to the uid that should own the files with --uid UID (sandbox.uid)",
+			o.Workspace, DefaultJailID, DefaultJailID, DefaultJailID, o.Workspace)
+	}
 	if r.engine, err = r.newEngine(); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"os"
 	"testing"
 
 	"github.com/openclaw-run/openclaw-run/profiles"
@@ -22,7 +23,11 @@ func TestProfileTiersCompile(t *testing.T) {
 
 func TestEnvIsOnlyTheBaseAndTheCall(t *testing.T) {
 	env := Env("xterm", []string{"A=1", "HOME=/elsewhere"})
-	want := []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin", "HOME=/elsewhere", "LANG=C.UTF-8", "TERM=xterm", "A=1"}
+	path := "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+	if _, err := os.Stat("/usr/local/go/bin/go"); err == nil {
+		path += ":/usr/local/go/bin" // Go's official install, where the host has one
+	}
+	want := []string{path, "HOME=/elsewhere", "LANG=C.UTF-8", "TERM=xterm", "A=1"}
 	if len(env) != len(want) {
 		t.Fatalf("env = %v", env)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,8 +12,8 @@ import (
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
+	"github.com/openclaw-run/openclaw-run/internal/cli"
 	"github.com/openclaw-run/openclaw-run/internal/setup"
-	"github.com/spf13/pflag"
 )
 
 // cmdAuditAlerts is "openclaw-run audit alerts": the guide's monitor.py
@@ -22,30 +21,23 @@ import (
 // because posting to a webhook needs net/http. Exit 0: no finding; 1:
 // findings; 2: usage or a failure to read or post.
 func cmdAuditAlerts(args []string, stdout, stderr io.Writer) int {
-	fs := flags("audit alerts", stderr)
+	// Only reached through openclaw-run (its audit command).
+	fs := cli.New("openclaw-run audit alerts", "openclaw-run audit alerts [--since 24h|7d|today|yesterday|DATE] [--json] [--webhook URL] [--cursor FILE] [--file F] [--config F]", 2, stderr)
 	file := fs.String("file", "", "audit log (default: $OPENCLAW_STATE_DIR/audit/audit.jsonl)")
 	sinceFlag := fs.String("since", "24h", "only records since: a duration (24h, 7d, 1d12h), today, yesterday, a date (2026-11-25) or an RFC 3339 time")
 	asJSON := fs.Bool("json", false, "print the findings as JSON lines")
 	webhook := fs.String("webhook", "", "post the findings here (default: alerts.webhook of the config)")
 	cursor := fs.String("cursor", "", "file remembering the last record reported: a cron job reports each finding once")
 	cfgFile := fs.String("config", "", "config file")
-	const usage = "usage: openclaw-run audit alerts [--since 24h|7d|today|yesterday|DATE] [--json] [--webhook URL] [--cursor FILE] [--file F]"
-	fs.Usage = func() { fmt.Fprintln(stderr, usage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "openclaw-run audit alerts: %v\n%s\n", err, usage)
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if fs.NArg() != 1 || fs.Arg(0) != "alerts" {
-		fmt.Fprintln(stderr, usage)
-		return 2
+		return fs.Fail("want alerts")
 	}
 	since, sinceText, err := parseSince(*sinceFlag, time.Now())
 	if err != nil {
-		fmt.Fprintf(stderr, "openclaw-run audit alerts: %v\n%s\n", err, usage)
-		return 2
+		return fs.Fail("%v", err)
 	}
 	known, _ := setup.Profiles()
 	cfg, err := setup.Config(*cfgFile, known)

@@ -19,16 +19,6 @@ import (
 // consistent copy of the session store needs bbolt, or the running
 // gateway over HTTP; "openclaw-run backup|restore" lands here.
 
-// defaultBackupDir is beside the state dir, never in it: a backup inside
-// what it backs up grows with every run and is lost with it.
-func defaultBackupDir() string {
-	if d := os.Getenv("OPENCLAW_BACKUP_DIR"); d != "" {
-		return d
-	}
-	state := filepath.Clean(config.StateDir())
-	return filepath.Join(filepath.Dir(state), filepath.Base(state)+"-backups")
-}
-
 // backupTrees: the state dir (config, encrypted secrets and key, audit
 // logs, session store, profiles, tokens, logs, and the workspaces when
 // they live there), plus the workspace root and the config file when they
@@ -96,13 +86,15 @@ func snapshotSessions(cfg *config.Config, path string, w io.Writer) error {
 }
 
 func cmdBackup(args []string, stdout, stderr io.Writer) int {
-	fs := flags("backup", stderr)
-	dest := fs.String("dest", defaultBackupDir(), "directory of the dated archives ($OPENCLAW_BACKUP_DIR)")
+	fs := flags("backup", "[--dest DIR] [--keep-days 30] [--config F]", stderr)
+	dest := fs.String("dest", config.BackupDir(), "directory of the dated archives ($OPENCLAW_BACKUP_DIR)")
 	keepDays := fs.Int("keep-days", 30, "remove archives in --dest older than this many days (0: keep all)")
 	cfgFile := fs.String("config", "", "config file")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: openclaw-run backup [--dest DIR] [--keep-days 30] [--config F]")
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		return fs.Fail("unexpected argument %q", fs.Arg(0))
 	}
 	_, cfg, err := loadConfig(*cfgFile)
 	if err != nil {
@@ -146,12 +138,14 @@ func cmdBackup(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdRestore(args []string, stdout, stderr io.Writer) int {
-	fs := flags("restore", stderr)
+	fs := flags("restore", "ARCHIVE [--verify] [--config F]", stderr)
 	cfgFile := fs.String("config", "", "config file (where a backed-up config outside the state dir goes back)")
 	verifyOnly := fs.Bool("verify", false, "only check the archive against its manifest")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: openclaw-run restore ARCHIVE [--verify] [--config F]")
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return fs.Fail("name one archive")
 	}
 	archive := fs.Arg(0)
 	if *verifyOnly {

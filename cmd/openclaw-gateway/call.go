@@ -31,7 +31,7 @@ const (
 // command's code. It is also the OpenClaw plugin's path to a gateway
 // (docs/openclaw.md): --raw, --result-file, --params-stdin, --reply.
 func cmdCall(args []string, stdout, stderr io.Writer) int {
-	fs := flags("call", stderr)
+	fs := flags("call", "[--gateway URL] [--token T | --token-file F] [--session S] TOOL [--command C] [--workdir D] [--env K=V] [--path P] [--params JSON | --params-stdin] [--json | --raw | --reply] [--result-file F]", stderr)
 	url := fs.String("gateway", "", "gateway URL (default: http://gateway.host:port of the config)")
 	tok := fs.String("token", "", "bearer token (default: OPENCLAW_GATEWAY_TOKEN or the state dir's gateway.token)")
 	tokFile := fs.String("token-file", "", "read the bearer token from this file")
@@ -50,12 +50,11 @@ func cmdCall(args []string, stdout, stderr io.Writer) int {
 	rawOut := fs.Bool("raw", false, "exec: only the command's output, as bytes (the default without --json)")
 	reply := fs.Bool("reply", false, "print one reply document, {\"ok\":true,\"result\":...} or {\"ok\":false,\"error\":{code,message}}, as `openclaw-run tools call` does")
 	resultFile := fs.String("result-file", "", "write how the call ended as JSON to this file (as openclaw-run --result-file)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		if err != nil {
-			fmt.Fprintf(stderr, "openclaw-run call: %v\n", err)
-		}
-		fmt.Fprintln(stderr, "usage: openclaw-run call [--gateway URL] [--token T | --token-file F] [--session S] TOOL [--command C] [--workdir D] [--env K=V] [--path P] [--params JSON | --params-stdin] [--json | --raw | --reply] [--result-file F]")
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return fs.Fail("name one tool")
 	}
 	tool := fs.Arg(0)
 	if *asJSON && (*rawOut || *reply) || *rawOut && *reply {

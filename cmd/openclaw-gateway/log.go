@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/openclaw-run/openclaw-run/config"
 	"gopkg.in/natefinch/lumberjack.v2"
@@ -14,7 +16,8 @@ import (
 
 // newLogger builds the gateway's logger from logging.* (the guide's 4.1):
 // level, file (rotated by maxSize and backupCount with lumberjack), and
-// format "text" or "json" (the guide's Python format string means text).
+// format "text", "json" or "journald" (the guide's Python format string
+// means text).
 // flagLevel, when set, wins over the config.
 func newLogger(c config.Logging, flagLevel string, stderr io.Writer) (*slog.Logger, io.Closer, error) {
 	level := c.Level
@@ -53,12 +56,77 @@ func newLogger(c config.Logging, flagLevel string, stderr io.Writer) (*slog.Logg
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	var h slog.Handler
-	if c.Format == "json" {
+	switch c.Format {
+	case "json":
 		h = slog.NewJSONHandler(out, opts)
-	} else {
+	case "journald":
+		h = journald(out, opts)
+	default:
 		h = slog.NewTextHandler(out, opts)
 	}
 	return slog.New(h), closer, nil
+}
+
+// journald is the text format for systemd's journal (logging.format
+// "journald"): each line starts with its syslog priority, <3> error, <4>
+// warning, <6> info, <7> debug, which journald reads from a service's
+// stderr (SyslogLevelPrefix=yes, the default) so that journalctl -p
+// filters by level; no time, since the journal stamps each line.
+func journald(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
+	o := *opts
+	o.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey) {
+			return slog.Attr{}
+		}
+		return a
+	}
+	pw := &prioWriter{w: w}
+	return &prioHandler{Handler: slog.NewTextHandler(pw, &o), pw: pw}
+}
+
+// prioHandler passes each record's level to its prioWriter, which writes
+// the line with the priority in front. slog's text handler writes a
+// record with one Write; the lock covers the level and that write.
+type prioHandler struct {
+	slog.Handler
+	pw *prioWriter
+}
+
+func (h *prioHandler) Handle(ctx context.Context, r slog.Record) error {
+	h.pw.mu.Lock()
+	defer h.pw.mu.Unlock()
+	h.pw.level = r.Level
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *prioHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return &prioHandler{h.Handler.WithAttrs(a), h.pw}
+}
+
+func (h *prioHandler) WithGroup(n string) slog.Handler {
+	return &prioHandler{h.Handler.WithGroup(n), h.pw}
+}
+
+type prioWriter struct {
+	mu    sync.Mutex
+	level slog.Level
+	w     io.Writer
+}
+
+func (p *prioWriter) Write(b []byte) (int, error) {
+	prio := "<6>"
+	switch {
+	case p.level >= slog.LevelError:
+		prio = "<3>"
+	case p.level >= slog.LevelWarn:
+		prio = "<4>"
+	case p.level < slog.LevelInfo:
+		prio = "<7>"
+	}
+	if _, err := io.WriteString(p.w, prio); err != nil {
+		return 0, err
+	}
+	return p.w.Write(b)
 }
 
 type nopCloser struct{}

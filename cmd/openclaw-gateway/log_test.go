@@ -41,3 +41,27 @@ func TestLoggerFromConfig(t *testing.T) {
 		t.Error("a bad level accepted")
 	}
 }
+
+// logging.format journald: each line carries its syslog priority for the
+// journal, and no time of its own.
+func TestJournaldFormat(t *testing.T) {
+	var buf bytes.Buffer
+	l, _, err := newLogger(config.Logging{Level: "debug", Format: "journald"}, "", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.With("k", "v").Error("e1")
+	l.Warn("w1")
+	l.Info("i1")
+	l.Debug("d1")
+	want := []string{"<3>msg=e1 k=v", "<4>msg=w1", "<6>msg=i1", "<7>msg=d1"}
+	got := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("lines: %q", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+}

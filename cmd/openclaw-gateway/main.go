@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,23 +32,81 @@ import (
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/config"
 	"github.com/openclaw-run/openclaw-run/gateway"
+	"github.com/openclaw-run/openclaw-run/internal/cli"
 	"github.com/openclaw-run/openclaw-run/internal/setup"
+	"github.com/openclaw-run/openclaw-run/internal/version"
 	"github.com/openclaw-run/openclaw-run/profiles"
+	"github.com/openclaw-run/openclaw-run/runcjail"
 	"github.com/openclaw-run/openclaw-run/runner"
-	"github.com/spf13/pflag"
 )
 
+// stamp is this build's version with where the runc helper is.
+func stamp() version.Stamp {
+	s := version.Get()
+	s.RuncHelper, _ = runcjail.Helper("")
+	return s
+}
+
+// noArgs parses a subcommand that takes no arguments (only --help).
+func noArgs(fs *cli.FlagSet, args []string) (int, bool) {
+	if code, ok := fs.Parse(args); !ok {
+		return code, false
+	}
+	if fs.NArg() != 0 {
+		return fs.Fail("unexpected argument %q", fs.Arg(0)), false
+	}
+	return 0, true
+}
+
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "__flags" {
+		os.Exit(printFlags(os.Stdout))
+	}
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// printFlags prints every flag set of this binary as JSON (cli.Docs), from
+// which make install generates the man page and the shell completion.
+func printFlags(w io.Writer) int {
+	sets := cli.Describe(func() {
+		for _, sub := range [][]string{{"start"}, {"stop"}, {"status"}, {"reset"}, {"sessions"}, {"call"}, {"mcp"},
+			{"backup"}, {"restore"}, {"channels"}, {"audit"}} {
+			dispatch(sub, io.Discard, io.Discard)
+		}
+	})
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(cli.Docs(sets)); err != nil {
+		return 1
+	}
+	return 0
+}
+
+const usageText = `usage: %[1]s start [--foreground] | stop | status | restart | reset
+       %[1]s sessions list | sessions prune --older-than 7d
+       %[1]s call TOOL ... | mcp ... | backup ... | restore ARCHIVE | audit alerts ...
+       %[1]s channels list | test NAME | auth NAME --user U --chat C --check
+       %[1]s --version | version
+(%[1]s COMMAND --help lists a command's flags)
+`
+
 func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: openclaw-gateway start [--foreground] | stop | status | restart | sessions list|prune | call TOOL ... | backup | restore ARCHIVE")
+		fmt.Fprintf(stderr, usageText, "openclaw-gateway")
 		return 2
 	}
 	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprintf(stdout, usageText, "openclaw-gateway")
+		return 0
+	case "--version", "version":
+		fmt.Fprintln(stdout, stamp().String("openclaw-gateway"))
+		return 0
 	case "gateway": // reached as "openclaw-run gateway ..."
+		if len(args) == 1 {
+			fmt.Fprintf(stderr, usageText, "openclaw-run gateway")
+			return 2
+		}
 		return dispatch(args[1:], stdout, stderr)
 	case "start":
 		return cmdStart(args[1:], stdout, stderr)
@@ -55,6 +114,10 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdStop(args[1:], stdout, stderr)
 	case "status":
 		return cmdStatus(args[1:], stdout, stderr)
+	case "reset":
+		return cmdReset(args[1:], stdout, stderr)
+	case "channels":
+		return cmdChannels(args[1:], stdout, stderr)
 	case "restart":
 		if code := cmdStop(args[1:], stdout, stderr); code != 0 && code != 3 {
 			return code
@@ -75,15 +138,33 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	case "__egress": // the CLI's egress proxy (cmd/openclaw-run/egress.go)
 		return cmdEgressHelper(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "openclaw-gateway: unknown command %q\n", args[0])
+	fmt.Fprintf(stderr, "%s: unknown command %q\n", prog, args[0])
+	fmt.Fprintf(stderr, usageText, prog)
 	return 2
 }
 
-func flags(name string, stderr io.Writer) *pflag.FlagSet {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
+// prog is how the user named this binary: "openclaw-run" when reached
+// through it (execGateway sets argv[0]), else "openclaw-gateway".
+var prog = func() string {
+	if filepath.Base(os.Args[0]) == "openclaw-run" {
+		return "openclaw-run"
+	}
+	return "openclaw-gateway"
+}()
+
+// flags returns the flag set of subcommand name with its synopsis (the
+// part after the command name): a bad flag is reported by name with the
+// synopsis, exit 2.
+func flags(name, synopsis string, stderr io.Writer) *cli.FlagSet {
+	cmd := prog + " " + name
+	if prog == "openclaw-run" && gatewayVerbs[name] {
+		cmd = "openclaw-run gateway " + name
+	}
+	return cli.New(cmd, cmd+" "+synopsis, 2, stderr)
 }
+
+// gatewayVerbs are "openclaw-run gateway VERB".
+var gatewayVerbs = map[string]bool{"start": true, "stop": true, "status": true, "restart": true, "reset": true}
 
 func pidFile() string { return filepath.Join(config.StateDir(), "gateway.pid") }
 
@@ -116,14 +197,17 @@ func token(cfg *config.Config, create bool) (string, error) {
 }
 
 func cmdStart(args []string, stdout, stderr io.Writer) int {
-	fs := flags("start", stderr)
+	fs := flags("start", "[--foreground] [--config F] [--listen ADDR] [--drain 30s] [--log-level L]", stderr)
 	fg := fs.Bool("foreground", false, "run in the foreground (systemd, make run); otherwise start in the background")
 	cfgFile := fs.String("config", "", "config file")
 	addr := fs.String("listen", "", "override host:port (tests)")
 	drain := fs.Duration("drain", 30*time.Second, "on SIGTERM, how long running calls may finish before they are killed")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default: logging.level of the config)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		return fs.Fail("unexpected argument %q", fs.Arg(0))
 	}
 	if !*fg {
 		return background(args, stdout, stderr)
@@ -133,56 +217,60 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	tok, err := token(cfg, true)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	alog, err := setup.OpenAudit("", cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	defer alog.Close()
-	// Calls in flight when a gateway or CLI died (crash, OOM, kill -9)
-	// have an intent and no outcome: recorded now as abandoned, naming
-	// the call.
-	if gone, err := alog.Recover(nil); err != nil {
-		fmt.Fprintf(stderr, "audit log: %v\n", err)
-		return 1
-	} else if len(gone) > 0 {
-		fmt.Fprintf(stderr, "audit: %d call(s) were in flight when their runner died; recorded as abandoned (openclaw-run audit verify names them)\n", len(gone))
-	}
-	store, shared, err := openStore(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	defer store.Close()
-	if _, err := runner.Sweep(); err != nil {
-		fmt.Fprintf(stderr, "warning: sweeping leftover cgroups: %v\n", err)
-	}
 	logger, logCloser, err := newLogger(cfg.Logging, *logLevel, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	defer logCloser.Close()
+	// fail reports why the gateway did not start on stderr and, when the
+	// log goes to logging.file, there too: a service's stderr may be
+	// nowhere an operator looks.
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, err)
+		if cfg.Logging.File != "" {
+			logger.Error("not started", "err", err)
+		}
+		return 1
+	}
+	tok, err := token(cfg, true)
+	if err != nil {
+		return fail(err)
+	}
+	alog, err := setup.OpenAudit("", cfg)
+	if err != nil {
+		return fail(err)
+	}
+	defer alog.Close()
+	// Calls in flight when a gateway or CLI died (crash, OOM, kill -9)
+	// have an intent and no outcome: recorded now as abandoned, naming
+	// the call.
+	if gone, err := alog.Recover(nil); err != nil {
+		return fail(fmt.Errorf("audit log: %w", err))
+	} else if len(gone) > 0 {
+		fmt.Fprintf(stderr, "audit: %d call(s) were in flight when their runner died; recorded as abandoned (openclaw-run audit verify names them)\n", len(gone))
+	}
+	store, shared, err := openStore(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	defer store.Close()
+	if _, err := runner.Sweep(); err != nil {
+		logger.Warn("sweeping leftover cgroups", "err", err)
+	}
 	listen := *addr
 	if listen == "" {
 		listen = net.JoinHostPort(cfg.Gateway.Host, strconv.Itoa(cfg.Gateway.Port))
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		fmt.Fprintf(stderr, "listen %s: %v\n", listen, err)
-		return 1
+		return fail(fmt.Errorf("listen %s: %w", listen, err))
 	}
 	clients, err := gateway.ResolveClients(cfg, setup.Secrets(cfg).Get)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+		return fail(err)
 	}
-	opts := gateway.Options{Config: cfg, Profiles: known, Token: tok, Clients: clients, Store: store, Logger: logger}
+	opts := gateway.Options{Config: cfg, Profiles: known, Token: tok, Clients: clients, Store: store, Logger: logger, Version: stamp()}
 	if shared != nil {
 		// One of several gateways: auth lockouts, background process
 		// owners and audit heads are shared too.
@@ -213,8 +301,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	}
 	srv, err := newServer(opts, alog)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+		return fail(err)
 	}
 	hs := &http.Server{Handler: withMCP(srv), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
@@ -222,8 +309,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	// this gateway.
 	pf, err := lockPidFile(localAddr(ln.Addr()))
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+		return fail(err)
 	}
 	defer func() { os.Remove(pidFile()); pf.Close() }()
 	fmt.Fprintf(stdout, "openclaw-gateway listening on http://%s (pid %d)\n", ln.Addr(), os.Getpid())
@@ -238,8 +324,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	case s := <-sig:
 		logger.Info("stopping: no new calls; draining", "signal", s.String(), "deadline", drain.String())
 	case err := <-errc:
-		fmt.Fprintln(stderr, err)
-		return 1
+		return fail(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *drain)
 	defer cancel()
@@ -373,6 +458,9 @@ func localAddr(a net.Addr) string {
 }
 
 func cmdStop(args []string, stdout, stderr io.Writer) int {
+	if code, ok := noArgs(flags("stop", "", stderr), args); !ok {
+		return code
+	}
 	pid, err := signalGateway(syscall.SIGTERM)
 	if err != nil {
 		fmt.Fprintln(stdout, err)
@@ -390,6 +478,9 @@ func cmdStop(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
+	if code, ok := noArgs(flags("status", "", stderr), args); !ok {
+		return code
+	}
 	pid, ok := running()
 	if !ok {
 		fmt.Fprintln(stdout, "openclaw-gateway: stopped")
@@ -400,12 +491,14 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdSessions(args []string, stdout, stderr io.Writer) int {
-	fs := flags("sessions", stderr)
+	fs := flags("sessions", "list | prune --older-than 7d [--config F]", stderr)
 	older := fs.String("older-than", "", "prune: sessions not used for this long (7d, 12h)")
 	cfgFile := fs.String("config", "", "config file")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: openclaw-gateway sessions list | sessions prune --older-than 7d")
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 || (fs.Arg(0) != "list" && fs.Arg(0) != "prune") {
+		return fs.Fail("want list or prune")
 	}
 	known, _ := setup.Profiles()
 	cfg, err := setup.Config(*cfgFile, known)
@@ -413,9 +506,21 @@ func cmdSessions(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	var age time.Duration
+	if fs.Arg(0) == "prune" {
+		if age, err = parseAge(*older); err != nil {
+			return fs.Fail("%v", err)
+		}
+	}
+	// A running gateway holds the embedded store's lock: ask it (the
+	// admin routes of docs/gateway.md). A shared store (redis) is opened
+	// directly either way.
+	if _, addr, ok := runningAt(); ok && addr != "" && cfg.Sessions.Store.Type != "redis" {
+		return sessionsVia(cfg, "http://"+addr, fs.Arg(0), age, *older, stdout, stderr)
+	}
 	store, _, err := openStore(cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, err, "(is the gateway running? stop it first, or use the HTTP API)")
+		fmt.Fprintln(stderr, err, "(a process without a pid file holds it; stop that process first)")
 		return 1
 	}
 	defer store.Close()
@@ -426,17 +531,10 @@ func cmdSessions(args []string, stdout, stderr io.Writer) int {
 	}
 	switch fs.Arg(0) {
 	case "list":
-		for _, s := range list {
-			fmt.Fprintf(stdout, "%-24s user=%-12s calls=%-6d created=%s lastUsed=%s workspace=%s\n",
-				s.ID, s.UserID, s.Calls, s.Created.Format(time.RFC3339), s.LastUsed.Format(time.RFC3339), s.Workspace)
-		}
+		printSessions(stdout, list)
 		return 0
 	case "prune":
-		d, err := parseAge(*older)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 2
-		}
+		d := age
 		alog, err := setup.OpenAudit("", cfg)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
@@ -450,8 +548,7 @@ func cmdSessions(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	fmt.Fprintln(stderr, "usage: openclaw-gateway sessions list | sessions prune --older-than 7d")
-	return 2
+	return fs.Fail("want list or prune")
 }
 
 // parseAge accepts Go durations and a "d" suffix for days.

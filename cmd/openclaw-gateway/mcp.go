@@ -21,9 +21,6 @@ import (
 	"github.com/openclaw-run/openclaw-run/mcpserver"
 )
 
-// version is reported to MCP clients.
-const version = "0.2.0"
-
 // mcpHandler serves the MCP server over streamable HTTP, one MCP session
 // per client connection, behind the gateway's origin and token checks.
 func mcpHandler(srv *gateway.Server, m *mcp.Server) http.Handler {
@@ -35,7 +32,7 @@ func mcpHandler(srv *gateway.Server, m *mcp.Server) http.Handler {
 // withMCP adds the /mcp endpoint to the gateway's routes.
 func withMCP(srv *gateway.Server) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", mcpHandler(srv, mcpserver.New(srv, mcpserver.Options{Version: version, Process: true})))
+	mux.Handle("/mcp", mcpHandler(srv, mcpserver.New(srv, mcpserver.Options{Version: stamp().Version, Process: true})))
 	mux.Handle("/", srv.Handler())
 	return mux
 }
@@ -45,15 +42,17 @@ func withMCP(srv *gateway.Server) http.Handler {
 // process), or over streamable HTTP with --http (token and origins as the
 // gateway's). Sessions live as long as the process: one per connection.
 func cmdMCP(args []string, stdout, stderr io.Writer) int {
-	fs := flags("mcp", stderr)
+	fs := flags("mcp", "[--http ADDR] [--workspace DIR] [--profile P] [--config F] [--log-level L]", stderr)
 	httpAddr := fs.String("http", "", "serve streamable HTTP at this address (path /mcp) instead of stdio")
 	ws := fs.String("workspace", "", "one workspace for every call (default: a new one per MCP session below sandbox.workspace)")
 	profile := fs.String("profile", "", "profile of every call (default: tools.profile)")
 	cfgFile := fs.String("config", "", "config file")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (logs go to stderr or logging.file, never stdout)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: openclaw-run mcp [--http ADDR] [--workspace DIR] [--profile P] [--config F]")
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		return fs.Fail("unexpected argument %q", fs.Arg(0))
 	}
 	known, cfg, err := loadConfig(*cfgFile)
 	if err != nil {
@@ -110,7 +109,7 @@ func cmdMCP(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer srv.Shutdown()
-	m := mcpserver.New(srv, mcpserver.Options{Version: version, Profile: *profile, Process: true})
+	m := mcpserver.New(srv, mcpserver.Options{Version: stamp().Version, Profile: *profile, Process: true})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if *httpAddr == "" {

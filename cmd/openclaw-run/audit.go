@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
+	"github.com/openclaw-run/openclaw-run/internal/cli"
 	"github.com/openclaw-run/openclaw-run/internal/procid"
 	"github.com/openclaw-run/openclaw-run/internal/setup"
-	"github.com/spf13/pflag"
 )
 
 func cliUser() string {
@@ -27,7 +27,7 @@ func cliUser() string {
 	return strconv.Itoa(os.Getuid())
 }
 
-const auditUsage = "usage: openclaw-run audit verify|repair|show CALLID|tail|stats|alerts [--file F] [-n N] [-f]"
+const auditUsage = "openclaw-run audit verify|repair|show CALLID|tail|stats|alerts [--file F] [-n N] [-f]"
 
 // Exit codes of "audit verify" (docs/operations.md).
 const (
@@ -42,26 +42,20 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 		// Alerts may post to a webhook: openclaw-gateway links net/http.
 		return execGateway(append([]string{"audit"}, args...), stderr)
 	}
-	fs := newFlags("audit", stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, auditUsage); fs.PrintDefaults() }
+	fs := cli.New("openclaw-run audit", auditUsage, auditExitUsage, stderr)
 	file := fs.String("file", "", "audit log (default: $OPENCLAW_STATE_DIR/audit/audit.jsonl)")
 	n := fs.IntP("lines", "n", 10, "tail: how many lines")
 	follow := fs.BoolP("follow", "f", false, "tail: keep printing new lines")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "openclaw-run audit: %v\n%s\n", err, auditUsage)
-		return auditExitUsage
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	path := setup.AuditPath(*file)
 	want := map[string]int{"verify": 1, "repair": 1, "show": 2, "tail": 1, "stats": 1}
 	if fs.NArg() == 0 || want[fs.Arg(0)] != fs.NArg() {
 		if fs.NArg() > 0 && fs.Arg(0) == "show" {
-			fmt.Fprintln(stderr, "openclaw-run audit show: name one call id")
+			return fs.Fail("show: name one call id")
 		}
-		fmt.Fprintln(stderr, auditUsage)
-		return auditExitUsage
+		return fs.Fail("want one of verify, repair, show CALLID, tail, stats, alerts")
 	}
 	switch fs.Arg(0) {
 	case "verify":

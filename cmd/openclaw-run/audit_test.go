@@ -43,7 +43,7 @@ func TestAuditVerifyRepairShow(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, errOut, code := cli(t, "audit", "verify")
+	out, errOut, code := runCLI(t, "audit", "verify")
 	if code != 0 || !strings.Contains(out, "OK "+path+": 5 records, chain intact") ||
 		!strings.Contains(out, "gateway 4242:777:a-boot-long-gone died during call c2 (exec, 2026-11-25T10:00:00Z)") ||
 		!strings.Contains(out, "in flight: call c3 (read,") || strings.Contains(out, "call c1") {
@@ -53,26 +53,26 @@ func TestAuditVerifyRepairShow(t *testing.T) {
 	// A crash cut the last line.
 	data, _ := os.ReadFile(path)
 	os.WriteFile(path, data[:len(data)-20], 0o600)
-	out, _, code = cli(t, "audit", "verify")
+	out, _, code = runCLI(t, "audit", "verify")
 	if code != 2 || !strings.Contains(out, "TORN") || !strings.Contains(out, "after line 4") || !strings.Contains(out, "openclaw-run audit repair") || strings.Contains(out, "FAIL") {
 		t.Fatalf("verify of a torn log: exit %d\n%s", code, out)
 	}
 
-	out, errOut, code = cli(t, "audit", "repair")
+	out, errOut, code = runCLI(t, "audit", "repair")
 	if code != 0 || !regexp.MustCompile(`quarantined a torn tail of \d+ bytes .* to `+regexp.QuoteMeta(path)+`\.torn-`).MatchString(out) ||
 		!strings.Contains(out, "recorded call c2 (exec, 2026-11-25T10:00:00Z) as abandoned: gateway 4242:777:a-boot-long-gone died during it") {
 		t.Fatalf("repair: exit %d\n%s%s", code, out, errOut)
 	}
-	out, _, code = cli(t, "audit", "repair")
+	out, _, code = runCLI(t, "audit", "repair")
 	if code != 0 || !strings.Contains(out, "no torn tail") || !strings.Contains(out, "no call of a dead runner to record") {
 		t.Fatalf("second repair: exit %d\n%s", code, out)
 	}
-	out, _, code = cli(t, "audit", "verify")
+	out, _, code = runCLI(t, "audit", "verify")
 	if code != 0 || !strings.Contains(out, "1 abandoned call(s) and 1 repair(s) recorded") || strings.Contains(out, "died during") {
 		t.Fatalf("verify after repair: exit %d\n%s", code, out)
 	}
 
-	out, _, code = cli(t, "audit", "show", "c1")
+	out, _, code = runCLI(t, "audit", "show", "c1")
 	if code != 0 || strings.Count(out, `"callId": "c1"`) != 3 {
 		t.Fatalf("show c1: exit %d\n%s", code, out)
 	}
@@ -80,17 +80,17 @@ func TestAuditVerifyRepairShow(t *testing.T) {
 	if i < 0 || o < i || p < o {
 		t.Errorf("show c1: not intent, outcome, process in order:\n%s", out)
 	}
-	out, _, _ = cli(t, "audit", "show", "c2")
+	out, _, _ = runCLI(t, "audit", "show", "c2")
 	if !strings.Contains(out, `"action": "abandoned"`) {
 		t.Errorf("show c2 lacks the abandoned record:\n%s", out)
 	}
-	if _, errOut, code := cli(t, "audit", "show", "nope"); code != 1 || !strings.Contains(errOut, `"nope"`) {
+	if _, errOut, code := runCLI(t, "audit", "show", "nope"); code != 1 || !strings.Contains(errOut, `"nope"`) {
 		t.Errorf("show of an unknown call: exit %d, %q", code, errOut)
 	}
-	if _, errOut, code := cli(t, "audit", "show"); code != 2 || !strings.Contains(errOut, "call id") {
+	if _, errOut, code := runCLI(t, "audit", "show"); code != 2 || !strings.Contains(errOut, "call id") {
 		t.Errorf("show without an id: exit %d, %q", code, errOut)
 	}
-	out, _, code = cli(t, "audit", "stats")
+	out, _, code = runCLI(t, "audit", "stats")
 	if code != 0 || !strings.Contains(out, "abandoned calls (runner died): 1") || !regexp.MustCompile(`\s2  intent\n`).MatchString(out) {
 		t.Errorf("stats: exit %d\n%s", code, out)
 	}
@@ -98,7 +98,7 @@ func TestAuditVerifyRepairShow(t *testing.T) {
 	// An edited line is tampering: exit 1, and repair refuses.
 	data, _ = os.ReadFile(path)
 	os.WriteFile(path, bytes.Replace(data, []byte(`"s1"`), []byte(`"s9"`), 1), 0o600)
-	out, _, code = cli(t, "audit", "verify")
+	out, _, code = runCLI(t, "audit", "verify")
 	if code != 1 || !strings.Contains(out, "FAIL") || !strings.Contains(out, "line 1") {
 		t.Fatalf("verify of an edited log: exit %d\n%s", code, out)
 	}
@@ -106,7 +106,7 @@ func TestAuditVerifyRepairShow(t *testing.T) {
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	last := lines[len(lines)-2]
 	os.WriteFile(path, append(bytes.TrimSuffix(data, last), bytes.Replace(last, []byte(`"seq":`), []byte(`"seq": `), 1)...), 0o600)
-	if _, errOut, code := cli(t, "audit", "repair"); code != 1 || !strings.Contains(errOut, "edited") {
+	if _, errOut, code := runCLI(t, "audit", "repair"); code != 1 || !strings.Contains(errOut, "edited") {
 		t.Errorf("repair of a log with an edited last line: exit %d, %q", code, errOut)
 	}
 }
@@ -115,18 +115,18 @@ func TestAuditVerifyRepairShow(t *testing.T) {
 func TestAuditUsageErrors(t *testing.T) {
 	t.Setenv("OPENCLAW_STATE_DIR", t.TempDir())
 	for _, args := range [][]string{{"audit", "--bogus", "verify"}, {"audit", "-n", "many", "tail"}} {
-		_, errOut, code := cli(t, args...)
+		_, errOut, code := runCLI(t, args...)
 		if code != 2 || !strings.Contains(errOut, strings.TrimLeft(args[1], "-")) || !strings.Contains(errOut, "usage: openclaw-run audit") {
 			t.Errorf("%v: exit %d, %q", args, code, errOut)
 		}
 	}
-	if _, errOut, code := cli(t, "audit", "frob"); code != 2 || !strings.Contains(errOut, "usage") {
+	if _, errOut, code := runCLI(t, "audit", "frob"); code != 2 || !strings.Contains(errOut, "usage") {
 		t.Errorf("unknown subcommand: exit %d, %q", code, errOut)
 	}
-	if out, _, code := cli(t, "audit", "repair"); code != 0 || !strings.Contains(out, "nothing to repair") {
+	if out, _, code := runCLI(t, "audit", "repair"); code != 0 || !strings.Contains(out, "nothing to repair") {
 		t.Errorf("repair without a log: exit %d, %q", code, out)
 	}
-	if _, errOut, code := cli(t, "audit", "verify"); code != 1 || !strings.Contains(errOut, "no audit log") {
+	if _, errOut, code := runCLI(t, "audit", "verify"); code != 1 || !strings.Contains(errOut, "no audit log") {
 		t.Errorf("verify without a log: exit %d, %q", code, errOut)
 	}
 }

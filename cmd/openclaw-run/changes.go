@@ -24,7 +24,7 @@ func cmdChanges(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print JSON")
 	cfgFile := fs.String("config", "", "the config file (its audit log records the decision)")
 	auditFile := fs.String("audit-file", "", "the audit log (default: $OPENCLAW_STATE_DIR/audit/audit.jsonl)")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
 	usage := "usage: openclaw-run changes list | changes show|approve|reject CALLID [--workspace W]"
@@ -87,7 +87,7 @@ func cmdUndo(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print JSON")
 	cfgFile := fs.String("config", "", "the config file (its audit log records the undo)")
 	auditFile := fs.String("audit-file", "", "the audit log (default: $OPENCLAW_STATE_DIR/audit/audit.jsonl)")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
 	if fs.NArg() != 1 {

@@ -14,12 +14,11 @@ import (
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("config", stderr)
 	file := fs.String("config", "", "config file (default: $OPENCLAW_CONFIG_PATH, else $OPENCLAW_STATE_DIR/openclaw.json)")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
 	if fs.NArg() != 1 || (fs.Arg(0) != "validate" && fs.Arg(0) != "show") {
-		fmt.Fprintln(stderr, "usage: openclaw-run config validate|show [--config F]")
-		return 2
+		return fs.Fail("want validate or show")
 	}
 	known, err := setup.Profiles()
 	if err != nil {
@@ -27,7 +26,7 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	path := config.Path(*file)
-	res, err := config.Load(path, profiles.Names(known))
+	res, err := config.LoadFlag(*file, profiles.Names(known))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -14,7 +14,7 @@ import (
 func cmdProfiles(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("profiles", stderr)
 	asJSON := fs.Bool("json", false, "print the profile as JSON")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
 	builtin, err := setup.Profiles()
@@ -64,7 +64,7 @@ func cmdProfiles(args []string, stdout, stderr io.Writer) int {
 func cmdSeccomp(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("seccomp", stderr)
 	bpf := fs.Bool("bpf", false, "print the compiled BPF program instead of the rules")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
 	rest := fs.Args()

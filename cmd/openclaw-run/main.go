@@ -9,7 +9,7 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +17,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/openclaw-run/openclaw-run/internal/cli"
+	"github.com/openclaw-run/openclaw-run/internal/version"
+	"github.com/openclaw-run/openclaw-run/runcjail"
 	"github.com/openclaw-run/openclaw-run/runner/tools"
-	"github.com/spf13/pflag"
 )
 
 // Exit codes of the CLI besides the jailed command's own, documented in
@@ -49,6 +51,9 @@ func init() {
 		{"secrets", "secrets set NAME [VALUE|-] | get NAME | list | rm NAME", cmdSecrets},
 		{"changes", "changes list | changes show|approve|reject CALLID [--workspace W]", cmdChanges},
 		{"undo", "undo CALLID [--workspace W]", cmdUndo},
+		{"models", "models list | models test", cmdModels},
+		{"ps", "ps [--json]", cmdPs},
+		{"kill", "kill CALLID", cmdKill},
 	}
 }
 
@@ -57,12 +62,36 @@ func main() {
 	if len(os.Args) == 4 && os.Args[1] == "__tool" {
 		os.Exit(tools.Serve(os.Args[2], os.Args[3], os.Stdin, os.Stdout))
 	}
+	if len(os.Args) == 2 && os.Args[1] == "__flags" {
+		os.Exit(printFlags(os.Stdout))
+	}
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// printFlags prints every flag set of this binary as JSON (cli.Docs), from
+// which make install generates the man page and the shell completion.
+func printFlags(w io.Writer) int {
+	sets := cli.Describe(func() {
+		cmdRun(nil, io.Discard)
+		for _, c := range commands {
+			c.run(nil, io.Discard, io.Discard)
+		}
+	})
+	return writeDocs(w, sets)
+}
+
+func writeDocs(w io.Writer, sets []*cli.FlagSet) int {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(cli.Docs(sets)); err != nil {
+		return 1
+	}
+	return 0
 }
 
 // gatewayCommands are served by openclaw-gateway: they need the network or
 // the session store, which the cold CLI path does not link.
-var gatewayCommands = map[string]bool{"gateway": true, "sessions": true, "call": true, "backup": true, "restore": true, "mcp": true}
+var gatewayCommands = map[string]bool{"gateway": true, "sessions": true, "call": true, "backup": true, "restore": true, "mcp": true, "channels": true}
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && gatewayCommands[args[0]] {
@@ -74,12 +103,20 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 				return c.run(args[1:], stdout, stderr)
 			}
 		}
-		if args[0] == "help" {
+		switch args[0] {
+		case "help":
 			usage(stdout)
 			return 0
+		case "version":
+			fmt.Fprintln(stdout, stamp().String("openclaw-run"))
+			return 0
 		}
-		fmt.Fprintf(stderr, "openclaw-run: unknown command %q (to run a program in a jail, put it after --: openclaw-run -- %s)\n", args[0], strings.Join(args, " "))
+		fmt.Fprintf(stderr, "openclaw-run: unknown command %q (openclaw-run help lists the commands; to run a program in a jail, put it after --: openclaw-run -- %s)\n", args[0], strings.Join(args, " "))
 		return exitSetup
+	}
+	if len(args) == 1 && args[0] == "--version" {
+		fmt.Fprintln(stdout, stamp().String("openclaw-run"))
+		return 0
 	}
 	return cmdRun(args, stderr)
 }
@@ -91,7 +128,8 @@ func execGateway(args []string, stderr io.Writer) int {
 	exe, err := os.Executable()
 	if err == nil {
 		gw := filepath.Join(filepath.Dir(exe), "openclaw-gateway")
-		err = syscall.Exec(gw, append([]string{gw}, args...), os.Environ())
+		// argv[0] "openclaw-run": its messages name the command the user typed.
+		err = syscall.Exec(gw, append([]string{"openclaw-run"}, args...), os.Environ())
 		err = fmt.Errorf("run %s: %w", gw, err)
 	}
 	fmt.Fprintf(stderr, "openclaw-run: %v (install openclaw-gateway next to openclaw-run)\n", err)
@@ -103,34 +141,35 @@ func usage(w io.Writer) {
 
 Usage:
   openclaw-run [flags] -- CMD [ARGS...]   run CMD in a fresh jail (see --help)
-  openclaw-run gateway start [--foreground] | stop | status | restart
+  openclaw-run --version | version            this build: version, commit, date, Go, runc helper
+  openclaw-run gateway start [--foreground] | stop | status | restart | reset
   openclaw-run sessions list | prune --older-than 7d
   openclaw-run call [--gateway URL] [--token T] TOOL [--command C] [--path P]
   openclaw-run mcp [--http ADDR] [--workspace DIR]  the tools as an MCP server (stdio)
   openclaw-run backup [--dest DIR] [--keep-days 30]
   openclaw-run restore ARCHIVE [--verify]
+  openclaw-run channels list | test NAME | auth NAME --user U [--chat C] --check
 `)
 	for _, c := range commands {
 		fmt.Fprintf(w, "  openclaw-run %s\n", c.usage)
 	}
 }
 
-// newFlags returns a flag set that reports errors instead of exiting.
-func newFlags(name string, stderr io.Writer) *pflag.FlagSet {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.SortFlags = false
-	return fs
+// newFlags returns the flag set of subcommand name (its usage line from
+// commands): a bad flag is reported by name with that line, exit 125.
+func newFlags(name string, stderr io.Writer) *cli.FlagSet {
+	usage := "openclaw-run " + name
+	for _, c := range commands {
+		if c.name == name {
+			usage = "openclaw-run " + c.usage
+		}
+	}
+	return cli.New("openclaw-run "+name, usage, exitSetup, stderr)
 }
 
-// parseFlags parses args, printing usage on --help. ok is false when the
-// caller should return code.
-func parseFlags(fs *pflag.FlagSet, args []string) (code int, ok bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0, false
-		}
-		return exitSetup, false
-	}
-	return 0, true
+// stamp is this build's version with where the runc helper is.
+func stamp() version.Stamp {
+	s := version.Get()
+	s.RuncHelper, _ = runcjail.Helper("")
+	return s
 }

@@ -14,11 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/internal/cli"
 	"github.com/openclaw-run/openclaw-run/internal/setup"
 	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runner"
-	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
 
@@ -48,9 +48,9 @@ type runFlags struct {
 }
 
 // runFlagSet defines the flags of `openclaw-run [flags] -- CMD`.
-func runFlagSet(f *runFlags, stderr io.Writer) *pflag.FlagSet {
-	fs := newFlags("openclaw-run", stderr)
-	fs.Usage = func() {
+func runFlagSet(f *runFlags, stderr io.Writer) *cli.FlagSet {
+	fs := cli.New("openclaw-run", "openclaw-run [flags] -- CMD [ARGS...]", exitSetup, stderr)
+	fs.FlagSet.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: openclaw-run [flags] -- CMD [ARGS...]\n\n"+
 			"Runs CMD in a fresh jail: new user, mount, pid, net, ipc, uts and cgroup\n"+
 			"namespaces, the workspace read-write at /workspace, system directories\n"+
@@ -96,7 +96,7 @@ func runFlagSet(f *runFlags, stderr io.Writer) *pflag.FlagSet {
 func cmdRun(args []string, stderr io.Writer) int {
 	var f runFlags
 	fs := runFlagSet(&f, stderr)
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
 	res, code := run(&f, fs.Args(), stderr)

@@ -15,17 +15,27 @@ import (
 func cmdSecrets(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("secrets", stderr)
 	cfgFile := fs.String("config", "", "config file (secrets.provider)")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
 	a := fs.Args()
 	store := secrets.Open(config.StateDir())
-	usage := func() int {
-		fmt.Fprintln(stderr, "usage: openclaw-run secrets set NAME [VALUE|-] | get NAME | list | rm NAME")
-		return 2
-	}
+	usage := func() int { return fs.Fail("want set NAME [VALUE|-], get NAME, list or rm NAME") }
 	if len(a) == 0 {
 		return usage()
+	}
+	known, _ := setup.Profiles()
+	cfg, err := setup.Config(*cfgFile, known)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	// set, list and rm manage the local store; with another provider, get
+	// and every call read that provider instead, so they would disagree:
+	// refuse, and say where that provider's secrets are managed.
+	if p := cfg.Secrets.Provider; p != "" && p != "store" && a[0] != "get" {
+		fmt.Fprintf(stderr, "openclaw-run secrets %s: secrets.provider is %q, so calls never read the local store; %s\n", a[0], p, providerHint(cfg.Secrets))
+		return 1
 	}
 	switch {
 	case a[0] == "set" && (len(a) == 2 || len(a) == 3):
@@ -46,12 +56,6 @@ func cmdSecrets(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case a[0] == "get" && len(a) == 2:
-		known, _ := setup.Profiles()
-		cfg, err := setup.Config(*cfgFile, known)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
 		v, err := setup.Secrets(cfg).Get(a[1])
 		if err != nil {
 			fmt.Fprintln(stderr, err)
@@ -77,4 +81,17 @@ func cmdSecrets(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return usage()
+}
+
+// providerHint says where a provider's secrets are managed.
+func providerHint(c config.Secrets) string {
+	switch c.Provider {
+	case "env":
+		return "set OPENCLAW_<NAME> in the environment of the runner and the gateway"
+	case "file":
+		return "edit " + c.File + " (a JSON object of NAME: value)"
+	case "aws-secrets-manager":
+		return fmt.Sprintf("manage them in AWS Secrets Manager as %s<NAME> in %s (aws secretsmanager create-secret / list-secrets --region %s)", c.Prefix, c.Region, c.Region)
+	}
+	return "manage them where secrets.command reads them"
 }

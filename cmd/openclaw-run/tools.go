@@ -35,7 +35,7 @@ func cmdTools(args []string, stdout, stderr io.Writer) int {
 	uid := fs.Int("uid", 0, "host uid that root in the jail maps to (default: the workspace owner, or 65534 when that is root)")
 	gid := fs.Int("gid", 0, "host gid that root in the jail maps to (default: with --uid, the same number)")
 	session := fs.String("session", "cli", "the session the audit log records the call under")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
 	known, err := setup.Profiles()

@@ -27,7 +27,7 @@ func Profiles() (map[string]*profiles.Profile, error) {
 
 // Config reads and validates the config; errors refuse.
 func Config(flag string, known map[string]*profiles.Profile) (*config.Config, error) {
-	res, err := config.Load(config.Path(flag), profiles.Names(known))
+	res, err := config.LoadFlag(flag, profiles.Names(known))
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,164 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sessions list and prune work while the gateway runs (it holds the
+// session store's lock: the CLI asks it), with the output of a stopped
+// gateway; the version is on --version and, for a token holder, /health.
+func TestAdminWhileGatewayRuns(t *testing.T) {
+	g := startGateway(t, `{}`)
+	env := append(os.Environ(), "OPENCLAW_STATE_DIR="+g.state, "OPENCLAW_CONFIG_PATH="+filepath.Join(g.state, "openclaw.json"))
+	if r, out := g.post(t, "/v1/tools/exec", g.token, "", `{"args":{"command":"true"},"sessionId":"admin-s1"}`); r.StatusCode != 200 {
+		t.Fatalf("call: %d %s", r.StatusCode, out)
+	}
+	r := runEnv(env, "", "sessions", "list")
+	if r.code != 0 || !strings.Contains(r.stdout, "admin-s1") || !strings.Contains(r.stdout, "calls=1") {
+		t.Fatalf("sessions list while running: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runEnv(env, "", "sessions", "prune", "--older-than", "0s"); r.code != 0 || !strings.Contains(r.stdout, "pruned 1 session(s) unused for 0s") {
+		t.Fatalf("sessions prune while running: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runEnv(env, "", "sessions", "list"); r.code != 0 || strings.Contains(r.stdout, "admin-s1") {
+		t.Errorf("pruned session still listed: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runEnv(env, "", "sessions", "prune", "--older-than", "soon"); r.code != 2 || !strings.Contains(r.stderr, `--older-than "soon"`) {
+		t.Errorf("a bad --older-than: %d %q", r.code, r.stderr)
+	}
+
+	for _, bin := range []string{binary, gwBinary} {
+		r := runEnv(env, "", "--version")
+		if bin == gwBinary {
+			r = runEnv(env, "", "gateway", "--version")
+		}
+		if r.code != 0 || !strings.Contains(r.stdout, " (commit ") || !strings.Contains(r.stdout, "runc helper: ") {
+			t.Errorf("%s --version: %d %q %q", bin, r.code, r.stdout, r.stderr)
+		}
+	}
+	health := func(token string) map[string]any {
+		req, _ := http.NewRequest("GET", g.url+"/health", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return m
+	}
+	if m := health(""); m["status"] != "ok" || m["version"] != nil {
+		t.Errorf("anonymous /health must not show the version: %v", m)
+	}
+	if m := health(g.token); m["status"] != "ok" || m["version"] == nil {
+		t.Errorf("/health with the token should show the version: %v", m)
+	}
+}
+
+// A gateway that cannot bind says why in logging.file too, not only on a
+// stderr a service manager may drop.
+func TestBindErrorInLogFile(t *testing.T) {
+	workspace(t) // root check
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	state := t.TempDir()
+	logFile := filepath.Join(state, "logs", "gw.log")
+	os.WriteFile(filepath.Join(state, "openclaw.json"), []byte(`{"logging": {"file": "`+logFile+`"}}`), 0o600)
+	cmd := exec.Command(gwBinary, "start", "--foreground", "--listen", ln.Addr().String())
+	cmd.Env = append(os.Environ(), "OPENCLAW_STATE_DIR="+state, "OPENCLAW_CONFIG_PATH="+filepath.Join(state, "openclaw.json"))
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "address already in use") {
+		t.Fatalf("a taken port: %v %s", err, out)
+	}
+	b, _ := os.ReadFile(logFile)
+	if !strings.Contains(string(b), "not started") || !strings.Contains(string(b), "address already in use") {
+		t.Errorf("the log file should say why: %q", b)
+	}
+}
+
+// ps lists a running jail with its call id, session, command, age, memory
+// and CPU; kill ends it (and only a call of the registry).
+func TestPsAndKill(t *testing.T) {
+	ws := workspace(t)
+	runDir := t.TempDir()
+	env := append(os.Environ(), "OPENCLAW_RUN_DIR="+runDir, "OPENCLAW_STATE_DIR="+t.TempDir())
+	cmd := exec.Command(binary, "--workspace", ws, "--session", "ps-test", "--timeout", "60s", "--", "sh", "-c", "sleep 60")
+	cmd.Env = env
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var id string
+	if !eventually(10*time.Second, func() bool {
+		r := runEnv(env, "", "ps", "--json")
+		var list []map[string]any
+		if json.Unmarshal([]byte(r.stdout), &list) != nil || len(list) != 1 {
+			return false
+		}
+		id, _ = list[0]["callId"].(string)
+		return list[0]["sessionId"] == "ps-test" && list[0]["command"] == "sh -c sleep 60" &&
+			(engine() == "runc" || list[0]["maxMemoryBytes"] != nil) // the runc engine's cgroup is libcontainer's
+	}) {
+		cmd.Process.Kill()
+		t.Fatalf("ps did not list the call: %+v", runEnv(env, "", "ps"))
+	}
+	if r := runEnv(env, "", "ps"); !strings.Contains(r.stdout, id) || !strings.Contains(r.stdout, "ps-test") || !strings.Contains(r.stdout, "MEMORY") {
+		t.Errorf("ps table: %q", r.stdout)
+	}
+	if r := runEnv(env, "", "kill", "0123456789abcdef"); r.code != 1 || !strings.Contains(r.stderr, "no running call") {
+		t.Errorf("kill of an unknown call: %d %q", r.code, r.stderr)
+	}
+	if r := runEnv(env, "", "kill", id); r.code != 0 {
+		t.Fatalf("kill: %d %q", r.code, r.stderr)
+	}
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || engine() != "runc" && ee.ExitCode() != 137 {
+			t.Errorf("the killed call should exit 137 (SIGKILL): %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("kill did not end the call")
+	}
+	if r := runEnv(env, "", "ps", "--json"); strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("ps after the call ended: %q", r.stdout)
+	}
+}
+
+// logging.level debug adds a line per call start and end, never the
+// parameters or the output.
+func TestDebugLogLines(t *testing.T) {
+	state := t.TempDir()
+	logFile := filepath.Join(state, "gw.log")
+	g := startGateway(t, `{"logging": {"level": "debug", "file": "`+logFile+`"}}`)
+	if r, out := g.post(t, "/v1/tools/exec", g.token, "", `{"args":{"command":"echo secret-output-42"},"sessionId":"dbg"}`); r.StatusCode != 200 {
+		t.Fatalf("call: %d %s", r.StatusCode, out)
+	}
+	var b []byte
+	if !eventually(5*time.Second, func() bool {
+		b, _ = os.ReadFile(logFile)
+		return strings.Contains(string(b), "call ended")
+	}) {
+		t.Fatalf("no debug line for the call:\n%s", b)
+	}
+	if !strings.Contains(string(b), `msg="call started"`) || !strings.Contains(string(b), "callId=") || strings.Contains(string(b), "secret-output-42") {
+		t.Errorf("debug lines:\n%s", b)
+	}
+}
