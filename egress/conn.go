@@ -264,11 +264,7 @@ func (p *Proxy) spliceBody(cc *clientConn, up net.Conn, ubr *bufio.Reader, bw *b
 		resp.StatusCode == http.StatusNotModified || !tcp1 || !tcp2 {
 		return false, nil
 	}
-	text := http.StatusText(resp.StatusCode)
-	if _, t, ok := strings.Cut(resp.Status, " "); ok && t != "" {
-		text = t
-	}
-	fmt.Fprintf(bw, "HTTP/%d.%d %03d %s\r\n", resp.ProtoMajor, resp.ProtoMinor, resp.StatusCode, text)
+	fmt.Fprintf(bw, "HTTP/%d.%d %s\r\n", resp.ProtoMajor, resp.ProtoMinor, resp.Status)
 	h := resp.Header.Clone()
 	h.Set("Content-Length", strconv.FormatInt(n, 10))
 	if resp.Close {
@@ -284,7 +280,11 @@ func (p *Proxy) spliceBody(cc *clientConn, up net.Conn, ubr *bufio.Reader, bw *b
 	}
 	t := &tunnel{p: p, e: e, idle: p.policy.idle, client: cc.Conn, upstream: up}
 	t.touch()
-	_, err := t.splice(cc.Conn, up, e.addDown, n-int64(len(b)))
+	ok, err := t.splice(cc.Conn, up, e.addDown, n-int64(len(b)))
+	if !ok {
+		// The head is out: the body cannot follow another way.
+		return true, errors.New("the body could not be spliced")
+	}
 	return true, err
 }
 
@@ -354,6 +354,7 @@ func (p *Proxy) readResponse(ubr *bufio.Reader, out *http.Request, bw *bufio.Wri
 // open; read to close for 1.0).
 func prepareResponse(resp *http.Response, req *http.Request, keep bool) {
 	resp.Header = sanitizeHeader(resp.Header)
+	resp.Status = safeStatus(resp)
 	resp.Proto, resp.ProtoMajor, resp.ProtoMinor = "HTTP/1.1", 1, 1
 	resp.Close = !keep
 	if !req.ProtoAtLeast(1, 1) {
@@ -365,6 +366,25 @@ func prepareResponse(resp *http.Response, req *http.Request, keep bool) {
 	if resp.ContentLength < 0 && keep {
 		resp.TransferEncoding = []string{"chunked"}
 	}
+}
+
+// safeStatus is the status line's code and reason for the client: the
+// upstream's reason when it is only tab, space, visible ASCII and
+// obs-text (RFC 9112 section 4), else the standard one. A bare CR in it
+// would end the line early for a lenient client, which would then read a
+// header the proxy never checked.
+func safeStatus(resp *http.Response) string {
+	_, reason, _ := strings.Cut(resp.Status, " ")
+	for _, c := range []byte(reason) {
+		if c != '\t' && (c < ' ' || c == 0x7f) {
+			reason = ""
+			break
+		}
+	}
+	if reason == "" {
+		reason = http.StatusText(resp.StatusCode)
+	}
+	return fmt.Sprintf("%03d %s", resp.StatusCode, reason)
 }
 
 // outgoingRequest is the request as the origin gets it: origin-form

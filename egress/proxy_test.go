@@ -1056,3 +1056,39 @@ func TestPlainBodyExactLength(t *testing.T) {
 		t.Errorf("reported %d bytes down for three bodies of %d", rep.BytesDown, size)
 	}
 }
+
+// A status reason with a bare CR reaches the client as the standard
+// reason: a lenient client would end the line there and read a header
+// the proxy never checked.
+func TestStatusReasonSanitized(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\rX-Smuggled: 1\r\nContent-Length: 2\r\n\r\nok")
+			}()
+		}
+	}()
+	port := portOf(t, l.Addr().String())
+	tp := startProxy(t, Config{Allow: []string{fmt.Sprintf("web.test:%d", port)},
+		Hosts: map[string]string{"web.test": "127.0.0.1"}, AllowAddresses: loopback}, Options{})
+	hp := fmt.Sprintf("web.test:%d", port)
+	r := dialProxy(t, tp)
+	r.send("GET http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n")
+	line, err := r.br.ReadString('\n')
+	if err != nil || line != "HTTP/1.1 200 OK\r\n" {
+		t.Fatalf("status line %q %v", line, err)
+	}
+}
