@@ -106,11 +106,9 @@ func NewLayer(workspace string, disk, inodes int64) (*Layer, error) {
 	attached := forceAttached || detachedRefused.Load()
 	if !attached {
 		l.overlay, err = overlayOver(ws, l.tmpfs)
-		// Kernels before 6.15 refuse layers on detached mounts (see
-		// overlayAttached); once is enough to know, and each refusal
-		// puts a line in the kernel log.
+		// A kernel that says 6.15 and still refuses detached layers
+		// (see overlayAttached) takes the other way for this call.
 		attached = errors.Is(err, unix.EINVAL)
-		detachedRefused.Store(attached)
 	}
 	if attached {
 		l.overlay, err = overlayAttached(workspace, &st, l.tmpfs)
@@ -125,10 +123,10 @@ func NewLayer(workspace string, disk, inodes int64) (*Layer, error) {
 // the tests on a new kernel run it too.
 var forceAttached = false
 
-// detachedRefused remembers that this kernel refuses overlays on
-// detached layers: known from the release before 6.15 (each refusal puts
-// a line in the kernel log, and a CLI process makes one layer), or learnt
-// from the first EINVAL (a kernel that says 6.15 but lacks the change).
+// detachedRefused says that this kernel refuses overlays on detached
+// layers, from its release (before 6.15): such a kernel is not asked each
+// time (each refusal puts a line in the kernel log, and a CLI process
+// makes one layer).
 var detachedRefused atomic.Bool
 
 func init() {
@@ -200,12 +198,18 @@ func overlayAttached(workspace string, want *unix.Stat_t, tmpfs int) (int, error
 		if st.Dev != want.Dev || st.Ino != want.Ino {
 			return fmt.Errorf("the workspace %s is another directory in the staging thread's mount namespace (replaced, or mounted after the runner started)", workspace)
 		}
-		dir := os.TempDir()
-		if err := unix.MoveMount(tmpfs, "", unix.AT_FDCWD, dir, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		if err := unix.MoveMount(tmpfs, "", attach.point, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 			return fmt.Errorf("attach the tmpfs in the staging thread's namespace: %w", err)
 		}
-		defer unix.Unmount(dir, unix.MNT_DETACH)
 		fd, err = overlayOver(ws, tmpfs)
+		// Detached by its own descriptor: exactly this mount, whatever
+		// is mounted on the mount point meanwhile.
+		if uerr := unix.Unmount(fmt.Sprintf("/proc/thread-self/fd/%d", tmpfs), unix.MNT_DETACH); uerr != nil {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			return fmt.Errorf("detach the tmpfs in the staging thread's namespace: %w", uerr)
+		}
 		return err
 	})
 	return fd, err
@@ -226,6 +230,8 @@ var attach struct {
 	once sync.Once
 	reqs chan attachReq
 	err  error
+	// point is the mount point the tmpfs of a layer is attached on.
+	point int
 }
 
 type attachReq struct {
@@ -237,8 +243,16 @@ func onAttachThread(f func() error) error {
 	attach.once.Do(func() {
 		ready := make(chan error)
 		attach.reqs = make(chan attachReq)
-		go func() {
+		var serve func()
+		serve = func() {
 			runtime.LockOSThread()
+			if unix.Gettid() == unix.Getpid() {
+				// The main thread's namespace is the one /proc/PID shows
+				// (and nsenter -t PID enters): keep this one out of it,
+				// and the main thread locked here, unused.
+				go serve()
+				select {}
+			}
 			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 				// Nothing changed: the thread may go back.
 				runtime.UnlockOSThread()
@@ -249,11 +263,33 @@ func onAttachThread(f func() error) error {
 				ready <- fmt.Errorf("make the staging thread's mounts slaves: %w", err)
 				select {} // in a namespace of its own for good: park the thread
 			}
+			// The mount point: a tmpfs of the thread's own over /tmp's
+			// place, held by descriptor. Nothing of the host's (no
+			// $TMPDIR, no symlink) is looked up per call.
+			fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+			if err == nil {
+				err = unix.FsconfigSetString(fs, "size", "4k")
+				if err == nil {
+					err = unix.FsconfigCreate(fs)
+				}
+				if err == nil {
+					attach.point, err = unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+				}
+				unix.Close(fs)
+			}
+			if err == nil {
+				err = unix.MoveMount(attach.point, "", unix.AT_FDCWD, "/", unix.MOVE_MOUNT_F_EMPTY_PATH)
+			}
+			if err != nil {
+				ready <- fmt.Errorf("the staging thread's mount point: %w", err)
+				select {}
+			}
 			ready <- nil
 			for r := range attach.reqs {
 				r.done <- r.f()
 			}
-		}()
+		}
+		go serve()
 		attach.err = <-ready
 	})
 	if attach.err != nil {

@@ -487,4 +487,10 @@ func TestLayerOnOlderKernels(t *testing.T) {
 	if string(before) != string(after) {
 		t.Errorf("the host's mount table changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+	// /proc/PID (the main thread) still shows the process's namespace.
+	main, _ := os.Readlink("/proc/self/ns/mnt")
+	own, _ := os.Readlink("/proc/thread-self/ns/mnt")
+	if main != own {
+		t.Errorf("the main thread is in mount namespace %s, the process in %s", main, own)
+	}
 }
