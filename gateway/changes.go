@@ -7,10 +7,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
-	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/config"
+	"github.com/openclaw-run/openclaw-run/internal/review"
 	"github.com/openclaw-run/openclaw-run/staging"
 )
 
@@ -36,6 +35,9 @@ func (s *Server) reviewStore(w http.ResponseWriter, r *http.Request) (*staging.S
 	session := r.URL.Query().Get("session")
 	ws := s.o.Workspace
 	switch {
+	case session != "" && !ValidSessionID(session):
+		writeError(w, http.StatusBadRequest, "invalid_params", fmt.Sprintf("session %q: letters, digits, '-', '_', '.', ':'", session))
+		return nil, "", false
 	case ws != "":
 	case !s.cfg.SessionWorkspaces():
 		ws = config.ExpandHome(s.cfg.Sandbox.Workspace)
@@ -112,14 +114,16 @@ func (s *Server) changesShow(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no staged call %q", r.PathValue("call")))
 }
 
-// changesDecide applies approve, reject or undo, and audits the decision
-// whether or not the store took it (a refused undo names the conflict).
+// changesDecide makes a decision with its audit records around it
+// (review.Decide: the request before, the outcome after).
 func (s *Server) changesDecide(w http.ResponseWriter, r *http.Request) {
 	op, call := r.PathValue("op"), r.PathValue("call")
-	do := map[string]func(*staging.Store, string) (*staging.Changes, error){
-		"approve": (*staging.Store).Approve, "reject": (*staging.Store).Reject, "undo": (*staging.Store).Undo}[op]
-	if do == nil {
+	if review.Ops[op] == nil {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no review operation %q (approve, reject, undo)", op))
+		return
+	}
+	if s.o.Audit == nil {
+		writeError(w, http.StatusServiceUnavailable, "audit_unavailable", "this gateway has no audit log: review decisions are not made without one")
 		return
 	}
 	st, session, ok := s.reviewStore(w, r)
@@ -127,37 +131,22 @@ func (s *Server) changesDecide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer st.Close()
-	// A decision the audit log could not take is not made (fail closed, as
-	// a call is refused when its intent cannot be written).
-	if a := s.o.Audit; a != nil {
-		if err := a.Probe(); err != nil {
-			w.Header().Set("Retry-After", "30")
-			writeError(w, http.StatusServiceUnavailable, "audit_unavailable", err.Error())
-			return
-		}
-	}
-	t0 := time.Now()
-	ch, err := do(st, call)
-	rec := audit.Record{Timestamp: t0.UTC(), SessionID: session, Action: audit.ActionReview, Tool: op, CallID: call,
-		Client: clientFrom(r.Context()).Name, Decision: "allow", DurationMs: time.Since(t0).Milliseconds()}
-	if err != nil {
-		rec.Decision, rec.Reason = "deny", err.Error()
-	} else {
-		rec.Changes = ch
-	}
-	if a := s.o.Audit; a != nil {
-		if aerr := a.Append(rec); aerr != nil && err == nil {
-			// The decision took effect: say so, and that its record did not.
-			s.o.Logger.Error("review: audit record not written", "op", op, "call", call, "err", aerr)
-		}
-	}
+	ch, err := review.Decide(s.o.Audit, st, op, call, review.Who{Session: session, Client: clientFrom(r.Context()).Name})
 	switch {
+	case errors.Is(err, review.ErrAudit):
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusServiceUnavailable, "audit_unavailable", err.Error())
+	case errors.Is(err, review.ErrNotRecorded):
+		s.o.Logger.Error("review: outcome not in the audit log", "op", op, "call", call, "err", err)
+		writeError(w, http.StatusInternalServerError, "audit_unavailable", err.Error())
 	case errors.Is(err, staging.ErrInvalidCall):
 		writeError(w, http.StatusBadRequest, "invalid_params", err.Error())
 	case errors.Is(err, staging.ErrNoCall):
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
-	case err != nil:
+	case errors.Is(err, staging.ErrConflict):
 		writeError(w, http.StatusConflict, "conflict", err.Error())
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "op": op, "callId": call, "changes": ch})
 	}

@@ -161,7 +161,7 @@ func TestStagingHoldApproveRejectUndo(t *testing.T) {
 	// Every decision is in the audit log, the refused undo too.
 	b, _ := os.ReadFile(filepath.Join(os.Getenv("OPENCLAW_STATE_DIR"), "audit", "audit.jsonl"))
 	for _, want := range []string{`"callId":"` + doc["callId"].(string) + `"`, `"action":"review","tool":"reject"`,
-		`"action":"review","tool":"undo","parameters":null`, `"decision":"deny","reason":"cannot undo`} {
+		`"action":"review","tool":"undo","parameters":null`, `"decision":"requested"`, `"decision":"deny","reason":"conflict: cannot undo`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the audit log lacks %s", want)
 		}

@@ -605,6 +605,9 @@ func (s *Store) Undo(callID string) (*Changes, error) {
 var (
 	ErrInvalidCall = errors.New("invalid call id")
 	ErrNoCall      = errors.New("no such call")
+	// ErrConflict: the call is not in the state the operation needs, or
+	// a later change stands in an undo's way.
+	ErrConflict = errors.New("conflict")
 )
 
 func (s *Store) transition(callID, from string, f func(cd int, m *Manifest) error) (*Changes, error) {
@@ -626,7 +629,7 @@ func (s *Store) transition(callID, from string, f func(cd int, m *Manifest) erro
 			return err
 		}
 		if m.State != from {
-			return fmt.Errorf("call %s is %s, not %s", callID, m.State, from)
+			return fmt.Errorf("%w: call %s is %s, not %s", ErrConflict, callID, m.State, from)
 		}
 		if err := f(cd, m); err != nil {
 			return err
@@ -643,7 +646,7 @@ func (s *Store) transition(callID, from string, f func(cd int, m *Manifest) erro
 func (s *Store) conflicts(m *Manifest) error {
 	for _, o := range m.Ops {
 		if later := s.laterToucher(m, o.Path); later != "" {
-			return fmt.Errorf("cannot undo %s: %s was changed since by call %s (undo that one first)", m.CallID, o.Path, later)
+			return fmt.Errorf("%w: cannot undo %s: %s was changed since by call %s (undo that one first)", ErrConflict, m.CallID, o.Path, later)
 		}
 	}
 	for _, o := range m.Ops {
@@ -660,9 +663,9 @@ func (s *Store) conflicts(m *Manifest) error {
 			continue
 		}
 		if later := s.laterToucher(m, o.Path); later != "" {
-			return fmt.Errorf("cannot undo %s: %s was changed since by call %s (undo that one first)", m.CallID, o.Path, later)
+			return fmt.Errorf("%w: cannot undo %s: %s was changed since by call %s (undo that one first)", ErrConflict, m.CallID, o.Path, later)
 		}
-		return fmt.Errorf("cannot undo %s: %s was changed since, outside the calls of this workspace", m.CallID, o.Path)
+		return fmt.Errorf("%w: cannot undo %s: %s was changed since, outside the calls of this workspace", ErrConflict, m.CallID, o.Path)
 	}
 	return nil
 }

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/openclaw-run/openclaw-run/audit"
+	"github.com/openclaw-run/openclaw-run/internal/review"
 	"github.com/openclaw-run/openclaw-run/internal/setup"
 	"github.com/openclaw-run/openclaw-run/staging"
 )
@@ -65,9 +65,9 @@ func cmdChanges(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "approve":
-		ch, err = reviewed(s.Approve, fs.Arg(1), *cfgFile, *auditFile, "approve")
+		ch, err = reviewed(s, "approve", fs.Arg(1), *cfgFile, *auditFile)
 	case "reject":
-		ch, err = reviewed(s.Reject, fs.Arg(1), *cfgFile, *auditFile, "reject")
+		ch, err = reviewed(s, "reject", fs.Arg(1), *cfgFile, *auditFile)
 	default:
 		fmt.Fprintln(stderr, usage)
 		return 2
@@ -100,7 +100,7 @@ func cmdUndo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer s.Close()
-	ch, err := reviewed(s.Undo, fs.Arg(0), *cfgFile, *auditFile, "undo")
+	ch, err := reviewed(s, "undo", fs.Arg(0), *cfgFile, *auditFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "openclaw-run undo: %v\n", err)
 		return 1
@@ -108,10 +108,9 @@ func cmdUndo(args []string, stdout, stderr io.Writer) int {
 	return report(stdout, *asJSON, "undone", ch)
 }
 
-// reviewed makes a review decision and records it in the audit log, as
-// the gateway's admin routes do. A log that cannot take the record refuses
-// the decision before it is made (fail closed).
-func reviewed(do func(string) (*staging.Changes, error), call, cfgFile, auditFile, op string) (*staging.Changes, error) {
+// reviewed makes a review decision with its audit records around it, as
+// the gateway's admin routes do (review.Decide).
+func reviewed(s *staging.Store, op, call, cfgFile, auditFile string) (*staging.Changes, error) {
 	known, err := setup.Profiles()
 	if err != nil {
 		return nil, err
@@ -121,23 +120,10 @@ func reviewed(do func(string) (*staging.Changes, error), call, cfgFile, auditFil
 		return nil, err
 	}
 	alog, err := setup.OpenAudit(auditFile, cfg)
-	if err == nil {
-		err = alog.Probe()
-	}
 	if err != nil {
-		return nil, fmt.Errorf("the audit log cannot record the decision, so it is not made: %w", err)
+		return nil, fmt.Errorf("%w: %v", review.ErrAudit, err)
 	}
-	t0 := time.Now()
-	ch, err := do(call)
-	rec := audit.Record{Timestamp: t0.UTC(), SessionID: "cli", Action: audit.ActionReview, Tool: op, CallID: call,
-		Decision: "allow", DurationMs: time.Since(t0).Milliseconds(), Changes: ch}
-	if err != nil {
-		rec.Decision, rec.Reason, rec.Changes = "deny", err.Error(), nil
-	}
-	if aerr := alog.Append(rec); aerr != nil && err == nil {
-		return ch, fmt.Errorf("%s done, but its audit record was not written: %w", op, aerr)
-	}
-	return ch, err
+	return review.Decide(alog, s, op, call, review.Who{Session: "cli"})
 }
 
 func openStore(ws string) (*staging.Store, error) {
