@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/internal/strictjson"
 	"github.com/openclaw-run/openclaw-run/runner"
 )
 
@@ -307,10 +308,14 @@ func (s *Server) process(session string, raw json.RawMessage) (map[string]any, e
 		Data      string `json:"data"`
 		EOF       bool   `json:"eof"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(orEmpty(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&a); err != nil {
+	if err := strictjson.Decode(orEmpty(raw), &a); err != nil {
 		return nil, &httpError{http.StatusBadRequest, "invalid_params", "process: " + err.Error()}
+	}
+	switch {
+	case a.Timeout < 0 || a.Timeout > 30000:
+		return nil, &httpError{http.StatusBadRequest, "invalid_params", "process: timeout must be from 0 to 30000 (ms)"}
+	case a.Offset < 0 || a.Limit < 0:
+		return nil, &httpError{http.StatusBadRequest, "invalid_params", "process: offset and limit must not be negative"}
 	}
 	if a.ProcessID == "" {
 		a.ProcessID = a.SessionID
@@ -348,7 +353,7 @@ func (s *Server) process(session string, raw json.RawMessage) (map[string]any, e
 	}
 	switch a.Action {
 	case "poll":
-		wait := time.Duration(min(max(a.Timeout, 0), 30000)) * time.Millisecond
+		wait := time.Duration(a.Timeout) * time.Millisecond
 		p.mu.Lock()
 		ch, has := p.changed, p.dropped+int64(len(p.buf)) > p.polled || p.status != "running"
 		p.mu.Unlock()

@@ -27,6 +27,7 @@ import (
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/config"
+	"github.com/openclaw-run/openclaw-run/internal/strictjson"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runner"
 	"github.com/openclaw-run/openclaw-run/runner/tools"
@@ -318,7 +319,8 @@ func (s *Server) maxBody() int64 {
 }
 
 // DecodeRequest reads one request body strictly: bounded, one JSON object,
-// no unknown fields.
+// no unknown fields, no key twice or in another case (at any depth: the
+// args too).
 func DecodeRequest(body io.Reader, limit int64) (*Request, error) {
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
@@ -328,13 +330,8 @@ func DecodeRequest(body io.Reader, limit int64) (*Request, error) {
 		return nil, &httpError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body exceeds %d bytes", limit)}
 	}
 	var req Request
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := strictjson.Decode(data, &req); err != nil {
 		return nil, &httpError{http.StatusBadRequest, "invalid_request", "malformed request: " + err.Error()}
-	}
-	if dec.More() {
-		return nil, &httpError{http.StatusBadRequest, "invalid_request", "malformed request: more than one JSON value"}
 	}
 	if len(req.Args) > 0 && req.Args[0] != '{' {
 		return nil, &httpError{http.StatusBadRequest, "invalid_request", "args must be a JSON object"}
@@ -433,9 +430,12 @@ func (s *Server) gatewayTool(req *Request) (events []runner.Event, ok bool, err 
 	}
 	var args map[string]any
 	json.Unmarshal(orEmpty(req.Args), &args)
-	bg, _ := args["background"].(bool)
-	yield, hasYield := args["yieldMs"].(float64)
-	if req.Tool != "process" && !((req.Tool == "exec" || req.Tool == "bash") && (bg || hasYield)) {
+	exec := req.Tool == "exec" || req.Tool == "bash"
+	bg, yield, hasYield, err := backgroundArgs(args)
+	if exec && err != nil {
+		return nil, true, err
+	}
+	if req.Tool != "process" && !(exec && (bg || hasYield)) {
 		return nil, false, nil
 	}
 	rn, call, err := s.prepare(req)
@@ -450,15 +450,39 @@ func (s *Server) gatewayTool(req *Request) (events []runner.Event, ok bool, err 
 	if req.Tool == "process" {
 		out, err = s.process(call.SessionID, req.Args)
 	} else {
-		if bg {
-			yield = 0
-		}
-		out, err = s.startBackground(rn, call, args, time.Duration(yield)*time.Millisecond)
+		out, err = s.startBackground(rn, call, args, yield)
 	}
 	if err != nil {
 		return nil, true, err
 	}
 	return []runner.Event{{Type: "start", Tool: req.Tool}, {Type: "result", Tool: req.Tool, Output: out}}, true, nil
+}
+
+// maxYieldMs bounds exec's yieldMs: how long a request may wait for a
+// background process before it answers (10 minutes).
+const maxYieldMs = 600_000
+
+// backgroundArgs reads exec's background and yieldMs. A yieldMs that is
+// not a whole number of milliseconds from 0 to maxYieldMs, or a
+// background that is not a boolean, is a 400 (the call is not run).
+func backgroundArgs(args map[string]any) (bg bool, yield time.Duration, hasYield bool, err error) {
+	if v, ok := args["background"]; ok && v != nil {
+		if bg, ok = v.(bool); !ok {
+			return false, 0, false, &httpError{http.StatusBadRequest, "invalid_params", "exec: background must be true or false"}
+		}
+	}
+	v, hasYield := args["yieldMs"]
+	if !hasYield || v == nil {
+		return bg, 0, false, nil
+	}
+	ms, ok := v.(float64)
+	if !ok || ms < 0 || ms > maxYieldMs || ms != float64(int64(ms)) {
+		return bg, 0, true, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("exec: yieldMs must be a whole number of milliseconds from 0 to %d", maxYieldMs)}
+	}
+	if bg {
+		return true, 0, true, nil // background answers at once
+	}
+	return false, time.Duration(ms) * time.Millisecond, true, nil
 }
 
 func (s *Server) profileName(req *Request) string {

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/internal/strictjson"
 	"github.com/openclaw-run/openclaw-run/runner"
 )
 
@@ -202,9 +203,11 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		Action     string          `json:"action,omitempty"`
 		DryRun     bool            `json:"dryRun,omitempty"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.maxBody()))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody()))
+	if err == nil {
+		err = strictjson.Decode(data, &body)
+	}
+	if err != nil {
 		status := http.StatusBadRequest
 		var mbe *http.MaxBytesError
 		if asMaxBytes(err, &mbe) {
