@@ -127,7 +127,7 @@ func (s *Server) startBackground(rn *runner.Runner, call runner.Call, args map[s
 	}
 	s.procs.procs[p.ID] = p
 	s.procs.mu.Unlock()
-	release, err := s.admit(ctx)
+	release, err := s.admit(ctx, &call)
 	if err == nil {
 		err = s.share(p)
 		if err != nil {

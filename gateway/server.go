@@ -118,7 +118,7 @@ func New(o Options) (*Server, error) {
 	if maxQueue <= 0 {
 		maxQueue = 64
 	}
-	s := &Server{o: o, cfg: c, mux: http.NewServeMux(), metrics: newMetrics(),
+	s := &Server{o: o, cfg: c, mux: http.NewServeMux(), metrics: newMetrics(maxRun, maxQueue),
 		slots: make(chan struct{}, maxRun), queue: make(chan struct{}, maxRun+maxQueue), runners: map[string]*runner.Runner{}}
 	s.base, s.stop = context.WithCancel(context.Background())
 	var err error
@@ -199,7 +199,19 @@ func (w *statusWriter) WriteHeader(c int) {
 	if w.code == 0 {
 		w.code = c
 	}
+	retryAfter(w.Header(), c)
 	w.ResponseWriter.WriteHeader(c)
+}
+
+// retryAfter tells a client refused for now (429 overloaded or locked
+// out, 503 shared state, audit log or jail setup unavailable) when to try
+// again, unless the refusal said it already (a lockout says when it
+// ends). One second: the gateway's queue turns over in about that, and a
+// client that waits it out costs nothing meanwhile.
+func retryAfter(h http.Header, status int) {
+	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", "1")
+	}
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
@@ -553,18 +565,24 @@ func (s *Server) runner(p *profiles.Profile, ws string) (*runner.Runner, error) 
 	return r, nil
 }
 
+// errOverloaded refuses a call the queue has no room for.
+var errOverloaded = &httpError{http.StatusTooManyRequests, "overloaded", "too many calls running and waiting; try again later (Retry-After)"}
+
 // admit waits for a call slot: at most maxConcurrent run, maxQueue wait,
-// and the rest are refused at once (429).
-func (s *Server) admit(ctx context.Context) (func(), error) {
+// and the rest are refused at once (429), each refusal audited.
+func (s *Server) admit(ctx context.Context, call *runner.Call) (func(), error) {
 	select {
 	case s.queue <- struct{}{}:
 	default:
-		s.metrics.denials.WithLabelValues("overload").Inc()
-		return nil, &httpError{http.StatusTooManyRequests, "overloaded", "too many calls running and waiting; try again later"}
+		s.refuseOverload(call)
+		return nil, errOverloaded
 	}
+	s.metrics.queued.Inc()
 	select {
 	case s.slots <- struct{}{}:
+		s.metrics.queued.Dec()
 	case <-ctx.Done():
+		s.metrics.queued.Dec()
 		<-s.queue
 		return nil, ctx.Err()
 	}
@@ -576,6 +594,30 @@ func (s *Server) admit(ctx context.Context) (func(), error) {
 		<-s.queue
 		s.wg.Done()
 	}, nil
+}
+
+// full says whether the queue has no room: a request that would be
+// refused by admit is refused before its body is read and its session
+// touched, so that a flood of refusals costs little of the CPU the
+// admitted calls need.
+func (s *Server) full() bool { return len(s.queue) == cap(s.queue) }
+
+// refuseOverload counts and audits an overload refusal. The audit log
+// aggregates them (audit.Log.Refusal: at most one record a second, with
+// the count of the refusals it stands for), so that an overloaded gateway
+// does not also make its audit log the bottleneck.
+func (s *Server) refuseOverload(call *runner.Call) {
+	s.metrics.denials.WithLabelValues("overload").Inc()
+	if s.o.Audit == nil {
+		return
+	}
+	rec := audit.Record{Timestamp: time.Now().UTC(), Decision: "deny", Code: errOverloaded.code, Reason: errOverloaded.message}
+	if call != nil {
+		rec.SessionID, rec.UserID, rec.Channel, rec.Tool = call.SessionID, call.UserID, call.Channel, call.Tool
+	}
+	if err := s.o.Audit.Refusal("overload", rec); err != nil {
+		s.o.Logger.Error("audit: cannot record an overload refusal", "err", err)
+	}
 }
 
 // callContext ends with the request or with the server.
@@ -621,7 +663,7 @@ func (s *Server) Call(ctx context.Context, req *Request, emit runner.Emit) error
 	defer cancel()
 	stop := context.AfterFunc(s.base, cancel) // the gateway shuts down
 	defer stop()
-	release, err := s.admit(ctx)
+	release, err := s.admit(ctx, &call)
 	if err != nil {
 		return fail(err)
 	}
@@ -665,6 +707,7 @@ func statusOf(code string) int {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	retryAfter(w.Header(), status) // /readyz is not behind guard's statusWriter
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)

@@ -18,6 +18,11 @@ import (
 // a refusal (policy, parameters) is answered with its status code and the
 // error event; anything else streams with 200.
 func (s *Server) toolNDJSON(w http.ResponseWriter, r *http.Request) {
+	if t := r.PathValue("tool"); s.full() && t != "process" && t != "sessions_spawn" {
+		s.refuseOverload(nil)
+		writeErr(w, errOverloaded)
+		return
+	}
 	req, err := DecodeRequest(http.MaxBytesReader(w, r.Body, s.maxBody()+1), s.maxBody())
 	if err != nil {
 		writeErr(w, err)
@@ -42,7 +47,7 @@ func (s *Server) toolNDJSON(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.callContext(r)
 	defer cancel()
-	release, err := s.admit(ctx)
+	release, err := s.admit(ctx, &call)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -180,7 +185,11 @@ func (s *Server) observe(tool string, e runner.Event, t0 time.Time) {
 	case "stdout", "stderr":
 		s.metrics.bytes.Add(float64(len(e.Data) + len(e.Base64)))
 	case "result":
-		s.metrics.calls.WithLabelValues(tool, "ok").Inc()
+		status := statusOK
+		if e.Result != nil && e.Result.ExitCode != 0 {
+			status = statusExitNonzero
+		}
+		s.metrics.calls.WithLabelValues(tool, status).Inc()
 		s.metrics.latency.WithLabelValues(tool).Observe(time.Since(t0).Seconds())
 		if e.Result != nil {
 			s.metrics.setup.Observe(e.Result.SetupMs / 1000)
@@ -232,7 +241,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.callContext(r)
 	defer cancel()
-	release, err := s.admit(ctx)
+	release, err := s.admit(ctx, &call)
 	if err != nil {
 		writeJSON(w, statusOfErr(err), map[string]any{"ok": false, "error": errBody(err)})
 		return
