@@ -61,10 +61,24 @@ type Options struct {
 type Cluster interface {
 	Self() Member
 	MemberOf(id string) (*Member, error)
+	ProcRecords
+}
+
+// ProcRecords keep the record of background processes beyond the
+// gateway's memory: the cluster's (Redis), or the embedded session
+// store's, so that a process killed by a restart is reported as such by
+// poll and list instead of not_found.
+type ProcRecords interface {
 	PutProc(ProcInfo) error
 	Proc(id string) (*ProcInfo, error)
 	Procs(session string) ([]ProcInfo, error)
 	DeleteProc(ProcInfo) error
+}
+
+// procEnder is a store of process records that only this gateway writes:
+// what it recorded as running at its start died with its previous run.
+type procEnder interface {
+	EndRunning(status, reason string) (int, error)
 }
 
 // Pinger is a store that can say whether it is reachable (readyz).
@@ -124,6 +138,15 @@ func New(o Options) (*Server, error) {
 	var err error
 	if s.proxies, err = ParseProxies(c.Gateway.TrustedProxies); err != nil {
 		return nil, err
+	}
+	if e, ok := o.Store.(procEnder); ok && o.Cluster == nil {
+		n, err := e.EndRunning("killed", "killed by a restart of the gateway: it stopped while the process ran, and the process's jail died with it")
+		if err != nil {
+			return nil, fmt.Errorf("session store: background process records: %w", err)
+		}
+		if n > 0 {
+			o.Logger.Warn("background processes of the previous run marked killed", "count", n)
+		}
 	}
 	s.routes()
 	return s, nil

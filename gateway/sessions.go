@@ -49,7 +49,10 @@ var sessionID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile
 // directory): no slashes, no dots first, bounded.
 func ValidSessionID(id string) bool { return sessionID().MatchString(id) }
 
-var bucket = []byte("sessions")
+var (
+	bucket     = []byte("sessions")
+	procBucket = []byte("processes")
+)
 
 // boltStore is the embedded store. A session is written, and synced,
 // before its first call runs; after that a call only counts itself in
@@ -86,7 +89,10 @@ func OpenBolt(path string) (Store, error) {
 		return nil, fmt.Errorf("session store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucket)
+		if _, err := tx.CreateBucketIfNotExists(bucket); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucketIfNotExists(procBucket)
 		return err
 	})
 	if err != nil {
@@ -379,4 +385,85 @@ func Prune(st Store, cfg *config.Config, age time.Duration, log *audit.Log) (int
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// Background process records (ProcRecords): written, and synced, when a
+// process starts and when it ends, so that after a restart poll and list
+// say what became of it. Background processes are few; a sync each is
+// cheap next to the process.
+
+func (b *boltStore) PutProc(p ProcInfo) error {
+	v, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return b.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(procBucket).Put([]byte(p.ID), v) })
+}
+
+func (b *boltStore) Proc(id string) (*ProcInfo, error) {
+	var p *ProcInfo
+	err := b.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(procBucket).Get([]byte(id))
+		if v == nil {
+			return ErrNoProc
+		}
+		p = &ProcInfo{}
+		return json.Unmarshal(v, p)
+	})
+	return p, err
+}
+
+func (b *boltStore) Procs(session string) ([]ProcInfo, error) {
+	var out []ProcInfo
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(procBucket).ForEach(func(_, v []byte) error {
+			var p ProcInfo
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			if p.Session == session {
+				out = append(out, p)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (b *boltStore) DeleteProc(p ProcInfo) error {
+	return b.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(procBucket).Delete([]byte(p.ID)) })
+}
+
+// EndRunning marks every process recorded as running with status and
+// reason: called when a gateway starts, these ran under its previous run,
+// and their jails died with it (a jail dies with its gateway).
+func (b *boltStore) EndRunning(status, reason string) (int, error) {
+	n := 0
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(procBucket)
+		var ended []ProcInfo
+		err := bk.ForEach(func(_, v []byte) error {
+			var p ProcInfo
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			if p.Status == "running" {
+				p.Status, p.ExitCode, p.Error = status, -1, reason
+				ended = append(ended, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range ended {
+			v, _ := json.Marshal(p)
+			if err := bk.Put([]byte(p.ID), v); err != nil {
+				return err
+			}
+		}
+		n = len(ended)
+		return nil
+	})
+	return n, err
 }
