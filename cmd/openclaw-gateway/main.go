@@ -399,7 +399,7 @@ func cmdSessions(args []string, stdout, stderr io.Writer) int {
 	older := fs.String("older-than", "", "prune: sessions not used for this long (7d, 12h)")
 	cfgFile := fs.String("config", "", "config file")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: openclaw-gateway sessions list | sessions prune --older-than 7d")
+		fmt.Fprintln(stderr, "usage: openclaw-gateway sessions list | sessions prune --older-than 7d | sessions repair")
 		return 2
 	}
 	known, _ := setup.Profiles()
@@ -408,9 +408,17 @@ func cmdSessions(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	if fs.Arg(0) == "repair" {
+		return repairSessions(cfg, stdout, stderr)
+	}
 	store, _, err := openStore(cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, err, "(is the gateway running? stop it first, or use the HTTP API)")
+		var de *gateway.DamagedError
+		if errors.As(err, &de) {
+			fmt.Fprintln(stderr, err)
+		} else {
+			fmt.Fprintln(stderr, err, "(is the gateway running? stop it first, or use the HTTP API)")
+		}
 		return 1
 	}
 	defer store.Close()
@@ -445,8 +453,32 @@ func cmdSessions(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	fmt.Fprintln(stderr, "usage: openclaw-gateway sessions list | sessions prune --older-than 7d")
+	fmt.Fprintln(stderr, "usage: openclaw-gateway sessions list | sessions prune --older-than 7d | sessions repair")
 	return 2
+}
+
+// repairSessions sets a damaged embedded session store aside and starts
+// an empty one (gateway.RepairBolt); an intact store is left alone.
+func repairSessions(cfg *config.Config, stdout, stderr io.Writer) int {
+	if cfg.Sessions.Store.Type == "redis" {
+		fmt.Fprintln(stderr, "sessions repair: the sessions are in Redis (sessions.store); repair is for the embedded store")
+		return 2
+	}
+	path := filepath.Join(config.StateDir(), "sessions.db")
+	aside, err := gateway.RepairBolt(path)
+	switch {
+	case err != nil && aside == "":
+		fmt.Fprintln(stderr, "sessions repair:", err)
+		return 1
+	case err != nil:
+		fmt.Fprintf(stderr, "sessions repair: the damaged store is at %s, but a new one could not be made: %v\n", aside, err)
+		return 1
+	case aside == "":
+		fmt.Fprintf(stdout, "%s is not damaged: nothing to do\n", path)
+		return 0
+	}
+	fmt.Fprintf(stdout, "%s was damaged: set aside as %s; an empty store is in its place (workspaces are kept)\n", path, aside)
+	return 0
 }
 
 // parseAge accepts Go durations and a "d" suffix for days.
