@@ -43,7 +43,7 @@ NODE_VERSION     ?= 24.22.3
 OPENCLAW_CACHE   ?= /var/cache/openclaw-run
 OCINSTALL := OPENCLAW_VERSION=$(OPENCLAW_VERSION) NODE_VERSION=$(NODE_VERSION) OPENCLAW_CACHE=$(OPENCLAW_CACHE) integrations/openclaw/install.sh
 
-.PHONY: openclaw-check openclaw-keys mcp-check vm-test vagrant-test help deps test-deps install-pkgs build run demo test unit-test root-test fuzz lint generate check-generate bench clean
+.PHONY: openclaw-check openclaw-keys mcp-check vm-test vagrant-test help deps test-deps install-pkgs build run demo test unit-test root-test fuzz lint generate check-generate bench soak clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -175,6 +175,16 @@ vagrant-test: ## the suite on Vagrant VMs (Debian 12, Ubuntu 24.04; libvirt or V
 bench: build test-deps ## interleaved latency and throughput vs bare fork+exec and bubblewrap; writes BENCHMARKS.md
 	@dpkg -s $(BENCHPKG) >/dev/null 2>&1 || { echo "make bench: installing $(BENCHPKG)"; apt-get update -qq && apt-get install -y -qq $(BENCHPKG); }
 	$(GO) run ./bench -bin $(BIN) -out BENCHMARKS.md
+
+# make soak: each client count calls for SOAK_DURATION, then the gateway
+# idles for SOAK_IDLE (issue 21 asks for 10m and 2m); then the overload
+# runs, OVERLOAD_WINDOW each.
+SOAK_DURATION   ?= 10m
+SOAK_IDLE       ?= 2m
+OVERLOAD_WINDOW ?= 30s
+
+soak: build ## gateway RSS under sustained load (8 and 32 clients) and goodput under overload; rewrites those sections of BENCHMARKS.md
+	$(GO) run ./bench -bin $(BIN) -out BENCHMARKS.md -soak -soak-duration $(SOAK_DURATION) -soak-idle $(SOAK_IDLE) -overload-window $(OVERLOAD_WINDOW)
 
 clean: ## remove build output
 	rm -rf bin

@@ -47,6 +47,7 @@ func TestGatewayNumbersRangeChecked(t *testing.T) {
 		`{"command":"true","yieldMs":"10"}`,
 		`{"command":"true","yieldMs":600001}`,
 		`{"command":"true","background":"yes"}`,
+		`{"command":"true","background":true,"background":false}`,
 	} {
 		_, handled, err := s.gatewayTool(&Request{Tool: "exec", Args: json.RawMessage(args)})
 		he, ok := err.(*httpError)

@@ -467,11 +467,21 @@ func (s *Server) gatewayTool(req *Request) (events []runner.Event, ok bool, err 
 	json.Unmarshal(orEmpty(req.Args), &args)
 	exec := req.Tool == "exec" || req.Tool == "bash"
 	bg, yield, hasYield, err := backgroundArgs(args)
+	if err == nil {
+		// The map above kept the last of two equal keys; a request that
+		// did not come through DecodeRequest (MCP) is checked here.
+		if kerr := strictjson.Keys(orEmpty(req.Args), nil); kerr != nil {
+			err = &httpError{http.StatusBadRequest, "invalid_params", req.Tool + ": " + kerr.Error()}
+		}
+	}
 	if exec && err != nil {
 		return nil, true, err
 	}
 	if req.Tool != "process" && !(exec && (bg || hasYield)) {
 		return nil, false, nil
+	}
+	if err != nil {
+		return nil, true, err
 	}
 	rn, call, err := s.prepare(req)
 	if err != nil {

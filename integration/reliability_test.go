@@ -5,7 +5,13 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -74,5 +80,117 @@ func TestBackgroundProcessAcrossRestart(t *testing.T) {
 		if rm := bgCall(t, g, "process", `{"action":"remove","processId":"`+id+`"}`); rm["removed"] != true {
 			t.Errorf("%s: remove: %v", stop, rm)
 		}
+	}
+}
+
+// rssKiB is a process's resident set.
+func rssKiB(t *testing.T, pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			var n int
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &n)
+			return n
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// The gateway's memory stays flat under load: a call, its pre-warmed
+// jail and their buffers are released when the call ends. 8 clients,
+// each its own session (and pre-warmed jail), make calls; the RSS after
+// many more calls stays within a ratio of the RSS after the first ones.
+// When a used pre-warmed jail was kept for its idle minute with its
+// 256 KiB buffer (about 300 KB per call), 1200 calls grew it by ~350 MB.
+func TestGatewayMemoryFlatUnderLoad(t *testing.T) {
+	g := startGateway(t, `{"gateway": {"maxConcurrent": 8}}`)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	calls := func(n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for c := 0; c < 8; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < n/8; i++ {
+					req, _ := http.NewRequest("POST", g.url+"/v1/tools/exec", strings.NewReader(fmt.Sprintf(`{"sessionId":"mem-%d","args":{"command":"echo x"}}`, c)))
+					req.Header.Set("Authorization", "Bearer "+g.token)
+					resp, err := client.Do(req)
+					if err != nil {
+						errs <- err
+						return
+					}
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if !strings.Contains(string(b), `"type":"result"`) {
+						errs <- fmt.Errorf("%d %s", resp.StatusCode, b)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	calls(200) // every session and its pre-warmed jail exist; the heap has grown to its working size
+	base := rssKiB(t, g.cmd.Process.Pid)
+	const n = 1200
+	calls(n)
+	after := rssKiB(t, g.cmd.Process.Pid)
+	t.Logf("gateway RSS: %d KiB after the first calls, %d KiB after %d more (%.2fx, %+.1f KB per call)", base, after, n, float64(after)/float64(base), float64(after-base)*1.024/n)
+	if float64(after) > 1.5*float64(base) {
+		t.Errorf("the gateway's RSS grew from %d to %d KiB over %d calls: per-call state is kept", base, after, n)
+	}
+}
+
+// A call that times out while its client has stopped reading records
+// the time its jail lived, not the time the client took to come back for
+// the output: the client here stalls several times the call's timeout.
+func TestTimedOutCallToStalledClientRecordsItsDuration(t *testing.T) {
+	g := startGateway(t, `{}`)
+	marker := fmt.Sprintf("stall-%d", time.Now().UnixNano())
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(4096) // the client's window stays small
+	body := `{"args":{"command":"yes ` + marker + ` | head -c 200000000; sleep 30","timeoutSeconds":1}}`
+	fmt.Fprintf(conn, "POST /v1/tools/exec HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", g.token, len(body), body)
+	// Not reading: the call's output fills the socket and the pipes,
+	// and its timeout kills the jail meanwhile.
+	const stall = 6 * time.Second
+	logf := filepath.Join(g.state, "audit", "audit.jsonl")
+	time.Sleep(stall)
+	go io.Copy(io.Discard, conn)
+	var rec struct {
+		Action     string `json:"action"`
+		DurationMs int64  `json:"duration"`
+		Usage      struct {
+			TimedOut bool `json:"timedOut"`
+		} `json:"usage"`
+		Parameters map[string]any `json:"parameters"`
+	}
+	if !eventually(30*time.Second, func() bool {
+		b, _ := os.ReadFile(logf)
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, marker) && strings.Contains(l, `"action":"tool_call"`) {
+				return json.Unmarshal([]byte(l), &rec) == nil
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("no outcome record of the call")
+	}
+	if !rec.Usage.TimedOut || rec.DurationMs >= stall.Milliseconds() {
+		t.Errorf("outcome: timed out %v, duration %d ms for a 1 s timeout while the client stalled %s", rec.Usage.TimedOut, rec.DurationMs, stall)
 	}
 }
