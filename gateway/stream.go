@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/openclaw-run/openclaw-run/internal/strictjson"
 	"github.com/openclaw-run/openclaw-run/runner"
 )
@@ -193,6 +194,12 @@ func (s *Server) observe(tool string, e runner.Event, t0 time.Time) {
 		s.metrics.latency.WithLabelValues(tool).Observe(time.Since(t0).Seconds())
 		if e.Result != nil {
 			s.metrics.setup.Observe(e.Result.SetupMs / 1000)
+			if r, ok := e.Result.Egress.(egress.Report); ok {
+				s.metrics.egressConns.WithLabelValues("allowed").Add(float64(r.Allowed))
+				s.metrics.egressConns.WithLabelValues("refused").Add(float64(r.Refused))
+				s.metrics.egressBytes.WithLabelValues("up").Add(float64(r.BytesUp))
+				s.metrics.egressBytes.WithLabelValues("down").Add(float64(r.BytesDown))
+			}
 		}
 	case "error":
 		s.metrics.calls.WithLabelValues(tool, e.Code).Inc()

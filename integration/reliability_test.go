@@ -194,3 +194,112 @@ func TestTimedOutCallToStalledClientRecordsItsDuration(t *testing.T) {
 		t.Errorf("outcome: timed out %v, duration %d ms for a 1 s timeout while the client stalled %s", rec.Usage.TimedOut, rec.DurationMs, stall)
 	}
 }
+
+// A full state disk makes the gateway refuse calls, unready: every call
+// gets 503 with Retry-After and nothing runs, /readyz says 503 with the
+// reason, the log says it at error; when space returns it serves again
+// without a restart.
+func TestGatewayFullStateDisk(t *testing.T) {
+	workspace(t)
+	state := t.TempDir()
+	adir := filepath.Join(state, "audit")
+	os.Mkdir(adir, 0o700)
+	if err := syscall.Mount("tmpfs", adir, "tmpfs", 0, "size=256k,mode=0700"); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Unmount(adir, syscall.MNT_DETACH)
+	const tok = "full-disk-test-token-0123456789"
+	g := startGatewayEnv(t, `{}`, "OPENCLAW_STATE_DIR="+state, "OPENCLAW_GATEWAY_TOKEN="+tok)
+	call := func(what string) (*http.Response, string) {
+		return g.post(t, "/v1/tools/exec", tok, "", `{"args":{"command":"echo ran-`+what+`"}}`)
+	}
+	ready := func() (int, string) {
+		r, err := http.Get(g.url + "/readyz")
+		if err != nil {
+			return 0, err.Error()
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		return r.StatusCode, string(b)
+	}
+	if r, out := call("before"); r.StatusCode != 200 || !strings.Contains(out, "ran-before") {
+		t.Fatalf("before: %d %s", r.StatusCode, out)
+	}
+	filler, _ := os.Create(filepath.Join(adir, "fill"))
+	io.Copy(filler, io.LimitReader(zeros{}, 1<<20)) // to ENOSPC
+	filler.Close()
+	r, out := call("full")
+	if r.StatusCode != 503 || r.Header.Get("Retry-After") == "" || strings.Contains(out, "ran-full") {
+		t.Errorf("a call on a full disk: %d Retry-After %q %s", r.StatusCode, r.Header.Get("Retry-After"), out)
+	}
+	if code, body := ready(); code != 503 || !strings.Contains(body, "audit") {
+		t.Errorf("readyz on a full disk: %d %s", code, body)
+	}
+	if !strings.Contains(g.log.String(), "level=ERROR") || !strings.Contains(g.log.String(), "audit") {
+		t.Errorf("the log does not say it at error:\n%s", g.log)
+	}
+	os.Remove(filepath.Join(adir, "fill"))
+	if !eventually(10*time.Second, func() bool { c, _ := ready(); return c == 200 }) {
+		c, b := ready()
+		t.Fatalf("readyz did not recover with the space: %d %s", c, b)
+	}
+	if r, out := call("after"); r.StatusCode != 200 || !strings.Contains(out, "ran-after") {
+		t.Errorf("after the space returned: %d %s", r.StatusCode, out)
+	}
+}
+
+// Far more clients than the gateway admits: the excess get 429 with
+// Retry-After at once, the admitted calls all complete, and the audit log
+// holds the refusals aggregated (their counts add up to the 429s).
+func TestGatewayOverloadManyClients(t *testing.T) {
+	g := startGateway(t, `{"gateway": {"maxConcurrent": 1, "maxQueue": 2}}`)
+	const clients = 48
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, out := g.post(t, "/v1/tools/exec", g.token, "", `{"args":{"command":"sleep 0.3; echo done"}}`)
+			mu.Lock()
+			defer mu.Unlock()
+			codes[r.StatusCode]++
+			switch r.StatusCode {
+			case 429:
+				if r.Header.Get("Retry-After") != "1" || !strings.Contains(out, "overloaded") {
+					t.Errorf("429: Retry-After %q %s", r.Header.Get("Retry-After"), out)
+				}
+			case 200:
+				if !strings.Contains(out, "done") {
+					t.Errorf("admitted call: %s", out)
+				}
+			default:
+				t.Errorf("%d %s", r.StatusCode, out)
+			}
+		}()
+	}
+	wg.Wait()
+	if codes[429] == 0 || codes[200] == 0 {
+		t.Fatalf("status codes %v: want some admitted and some refused", codes)
+	}
+	logf := filepath.Join(g.state, "audit", "audit.jsonl")
+	if !eventually(10*time.Second, func() bool {
+		b, _ := os.ReadFile(logf)
+		n := 0
+		for _, l := range strings.Split(string(b), "\n") {
+			var rec struct {
+				Action string `json:"action"`
+				Code   string `json:"code"`
+				Count  int    `json:"count"`
+			}
+			if json.Unmarshal([]byte(l), &rec) == nil && rec.Action == "refusal" && rec.Code == "overloaded" {
+				n += rec.Count
+			}
+		}
+		return n == codes[429]
+	}) {
+		b, _ := os.ReadFile(logf)
+		t.Errorf("the audit log's overload refusals do not add up to the %d 429s:\n%s", codes[429], b)
+	}
+}
