@@ -103,12 +103,24 @@ func TestOverloadRefusalsCheapAuditedAggregated(t *testing.T) {
 	for len(s.queue) < cap(s.queue) { // a running call and a waiting one
 		s.queue <- struct{}{}
 	}
-	const n = 200
-	for i := 0; i < n; i++ {
+	// A refusal waits overloadDelay before it is sent, so that a client
+	// retrying at once cannot spin.
+	post := func() *httptest.ResponseRecorder {
 		r := httptest.NewRequest("POST", "/v1/tools/exec", strings.NewReader(`{"args":{"command":"true"},"sessionId":"s1"}`))
 		r.Header.Set("Authorization", "Bearer secret-token-123456")
 		w := httptest.NewRecorder()
 		s.Handler().ServeHTTP(w, r)
+		return w
+	}
+	t0 := time.Now()
+	if w := post(); w.Code != http.StatusTooManyRequests || time.Since(t0) < overloadDelay {
+		t.Errorf("a refusal: %d after %s, want 429 after at least %s", w.Code, time.Since(t0), overloadDelay)
+	}
+	defer func(d time.Duration) { overloadDelay = d }(overloadDelay)
+	overloadDelay = 0
+	const n = 200
+	for i := 1; i < n; i++ {
+		w := post()
 		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" || !strings.Contains(w.Body.String(), "overloaded") {
 			t.Fatalf("refusal %d: %d Retry-After %q %s", i, w.Code, w.Header().Get("Retry-After"), w.Body)
 		}

@@ -20,7 +20,7 @@ import (
 // error event; anything else streams with 200.
 func (s *Server) toolNDJSON(w http.ResponseWriter, r *http.Request) {
 	if t := r.PathValue("tool"); s.full() && t != "process" && t != "sessions_spawn" {
-		s.refuseOverload(nil)
+		s.refuseOverload(r.Context(), nil)
 		writeErr(w, errOverloaded)
 		return
 	}
