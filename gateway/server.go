@@ -102,6 +102,7 @@ type Server struct {
 	runners map[string]*runner.Runner // by profile + workspace
 
 	procs procTable
+	probe auditProbe
 	// proxies may tell the client's address (gateway.trustedProxies).
 	proxies []netip.Prefix
 }
@@ -330,8 +331,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a := s.o.Audit; a != nil {
-		if err := a.Probe(); err != nil {
-			s.o.Logger.Error("unready: the audit log cannot take records; every call is refused until it can", "err", err)
+		if err := s.probeAudit(); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unready", "reason": "audit log: " + err.Error()})
 			return
 		}
@@ -441,6 +441,9 @@ func (s *Server) prepare(req *Request) (*runner.Runner, runner.Call, error) {
 	prof := s.o.Profiles[name]
 	if prof == nil {
 		return nil, call, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("unknown profile %q", name)}
+	}
+	if err := s.auditReady(); err != nil {
+		return nil, call, err
 	}
 	ws, err := s.workspace(id)
 	if err != nil {
@@ -602,6 +605,53 @@ func (s *Server) runner(p *profiles.Profile, ws string) (*runner.Runner, error) 
 	}
 	s.runners[key] = r
 	return r, nil
+}
+
+// auditProbe caches the audit log's Probe for a second: calls are
+// refused while it fails (a nearly full disk: the next record might not
+// fit, and a call whose record cannot be written must not run), without a
+// statfs and a lock of the log per call.
+type auditProbe struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+// auditReady is nil when the audit log can take records, as last probed
+// at most a second ago; else the refusal of a call (503, Retry-After).
+func (s *Server) auditReady() error {
+	if s.o.Audit == nil {
+		return nil
+	}
+	s.probe.mu.Lock()
+	fresh := time.Since(s.probe.at) < time.Second
+	err := s.probe.err
+	s.probe.mu.Unlock()
+	if !fresh {
+		err = s.probeAudit()
+	}
+	if err != nil {
+		return &httpError{http.StatusServiceUnavailable, runner.CodeAudit, "the audit log cannot take records (" + err.Error() + "); the call was not run"}
+	}
+	return nil
+}
+
+// probeAudit probes the audit log now, caches the answer, and logs a
+// change of state: at error when it begins refusing, at info when it
+// recovers (on its own, when space returns).
+func (s *Server) probeAudit() error {
+	err := s.o.Audit.Probe()
+	s.probe.mu.Lock()
+	was := s.probe.err
+	s.probe.at, s.probe.err = time.Now(), err
+	s.probe.mu.Unlock()
+	switch {
+	case err != nil && was == nil:
+		s.o.Logger.Error("unready: the audit log cannot take records; every call is refused until it can", "err", err)
+	case err == nil && was != nil:
+		s.o.Logger.Info("ready: the audit log takes records again")
+	}
+	return err
 }
 
 // errOverloaded refuses a call the queue has no room for.
