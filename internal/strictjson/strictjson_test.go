@@ -69,3 +69,22 @@ func TestKeys(t *testing.T) {
 		t.Error("20000 levels of nesting accepted")
 	}
 }
+
+// Decode never panics, and what it accepts encoding/json accepts too.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{`{"command":"ls","env":{"A":"1"}}`, `{"command":"a","command":"b"}`, `{"Command":"x"}`, `[`, `{"list":[{"memory":"1"}]}`, `{"args":{"a":[{"b":1,"b":2}]}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var p params
+		if Decode(b, &p) != nil {
+			return
+		}
+		var q params
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&q); err != nil {
+			t.Fatalf("accepted %q, which encoding/json refuses: %v", b, err)
+		}
+	})
+}
