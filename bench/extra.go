@@ -82,6 +82,10 @@ func streamSection(bin string, g *gateway, ws string, mb int) string {
 		})
 	}
 	rate := func(d time.Duration) float64 { return float64(mb) / d.Seconds() }
+	measured["cliStream"] = 100 * raw.Seconds() / cli.Seconds()
+	if g != nil {
+		measured["gwStream"] = 100 * raw.Seconds() / gw.Seconds()
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n## Streaming: cat of a %d MiB text file\n\n", mb)
 	b.WriteString("| path | seconds | MiB/s | share of the raw pipe |\n|---|---|---|---|\n")
@@ -155,6 +159,8 @@ func memorySection(g *gateway, n int) string {
 	wg.Wait()
 	close(stop)
 	sampler.Wait()
+	measured["idleMiB"] = float64(idle) / 1024
+	measured["perCallMiB"] = float64(peak-idle) / 1024 / float64(n)
 	var b strings.Builder
 	b.WriteString("\n## Gateway memory\n\n")
 	b.WriteString("| state | RSS MiB |\n|---|---|\n")

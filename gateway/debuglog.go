@@ -13,7 +13,7 @@ import (
 // error. Nothing of the parameters or the output, as at every level.
 func (s *Server) debugEvent(e runner.Event) {
 	l := s.o.Logger
-	if !l.Enabled(context.Background(), slog.LevelDebug) {
+	if l == nil || !l.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
 	switch e.Type {

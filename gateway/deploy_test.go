@@ -37,7 +37,7 @@ func TestDashboardUsesExportedMetrics(t *testing.T) {
 		exported[n+"_bucket"] = true
 	}
 	// Every exported name is registered for real.
-	m := newMetrics()
+	m := newMetrics(1, 1)
 	m.requests.WithLabelValues("x", "200")
 	m.calls.WithLabelValues("x", "ok")
 	m.denials.WithLabelValues("x")

@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/internal/strictjson"
 	"github.com/openclaw-run/openclaw-run/runner"
 )
 
@@ -221,7 +223,7 @@ func (s *Server) startBackground(req *Request, rn *runner.Runner, call runner.Ca
 		s.refuseCall(req, call.SessionID, err)
 		return nil, err
 	}
-	release, err := s.admit(ctx)
+	release, err := s.admit(ctx, &call)
 	if err == nil {
 		err = s.share(p)
 		if err != nil {
@@ -261,6 +263,8 @@ func (s *Server) startBackground(req *Request, rn *runner.Runner, call runner.Ca
 		switch {
 		case final.Type == "error":
 			p.finish("failed", -1, final.Code+": "+final.Message)
+		case final.Result != nil && final.Result.Canceled && s.base.Err() != nil:
+			p.finish("killed", final.Result.ExitCode, "killed by the gateway's shutdown (a stop or a restart)")
 		case final.Result != nil && final.Result.Canceled:
 			p.finish("killed", final.Result.ExitCode, "")
 		case final.Result != nil:
@@ -282,19 +286,35 @@ func (s *Server) startBackground(req *Request, rn *runner.Runner, call runner.Ca
 	}
 }
 
-// share records a process and its state in the cluster, if any: the other
+// records are where background processes are recorded beyond memory:
+// the cluster's store, else the session store if it keeps them (bbolt),
+// else nowhere (an MCP server's memory store).
+func (s *Server) records() ProcRecords {
+	if s.o.Cluster != nil {
+		return s.o.Cluster
+	}
+	r, _ := s.o.Store.(ProcRecords)
+	return r
+}
+
+// share records a process and its state: in the cluster, the other
 // gateways then forward calls for it here, and mark it ended if this
-// gateway dies. Without the record the process is not started: a poll
-// through another gateway could not find it.
+// gateway dies; in the session store, poll and list after a restart say
+// what became of it. Without the record the process is not started.
 func (s *Server) share(p *bgProc) error {
-	if s.o.Cluster == nil {
+	rec := s.records()
+	if rec == nil {
 		return nil
 	}
+	owner := ""
+	if s.o.Cluster != nil {
+		owner = s.o.Cluster.Self().ID
+	}
 	p.mu.Lock()
-	info := ProcInfo{ID: p.ID, Session: p.Session, Owner: s.o.Cluster.Self().ID, Command: p.Command, Status: p.status,
+	info := ProcInfo{ID: p.ID, Session: p.Session, Owner: owner, Command: p.Command, Status: p.status,
 		ExitCode: p.exitCode, Error: p.errMsg, Started: p.Started}
 	p.mu.Unlock()
-	if err := s.o.Cluster.PutProc(info); err != nil {
+	if err := rec.PutProc(info); err != nil {
 		return &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", "cannot record the background process: " + err.Error()}
 	}
 	return nil
@@ -313,11 +333,54 @@ func infoView(i *ProcInfo) map[string]any {
 	return v
 }
 
-// remote serves a process call for a process this gateway does not run:
-// forwarded to the gateway that runs it, or, when that gateway is gone,
-// answered with the process marked ended (its jail died with it).
-func (s *Server) remote(session, id string, raw json.RawMessage) (map[string]any, error) {
+// settle returns the live gateway that runs a process recorded as
+// running, or, when that gateway is known to be dead, marks the process
+// so (its jail died with it) and returns nil. Known dead: this gateway
+// does not run it although it is the owner (a restart: the jail died with
+// the previous run), the owner's membership expired, the owner's
+// membership is younger than the process (it restarted since), or the
+// owner refuses connections (gone).
+func (s *Server) settle(info *ProcInfo) (*Member, error) {
+	if info.Status != "running" {
+		return nil, nil
+	}
+	var status, why string
 	c := s.o.Cluster
+	switch {
+	case c == nil || info.Owner == c.Self().ID:
+		status, why = "killed", "killed by a restart of the gateway: it stopped while the process ran, and the process's jail died with it"
+	default:
+		owner, err := c.MemberOf(info.Owner)
+		if err != nil {
+			return nil, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", err.Error()}
+		}
+		switch {
+		case owner == nil:
+			status, why = "ended", fmt.Sprintf("its gateway %s is gone; its jail died with it", info.Owner)
+		case owner.Started.After(info.Started):
+			status, why = "killed", fmt.Sprintf("killed by a restart of its gateway %s: the jail died with the run that started it", info.Owner)
+		default:
+			return owner, nil
+		}
+	}
+	return nil, s.markEnded(info, status, why)
+}
+
+// markEnded records a process as dead with its gateway.
+func (s *Server) markEnded(info *ProcInfo, status, why string) error {
+	info.Status, info.ExitCode, info.Error = status, -1, why
+	if err := s.records().PutProc(*info); err != nil {
+		return &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", err.Error()}
+	}
+	return nil
+}
+
+// remote serves a process call for a process this gateway does not run
+// now: forwarded to the gateway that runs it, or, when that gateway is
+// gone (or it was this gateway's previous run), answered from the record,
+// with the process marked as dead with its gateway.
+func (s *Server) remote(session, id string, raw json.RawMessage) (map[string]any, error) {
+	c := s.records()
 	info, err := c.Proc(id)
 	if errors.Is(err, ErrNoProc) || (err == nil && info.Session != session) {
 		return nil, &httpError{http.StatusNotFound, "not_found", fmt.Sprintf("no process %q in session %q", id, session)}
@@ -325,20 +388,19 @@ func (s *Server) remote(session, id string, raw json.RawMessage) (map[string]any
 	if err != nil {
 		return nil, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", err.Error()}
 	}
-	var owner *Member
-	if info.Status == "running" && info.Owner != c.Self().ID {
-		if owner, err = c.MemberOf(info.Owner); err != nil {
-			return nil, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", err.Error()}
-		}
+	owner, err := s.settle(info)
+	if err != nil {
+		return nil, err
 	}
 	if owner != nil {
-		return s.forward(owner, session, raw)
-	}
-	if info.Status == "running" { // its gateway is gone (or restarted): so is its jail
-		info.Status, info.ExitCode = "ended", -1
-		info.Error = fmt.Sprintf("its gateway %s is gone; its jail died with it", info.Owner)
-		if err := c.PutProc(*info); err != nil {
-			return nil, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", err.Error()}
+		out, err := s.forward(owner, session, raw)
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return out, err
+		}
+		// Nothing listens where the owner was: it died (its membership
+		// only says so when it expires).
+		if err := s.markEnded(info, "ended", fmt.Sprintf("its gateway %s is gone (%s refuses connections); its jail died with it", info.Owner, owner.Addr)); err != nil {
+			return nil, err
 		}
 	}
 	var a struct {
@@ -357,6 +419,15 @@ func (s *Server) remote(session, id string, raw json.RawMessage) (map[string]any
 	return nil, &httpError{http.StatusGone, "not_found", fmt.Sprintf("process %s %s on gateway %s: its output is gone with it", id, info.Status, info.Owner)}
 }
 
+// ownerError is a forward that did not reach the owner: a 502 that
+// unwraps to the network error (ECONNREFUSED: the owner is gone).
+type ownerError struct {
+	httpError
+	err error
+}
+
+func (e *ownerError) Unwrap() []error { return []error{&e.httpError, e.err} }
+
 // forwardClient carries process calls to the gateway that owns the
 // process; a poll waits up to 30 s there.
 var forwardClient = &http.Client{Timeout: 45 * time.Second}
@@ -371,7 +442,7 @@ func (s *Server) forward(owner *Member, session string, raw json.RawMessage) (ma
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := forwardClient.Do(req)
 	if err != nil {
-		return nil, &httpError{http.StatusBadGateway, "owner_unreachable", fmt.Sprintf("the process runs on gateway %s (%s), which did not answer: %v", owner.ID, owner.Addr, err)}
+		return nil, &ownerError{httpError{http.StatusBadGateway, "owner_unreachable", fmt.Sprintf("the process runs on gateway %s (%s), which did not answer: %v", owner.ID, owner.Addr, err)}, err}
 	}
 	defer resp.Body.Close()
 	var out struct {
@@ -434,10 +505,14 @@ func (s *Server) processAction(rn *runner.Runner, session string, raw json.RawMe
 		Data      string `json:"data"`
 		EOF       bool   `json:"eof"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(orEmpty(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&a); err != nil {
+	if err := strictjson.Decode(orEmpty(raw), &a); err != nil {
 		return nil, &httpError{http.StatusBadRequest, "invalid_params", "process: " + err.Error()}
+	}
+	switch {
+	case a.Timeout < 0 || a.Timeout > 30000:
+		return nil, &httpError{http.StatusBadRequest, "invalid_params", "process: timeout must be from 0 to 30000 (ms)"}
+	case a.Offset < 0 || a.Limit < 0:
+		return nil, &httpError{http.StatusBadRequest, "invalid_params", "process: offset and limit must not be negative"}
 	}
 	if a.ProcessID == "" {
 		a.ProcessID = a.SessionID
@@ -459,21 +534,25 @@ func (s *Server) processAction(rn *runner.Runner, session string, raw json.RawMe
 			}
 		}
 		s.procs.mu.Unlock()
-		if s.o.Cluster != nil {
-			infos, err := s.o.Cluster.Procs(session)
+		if rec := s.records(); rec != nil {
+			infos, err := rec.Procs(session)
 			if err != nil {
 				return nil, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", err.Error()}
 			}
 			for i := range infos {
-				if !local[infos[i].ID] {
-					out = append(out, infoView(&infos[i]))
+				if local[infos[i].ID] {
+					continue
 				}
+				if _, err := s.settle(&infos[i]); err != nil {
+					return nil, err
+				}
+				out = append(out, infoView(&infos[i]))
 			}
 		}
 		return map[string]any{"processes": out}, nil
 	}
 	p, err := s.procs.get(session, a.ProcessID)
-	if err != nil && s.o.Cluster != nil {
+	if err != nil && s.records() != nil {
 		return s.remote(session, a.ProcessID, raw)
 	}
 	if err != nil {
@@ -551,8 +630,8 @@ func (s *Server) processAction(rn *runner.Runner, session string, raw json.RawMe
 		s.procs.mu.Lock()
 		delete(s.procs.procs, p.ID)
 		s.procs.mu.Unlock()
-		if s.o.Cluster != nil {
-			if err := s.o.Cluster.DeleteProc(ProcInfo{ID: p.ID, Session: p.Session}); err != nil {
+		if rec := s.records(); rec != nil {
+			if err := rec.DeleteProc(ProcInfo{ID: p.ID, Session: p.Session}); err != nil {
 				return nil, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", err.Error()}
 			}
 		}

@@ -307,6 +307,11 @@ func (r *Redis) Join(ctx context.Context, self Member) {
 		}
 	}
 	renew()
+	// This gateway's own processes of a previous run are dead now, not
+	// when the next reap comes round.
+	if _, err := r.Reap(); err != nil {
+		r.log.Error("cluster: reaping processes of dead gateways", "err", err)
+	}
 	beat, reap := time.NewTicker(r.ttl/3), time.NewTicker(r.ttl/2)
 	defer beat.Stop()
 	defer reap.Stop()
@@ -426,8 +431,9 @@ func (r *Redis) DeleteProc(p ProcInfo) error {
 }
 
 // Reap marks running processes whose owner is no longer a member as
-// ended: their gateway died, and its jails died with it (the runner kills
-// a jail when its parent dies).
+// ended, and those whose owner's membership is younger than the process
+// (it restarted since) as killed: their gateway died, and its jails died
+// with it (the runner kills a jail when its parent dies).
 func (r *Redis) Reap() (int, error) {
 	ctx, cancel := r.ctx()
 	ids, err := r.c.SMembers(ctx, r.key("procs", "running")).Result()
@@ -445,11 +451,16 @@ func (r *Redis) Reap() (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if m != nil {
+		switch {
+		case m == nil:
+			p.Status, p.ExitCode = "ended", -1
+			p.Error = fmt.Sprintf("its gateway %s stopped renewing its membership; its jail died with it", p.Owner)
+		case m.Started.After(p.Started): // the owner restarted since
+			p.Status, p.ExitCode = "killed", -1
+			p.Error = fmt.Sprintf("killed by a restart of its gateway %s: the jail died with the run that started it", p.Owner)
+		default:
 			continue
 		}
-		p.Status, p.ExitCode = "ended", -1
-		p.Error = fmt.Sprintf("its gateway %s stopped renewing its membership; its jail died with it", p.Owner)
 		if err := r.PutProc(*p); err != nil {
 			return n, err
 		}

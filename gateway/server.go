@@ -28,6 +28,7 @@ import (
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/config"
+	"github.com/openclaw-run/openclaw-run/internal/strictjson"
 	"github.com/openclaw-run/openclaw-run/internal/version"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runner"
@@ -67,10 +68,24 @@ type Options struct {
 type Cluster interface {
 	Self() Member
 	MemberOf(id string) (*Member, error)
+	ProcRecords
+}
+
+// ProcRecords keep the record of background processes beyond the
+// gateway's memory: the cluster's (Redis), or the embedded session
+// store's, so that a process killed by a restart is reported as such by
+// poll and list instead of not_found.
+type ProcRecords interface {
 	PutProc(ProcInfo) error
 	Proc(id string) (*ProcInfo, error)
 	Procs(session string) ([]ProcInfo, error)
 	DeleteProc(ProcInfo) error
+}
+
+// procEnder is a store of process records that only this gateway writes:
+// what it recorded as running at its start died with its previous run.
+type procEnder interface {
+	EndRunning(status, reason string) (int, error)
 }
 
 // Pinger is a store that can say whether it is reachable (readyz).
@@ -97,6 +112,7 @@ type Server struct {
 	// clients: the operator (first) and the named ones.
 	clients  []*Client
 	operator *Client
+	probe    auditProbe
 	// proxies may tell the client's address (gateway.trustedProxies).
 	proxies []netip.Prefix
 }
@@ -127,7 +143,7 @@ func New(o Options) (*Server, error) {
 	if maxQueue <= 0 {
 		maxQueue = 64
 	}
-	s := &Server{o: o, cfg: c, mux: http.NewServeMux(), metrics: newMetrics(),
+	s := &Server{o: o, cfg: c, mux: http.NewServeMux(), metrics: newMetrics(maxRun, maxQueue),
 		slots: make(chan struct{}, maxRun), queue: make(chan struct{}, maxRun+maxQueue), runners: map[string]*runner.Runner{}}
 	s.base, s.stop = context.WithCancel(context.Background())
 	s.operator = &Client{sum: sha256.Sum256([]byte(o.Token)), Sessions: "any", Profiles: []string{c.Tools.Profile}, Admin: true}
@@ -140,6 +156,15 @@ func New(o Options) (*Server, error) {
 	var err error
 	if s.proxies, err = ParseProxies(c.Gateway.TrustedProxies); err != nil {
 		return nil, err
+	}
+	if e, ok := o.Store.(procEnder); ok && o.Cluster == nil {
+		n, err := e.EndRunning("killed", "killed by a restart of the gateway: it stopped while the process ran, and the process's jail died with it")
+		if err != nil {
+			return nil, fmt.Errorf("session store: background process records: %w", err)
+		}
+		if n > 0 {
+			o.Logger.Warn("background processes of the previous run marked killed", "count", n)
+		}
 	}
 	s.routes()
 	go s.reapProcs()
@@ -220,7 +245,19 @@ func (w *statusWriter) WriteHeader(c int) {
 	if w.code == 0 {
 		w.code = c
 	}
+	retryAfter(w.Header(), c)
 	w.ResponseWriter.WriteHeader(c)
+}
+
+// retryAfter tells a client refused for now (429 overloaded or locked
+// out, 503 shared state, audit log or jail setup unavailable) when to try
+// again, unless the refusal said it already (a lockout says when it
+// ends). One second: the gateway's queue turns over in about that, and a
+// client that waits it out costs nothing meanwhile.
+func retryAfter(h http.Header, status int) {
+	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", "1")
+	}
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
@@ -246,7 +283,13 @@ func (s *Server) guard(route string, auth bool, next http.Handler) http.Handler 
 		t0 := time.Now()
 		defer func() {
 			s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
-			s.o.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "code", sw.code,
+			level := slog.LevelInfo
+			if sw.code == http.StatusTooManyRequests {
+				// Counted in the metrics and aggregated in the audit log: a
+				// line each would make logging an overload's bottleneck.
+				level = slog.LevelDebug
+			}
+			s.o.Logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "code", sw.code,
 				"ms", time.Since(t0).Milliseconds(), "addr", clientAddr(r, s.proxies))
 		}()
 		w = sw
@@ -353,8 +396,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a := s.o.Audit; a != nil {
-		if err := a.Probe(); err != nil {
-			s.o.Logger.Error("unready: the audit log cannot take records; every call is refused until it can", "err", err)
+		if err := s.probeAudit(); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unready", "reason": "audit log: " + err.Error()})
 			return
 		}
@@ -391,7 +433,8 @@ func (s *Server) maxBody() int64 {
 }
 
 // DecodeRequest reads one request body strictly: bounded, one JSON object,
-// no unknown fields.
+// no unknown fields, no key twice or in another case (at any depth: the
+// args too).
 func DecodeRequest(body io.Reader, limit int64) (*Request, error) {
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
@@ -401,13 +444,8 @@ func DecodeRequest(body io.Reader, limit int64) (*Request, error) {
 		return nil, &httpError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body exceeds %d bytes", limit)}
 	}
 	var req Request
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := strictjson.Decode(data, &req); err != nil {
 		return nil, &httpError{http.StatusBadRequest, "invalid_request", "malformed request: " + err.Error()}
-	}
-	if dec.More() {
-		return nil, &httpError{http.StatusBadRequest, "invalid_request", "malformed request: more than one JSON value"}
 	}
 	if len(req.Args) > 0 && req.Args[0] != '{' {
 		return nil, &httpError{http.StatusBadRequest, "invalid_request", "args must be a JSON object"}
@@ -491,6 +529,9 @@ func (s *Server) prepare(req *Request) (rn *runner.Runner, call runner.Call, err
 	if prof == nil {
 		return nil, call, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("unknown profile %q", name)}
 	}
+	if err := s.auditReady(); err != nil {
+		return nil, call, err
+	}
 	ws, err := s.workspace(id)
 	if err != nil {
 		return nil, call, err
@@ -523,13 +564,23 @@ func (s *Server) gatewayTool(req *Request) (events []runner.Event, ok bool, err 
 	}
 	var args map[string]any
 	json.Unmarshal(orEmpty(req.Args), &args)
-	bg, _ := args["background"].(bool)
-	yield, hasYield := args["yieldMs"].(float64)
-	if req.Tool != "process" && !((req.Tool == "exec" || req.Tool == "bash") && (bg || hasYield)) {
+	exec := req.Tool == "exec" || req.Tool == "bash"
+	bg, yield, hasYield, err := backgroundArgs(args)
+	if err == nil {
+		// The map above kept the last of two equal keys; a request that
+		// did not come through DecodeRequest (MCP) is checked here.
+		if kerr := strictjson.Keys(orEmpty(req.Args), nil); kerr != nil {
+			err = &httpError{http.StatusBadRequest, "invalid_params", req.Tool + ": " + kerr.Error()}
+		}
+	}
+	if exec && err != nil {
+		return nil, true, err
+	}
+	if req.Tool != "process" && !(exec && (bg || hasYield)) {
 		return nil, false, nil
 	}
-	if hasYield && (yield < 0 || yield > maxYieldMs) {
-		return nil, true, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("exec: yieldMs must be between 0 and %d", maxYieldMs)}
+	if err != nil {
+		return nil, true, err
 	}
 	rn, call, err := s.prepare(req)
 	if err != nil {
@@ -545,10 +596,7 @@ func (s *Server) gatewayTool(req *Request) (events []runner.Event, ok bool, err 
 	if req.Tool == "process" {
 		out, err = s.process(req, rn, call.SessionID, req.Args)
 	} else {
-		if bg {
-			yield = 0
-		}
-		out, err = s.startBackground(req, rn, call, args, time.Duration(yield)*time.Millisecond)
+		out, err = s.startBackground(req, rn, call, args, yield)
 	}
 	if err != nil {
 		return nil, true, err
@@ -556,9 +604,32 @@ func (s *Server) gatewayTool(req *Request) (events []runner.Event, ok bool, err 
 	return []runner.Event{{Type: "start", Tool: req.Tool}, {Type: "result", Tool: req.Tool, Output: out}}, true, nil
 }
 
-// maxYieldMs bounds exec's yieldMs: how long a background start waits
-// for the process to end before it answers.
-const maxYieldMs = 120000
+// maxYieldMs bounds exec's yieldMs: how long a request may wait for a
+// background process before it answers (10 minutes).
+const maxYieldMs = 600_000
+
+// backgroundArgs reads exec's background and yieldMs. A yieldMs that is
+// not a whole number of milliseconds from 0 to maxYieldMs, or a
+// background that is not a boolean, is a 400 (the call is not run).
+func backgroundArgs(args map[string]any) (bg bool, yield time.Duration, hasYield bool, err error) {
+	if v, ok := args["background"]; ok && v != nil {
+		if bg, ok = v.(bool); !ok {
+			return false, 0, false, &httpError{http.StatusBadRequest, "invalid_params", "exec: background must be true or false"}
+		}
+	}
+	v, hasYield := args["yieldMs"]
+	if !hasYield || v == nil {
+		return bg, 0, false, nil
+	}
+	ms, ok := v.(float64)
+	if !ok || ms < 0 || ms > maxYieldMs || ms != float64(int64(ms)) {
+		return bg, 0, true, &httpError{http.StatusBadRequest, "invalid_params", fmt.Sprintf("exec: yieldMs must be a whole number of milliseconds from 0 to %d", maxYieldMs)}
+	}
+	if bg {
+		return true, 0, true, nil // background answers at once
+	}
+	return false, time.Duration(ms) * time.Millisecond, true, nil
+}
 
 // workspace returns (creating) the session's workspace: its own directory
 // below sandbox.workspace, or the shared one.
@@ -631,19 +702,71 @@ func (s *Server) runner(p *profiles.Profile, ws string) (*runner.Runner, error) 
 	return r, nil
 }
 
+// auditProbe caches the audit log's Probe for a second: calls are
+// refused while it fails (a nearly full disk: the next record might not
+// fit, and a call whose record cannot be written must not run), without a
+// statfs and a lock of the log per call.
+type auditProbe struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+// auditReady is nil when the audit log can take records, as last probed
+// at most a second ago; else the refusal of a call (503, Retry-After).
+func (s *Server) auditReady() error {
+	if s.o.Audit == nil {
+		return nil
+	}
+	s.probe.mu.Lock()
+	fresh := time.Since(s.probe.at) < time.Second
+	err := s.probe.err
+	s.probe.mu.Unlock()
+	if !fresh {
+		err = s.probeAudit()
+	}
+	if err != nil {
+		return &httpError{http.StatusServiceUnavailable, runner.CodeAudit, "the audit log cannot take records (" + err.Error() + "); the call was not run"}
+	}
+	return nil
+}
+
+// probeAudit probes the audit log now, caches the answer, and logs a
+// change of state: at error when it begins refusing, at info when it
+// recovers (on its own, when space returns).
+func (s *Server) probeAudit() error {
+	err := s.o.Audit.Probe()
+	s.probe.mu.Lock()
+	was := s.probe.err
+	s.probe.at, s.probe.err = time.Now(), err
+	s.probe.mu.Unlock()
+	switch {
+	case err != nil && was == nil:
+		s.o.Logger.Error("unready: the audit log cannot take records; every call is refused until it can", "err", err)
+	case err == nil && was != nil:
+		s.o.Logger.Info("ready: the audit log takes records again")
+	}
+	return err
+}
+
+// errOverloaded refuses a call the queue has no room for.
+var errOverloaded = &httpError{http.StatusTooManyRequests, "overloaded", "too many calls running and waiting; try again later (Retry-After)"}
+
 // admit waits for a call slot: at most maxConcurrent run, maxQueue wait,
-// and the rest are refused at once (429).
-func (s *Server) admit(ctx context.Context) (func(), error) {
+// and the rest are refused at once (429), each refusal audited.
+func (s *Server) admit(ctx context.Context, call *runner.Call) (func(), error) {
 	select {
 	case s.queue <- struct{}{}:
 	default:
-		s.metrics.denials.WithLabelValues("overload").Inc()
-		s.auditRefusal("overload", audit.Record{Code: "overloaded", Reason: "too many calls running and waiting"})
-		return nil, &httpError{http.StatusTooManyRequests, "overloaded", "too many calls running and waiting; try again later"}
+		s.refuseOverload(ctx, call)
+		return nil, errOverloaded
 	}
+	s.metrics.queued.Inc()
 	select {
 	case s.slots <- struct{}{}:
+		s.metrics.queued.Dec()
 	case <-ctx.Done():
+		s.metrics.queued.Dec()
 		<-s.queue
 		return nil, ctx.Err()
 	}
@@ -655,6 +778,46 @@ func (s *Server) admit(ctx context.Context) (func(), error) {
 		<-s.queue
 		s.wg.Done()
 	}, nil
+}
+
+// full says whether the queue has no room: a request that would be
+// refused by admit is refused before its body is read and its session
+// touched, so that a flood of refusals costs little of the CPU the
+// admitted calls need.
+func (s *Server) full() bool { return len(s.queue) == cap(s.queue) }
+
+// overloadDelay is how long an overload refusal waits before it is sent.
+// A client that retries at once instead of honouring Retry-After would
+// otherwise spin: 96 such clients made 4,000 refusals a second on 2 cores
+// and took more than half the CPU from the admitted calls. Waiting costs a
+// timer; it bounds such a client to 10 refusals a second per connection.
+var overloadDelay = 100 * time.Millisecond
+
+// refuseOverload counts and audits an overload refusal, then waits
+// overloadDelay (or until ctx ends). The audit log aggregates the
+// refusals (audit.Log.Refusal: at most one record a second, with the
+// count of the refusals it stands for), so that an overloaded gateway
+// does not also make its audit log the bottleneck.
+func (s *Server) refuseOverload(ctx context.Context, call *runner.Call) {
+	defer func() {
+		t := time.NewTimer(overloadDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}()
+	s.metrics.denials.WithLabelValues("overload").Inc()
+	if s.o.Audit == nil {
+		return
+	}
+	rec := audit.Record{Timestamp: time.Now().UTC(), Decision: "deny", Code: errOverloaded.code, Reason: errOverloaded.message}
+	if call != nil {
+		rec.SessionID, rec.UserID, rec.Channel, rec.Tool = call.SessionID, call.UserID, call.Channel, call.Tool
+	}
+	if err := s.o.Audit.Refusal("overload", rec); err != nil {
+		s.o.Logger.Error("audit: cannot record an overload refusal", "err", err)
+	}
 }
 
 // callContext ends with the request or with the server.
@@ -701,7 +864,7 @@ func (s *Server) Call(ctx context.Context, req *Request, emit runner.Emit) (err 
 	defer cancel()
 	stop := context.AfterFunc(s.base, cancel) // the gateway shuts down
 	defer stop()
-	release, err := s.admit(ctx)
+	release, err := s.admit(ctx, &call)
 	if err != nil {
 		return fail(err)
 	}
@@ -745,6 +908,7 @@ func statusOf(code string) int {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	retryAfter(w.Header(), status) // /readyz is not behind guard's statusWriter
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)

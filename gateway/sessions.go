@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,13 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/config"
 
 	bolt "go.etcd.io/bbolt"
+	bolterr "go.etcd.io/bbolt/errors"
 )
 
 // Session is what the gateway keeps about one session.
@@ -52,7 +56,10 @@ var sessionID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile
 // directory): no slashes, no dots first, bounded.
 func ValidSessionID(id string) bool { return sessionID().MatchString(id) }
 
-var bucket = []byte("sessions")
+var (
+	bucket     = []byte("sessions")
+	procBucket = []byte("processes")
+)
 
 // boltStore is the embedded store. A session is written, and synced,
 // before its first call runs; after that a call only counts itself in
@@ -82,24 +89,171 @@ type boltStore struct {
 // flushEvery is how often a gateway writes its sessions' call counts.
 var flushEvery = time.Second
 
-// OpenBolt opens (creating, mode 0600) the embedded session store.
-func OpenBolt(path string) (Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("session store %s: %w", path, err)
+// DamagedError is a session store whose file is damaged: bbolt refused
+// it, panicked reading it, or its consistency check failed. Its message
+// is one line naming the file and the fixes.
+type DamagedError struct {
+	Path string
+	Err  error
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("session store %s is damaged (%v): restore it from a backup (openclaw-run restore ARCHIVE), "+
+		"or set it aside and start with an empty one (openclaw-run sessions repair; workspaces are kept)", e.Path, e.Err)
+}
+
+func (e *DamagedError) Unwrap() error { return e.Err }
+
+// OpenBolt opens (creating, mode 0600) the embedded session store, after
+// checking the file's consistency (it holds metadata only: small). A
+// damaged file is a *DamagedError, never a crash: bbolt panics on some
+// damaged pages, and each use of the file recovers from that.
+func OpenBolt(path string) (st Store, err error) {
+	// A bbolt that panics inside Open keeps its mapping of the file, and
+	// with it the file's lock, until the process exits (a gateway that
+	// finds its store damaged exits; RepairBolt moves the file aside and
+	// opens a new one).
+	if err := checkSize(path); err != nil {
+		return nil, &DamagedError{path, err}
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucket)
-		return err
+	var db *bolt.DB
+	err = guard(func() error {
+		var err error
+		if db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second}); err != nil {
+			return err
+		}
+		// Read every page the gateway will read, here, where a damaged
+		// one is an error (bbolt's own Check runs in a goroutine of its
+		// own, where a fault could not be caught).
+		return db.View(func(tx *bolt.Tx) error {
+			return tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+				return b.ForEach(func(k, v []byte) error { return nil })
+			})
+		})
 	})
 	if err != nil {
-		db.Close()
-		return nil, err
+		if db != nil {
+			guard(db.Close)
+		}
+		// Opened but inconsistent, or refused for what is in it; not a
+		// lock held by another process (a timeout) nor a system error
+		// (permission, a full or read-only disk).
+		var errno syscall.Errno
+		if db != nil || !errors.Is(err, bolterr.ErrTimeout) && !errors.As(err, &errno) {
+			return nil, &DamagedError{path, err}
+		}
+		return nil, fmt.Errorf("session store %s: %w", path, err)
+	}
+	err = guard(func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			if _, err := tx.CreateBucketIfNotExists(bucket); err != nil {
+				return err
+			}
+			_, err := tx.CreateBucketIfNotExists(procBucket)
+			return err
+		})
+	})
+	if err != nil {
+		guard(db.Close)
+		return nil, &DamagedError{path, err}
 	}
 	b := &boltStore{db: db, cache: map[string]*Session{}, dirty: map[string]bool{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go b.flusher()
 	return b, nil
+}
+
+// checkSize refuses a bbolt file shorter than its meta pages say it is
+// (cut short by a crash or a full disk): bbolt would read past its end.
+// A meta page: a 16-byte page header, then magic, version, pageSize,
+// flags (4 bytes each), the root bucket (16), the freelist page (8) and
+// the high-water page id (8).
+func checkSize(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // a new store
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	const magic = 0xED0CDAED
+	var hdr [64]byte
+	for _, off := range []int64{0, -1} {
+		if off < 0 { // the second meta page is one page size after the first
+			var ps [4]byte
+			if _, err := f.ReadAt(ps[:], 16+8); err != nil {
+				return nil // bbolt says what is wrong
+			}
+			off = int64(binary.LittleEndian.Uint32(ps[:]))
+		}
+		if _, err := f.ReadAt(hdr[:], off); err != nil {
+			continue
+		}
+		m := hdr[16:]
+		if binary.LittleEndian.Uint32(m[0:]) != magic {
+			continue
+		}
+		pageSize := int64(binary.LittleEndian.Uint32(m[8:]))
+		pages := int64(binary.LittleEndian.Uint64(m[40:]))
+		if pageSize > 0 && pages > 0 && st.Size() < pages*pageSize {
+			return fmt.Errorf("the file is %d bytes, its pages need %d: cut short", st.Size(), pages*pageSize)
+		}
+	}
+	return nil
+}
+
+// errPanic marks a panic of bbolt turned into an error.
+var errPanic = errors.New("bbolt panicked")
+
+// guard runs f, turning a panic (bbolt's answer to some damaged pages)
+// or a memory fault (a page beyond the end of a truncated file is a
+// SIGBUS in bbolt's mapping) into an error.
+func guard(f func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errPanic, r)
+		}
+	}()
+	return f()
+}
+
+func (b *boltStore) view(f func(*bolt.Tx) error) error {
+	return guard(func() error { return b.db.View(f) })
+}
+
+func (b *boltStore) update(f func(*bolt.Tx) error) error {
+	return guard(func() error { return b.db.Update(f) })
+}
+
+// RepairBolt sets a damaged session store aside (renamed with a
+// .damaged-TIME suffix, for a later look) and creates an empty one in its
+// place. Sessions are metadata: their workspaces stay, and a session's
+// next call finds its workspace again. It returns where the damaged file
+// went, or "" when the store was not damaged (nothing is changed then).
+func RepairBolt(path string) (string, error) {
+	st, err := OpenBolt(path)
+	if err == nil {
+		return "", st.Close()
+	}
+	var de *DamagedError
+	if !errors.As(err, &de) {
+		return "", err
+	}
+	aside := path + ".damaged-" + time.Now().UTC().Format("20060102T150405Z")
+	if err := os.Rename(path, aside); err != nil {
+		return "", err
+	}
+	st, err = OpenBolt(path)
+	if err != nil {
+		return aside, err
+	}
+	return aside, st.Close()
 }
 
 // flusher writes the changed sessions every flushEvery until Close. A
@@ -132,7 +286,7 @@ func (b *boltStore) flush() error {
 	if len(batch) == 0 {
 		return nil
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucket)
 		for _, s := range batch {
 			v, err := json.Marshal(s)
@@ -171,7 +325,7 @@ func (b *boltStore) Get(id string) (*Session, error) {
 // read reads a session from the file.
 func (b *boltStore) read(id string) (*Session, error) {
 	var s *Session
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucket).Get([]byte(id))
 		if v == nil {
 			return ErrNoSession
@@ -225,7 +379,7 @@ func (b *boltStore) Touch(in Session) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(in.ID), v) }); err != nil {
+	if err := b.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(in.ID), v) }); err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
@@ -239,7 +393,7 @@ func (b *boltStore) Touch(in Session) (*Session, error) {
 // of the cached ones over it.
 func (b *boltStore) List() ([]Session, error) {
 	var out []Session
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucket).ForEach(func(_, v []byte) error {
 			var s Session
 			if err := json.Unmarshal(v, &s); err != nil {
@@ -268,7 +422,7 @@ func (b *boltStore) Delete(id string) error {
 	delete(b.cache, id)
 	delete(b.dirty, id)
 	b.mu.Unlock()
-	return b.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete([]byte(id)) })
+	return b.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete([]byte(id)) })
 }
 
 // Close writes the changed sessions and closes the file.
@@ -343,7 +497,7 @@ func (b *boltStore) Snapshot(w io.Writer) error {
 	if err := b.flush(); err != nil { // the counts so far belong in the copy
 		return err
 	}
-	return b.db.View(func(tx *bolt.Tx) error {
+	return b.view(func(tx *bolt.Tx) error {
 		_, err := tx.WriteTo(w)
 		return err
 	})
@@ -382,4 +536,85 @@ func Prune(st Store, cfg *config.Config, age time.Duration, log *audit.Log) (int
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// Background process records (ProcRecords): written, and synced, when a
+// process starts and when it ends, so that after a restart poll and list
+// say what became of it. Background processes are few; a sync each is
+// cheap next to the process.
+
+func (b *boltStore) PutProc(p ProcInfo) error {
+	v, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return b.update(func(tx *bolt.Tx) error { return tx.Bucket(procBucket).Put([]byte(p.ID), v) })
+}
+
+func (b *boltStore) Proc(id string) (*ProcInfo, error) {
+	var p *ProcInfo
+	err := b.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(procBucket).Get([]byte(id))
+		if v == nil {
+			return ErrNoProc
+		}
+		p = &ProcInfo{}
+		return json.Unmarshal(v, p)
+	})
+	return p, err
+}
+
+func (b *boltStore) Procs(session string) ([]ProcInfo, error) {
+	var out []ProcInfo
+	err := b.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(procBucket).ForEach(func(_, v []byte) error {
+			var p ProcInfo
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			if p.Session == session {
+				out = append(out, p)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (b *boltStore) DeleteProc(p ProcInfo) error {
+	return b.update(func(tx *bolt.Tx) error { return tx.Bucket(procBucket).Delete([]byte(p.ID)) })
+}
+
+// EndRunning marks every process recorded as running with status and
+// reason: called when a gateway starts, these ran under its previous run,
+// and their jails died with it (a jail dies with its gateway).
+func (b *boltStore) EndRunning(status, reason string) (int, error) {
+	n := 0
+	err := b.update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(procBucket)
+		var ended []ProcInfo
+		err := bk.ForEach(func(_, v []byte) error {
+			var p ProcInfo
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			if p.Status == "running" {
+				p.Status, p.ExitCode, p.Error = status, -1, reason
+				ended = append(ended, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range ended {
+			v, _ := json.Marshal(p)
+			if err := bk.Put([]byte(p.ID), v); err != nil {
+				return err
+			}
+		}
+		n = len(ended)
+		return nil
+	})
+	return n, err
 }

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/egress"
+	"github.com/openclaw-run/openclaw-run/internal/strictjson"
 	"github.com/openclaw-run/openclaw-run/runner"
 )
 
@@ -17,6 +19,11 @@ import (
 // a refusal (policy, parameters) is answered with its status code and the
 // error event; anything else streams with 200.
 func (s *Server) toolNDJSON(w http.ResponseWriter, r *http.Request) {
+	if t := r.PathValue("tool"); s.full() && t != "process" && t != "sessions_spawn" {
+		s.refuseOverload(r.Context(), nil)
+		writeErr(w, errOverloaded)
+		return
+	}
 	req, err := DecodeRequest(http.MaxBytesReader(w, r.Body, s.maxBody()+1), s.maxBody())
 	if err != nil {
 		writeErr(w, err)
@@ -42,7 +49,7 @@ func (s *Server) toolNDJSON(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.callContext(r)
 	defer cancel()
-	release, err := s.admit(ctx)
+	release, err := s.admit(ctx, &call)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -181,10 +188,20 @@ func (s *Server) observe(tool string, e runner.Event, t0 time.Time) {
 	case "stdout", "stderr":
 		s.metrics.bytes.Add(float64(len(e.Data) + len(e.Base64)))
 	case "result":
-		s.metrics.calls.WithLabelValues(tool, "ok").Inc()
+		status := statusOK
+		if e.Result != nil && e.Result.ExitCode != 0 {
+			status = statusExitNonzero
+		}
+		s.metrics.calls.WithLabelValues(tool, status).Inc()
 		s.metrics.latency.WithLabelValues(tool).Observe(time.Since(t0).Seconds())
 		if e.Result != nil {
 			s.metrics.setup.Observe(e.Result.SetupMs / 1000)
+			if r, ok := e.Result.Egress.(egress.Report); ok {
+				s.metrics.egressConns.WithLabelValues("allowed").Add(float64(r.Allowed))
+				s.metrics.egressConns.WithLabelValues("refused").Add(float64(r.Refused))
+				s.metrics.egressBytes.WithLabelValues("up").Add(float64(r.BytesUp))
+				s.metrics.egressBytes.WithLabelValues("down").Add(float64(r.BytesDown))
+			}
 		}
 	case "error":
 		s.metrics.calls.WithLabelValues(tool, e.Code).Inc()
@@ -204,9 +221,11 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		Action     string          `json:"action,omitempty"`
 		DryRun     bool            `json:"dryRun,omitempty"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.maxBody()))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody()))
+	if err == nil {
+		err = strictjson.Decode(data, &body)
+	}
+	if err != nil {
 		status := http.StatusBadRequest
 		var mbe *http.MaxBytesError
 		if asMaxBytes(err, &mbe) {
@@ -231,7 +250,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.callContext(r)
 	defer cancel()
-	release, err := s.admit(ctx)
+	release, err := s.admit(ctx, &call)
 	if err != nil {
 		writeJSON(w, statusOfErr(err), map[string]any{"ok": false, "error": errBody(err)})
 		return

@@ -222,6 +222,11 @@ func TestHAGatewayDiesAndRedisOutage(t *testing.T) {
 	}) {
 		t.Errorf("jails outlived their killed gateway: %v %v", hostProcs("sleep "+fgMarker), hostProcs("sleep "+bgMarker))
 	}
+	// At once, when B learns of A's death (A refuses connections), not
+	// when A's membership expires.
+	if v := process(t, b, "s2", map[string]any{"action": "poll", "processId": pid}); v["status"] != "ended" || !strings.Contains(fmt.Sprint(v["error"]), "gw-a") {
+		t.Errorf("poll through B right after A died: %v", v)
+	}
 	if !eventually(15*time.Second, func() bool {
 		l := process(t, b, "s2", map[string]any{"action": "list"})
 		ps, _ := l["processes"].([]any)

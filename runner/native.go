@@ -112,6 +112,9 @@ func (e nativeEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Resu
 		}
 	})
 	st, werr := proc.Wait()
+	// The call's duration ends with its jail, not when a slow client has
+	// taken the last of its output (that could be any time later).
+	res.DurationMs = time.Since(start).Milliseconds()
 	res.TimedOut, res.Canceled = stop()
 	tr.mark("wait")
 	// Whatever the jail's init left (it cannot: its pid namespace dies
@@ -125,7 +128,6 @@ func (e nativeEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Resu
 	if px != nil {
 		res.egressAudit, res.Egress = px.Stop()
 	}
-	res.DurationMs = time.Since(start).Milliseconds()
 	if werr != nil {
 		return nil, teardown, setupErr("jail", werr)
 	}

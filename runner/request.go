@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openclaw-run/openclaw-run/internal/strictjson"
 	"github.com/openclaw-run/openclaw-run/plan"
 	"github.com/openclaw-run/openclaw-run/policy"
 	"github.com/openclaw-run/openclaw-run/profiles"
@@ -87,23 +88,18 @@ type CallLimits struct {
 // command is a 400 at once instead of an E2BIG from the jail's execve.
 const maxCommand = 128 << 10
 
+// maxEnv bounds the call's variables together, well below ARG_MAX.
+const maxEnv = 512 << 10
+
 var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
-// decodeStrict decodes one JSON object into v: unknown fields refused,
-// nothing after it.
+// decodeStrict decodes one JSON object into v: unknown fields, a key
+// given twice or in another case refused, nothing after it.
 func decodeStrict(raw []byte, v any) error {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		raw = []byte("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return fmt.Errorf("more than one JSON value")
-	}
-	return nil
+	return strictjson.Decode(raw, v)
 }
 
 // request decodes and checks a call's parameters and applies the
@@ -263,8 +259,12 @@ func (p *ExecParams) validate() error {
 	return nil
 }
 
-// checkEnvNames refuses variable names that are not names.
+// checkEnvNames refuses variable names that are not names, and variables
+// the kernel would refuse at the jail's execve (E2BIG after the jail was
+// built): one longer than maxCommand, or all together longer than
+// maxEnv.
 func checkEnvNames(env, secretEnv map[string]string) error {
+	total := 0
 	for k, v := range env {
 		if !envName().MatchString(k) {
 			return invalidParams("exec: env name %q is not a valid variable name", k)
@@ -272,6 +272,13 @@ func checkEnvNames(env, secretEnv map[string]string) error {
 		if strings.IndexByte(v, 0) >= 0 {
 			return invalidParams("exec: env %s contains a NUL byte", k)
 		}
+		if n := len(k) + 1 + len(v); n > maxCommand {
+			return &tools.Error{Code: tools.CodeLimit, Message: fmt.Sprintf("exec: env %s is %d bytes; at most %d", k, n, maxCommand)}
+		}
+		total += len(k) + 1 + len(v)
+	}
+	if total > maxEnv {
+		return &tools.Error{Code: tools.CodeLimit, Message: fmt.Sprintf("exec: env is %d bytes in all; at most %d", total, maxEnv)}
 	}
 	for k, name := range secretEnv {
 		if !envName().MatchString(k) {

@@ -104,10 +104,11 @@ func (e runcEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Result
 
 	stop := watch(ctx, time.Duration(p.Limits.TimeoutMs)*time.Millisecond, proc.Kill)
 	rr, werr := proc.Wait()
-	res := &Result{}
+	// The call's duration ends with its jail, not when a slow client has
+	// taken the last of its output (that could be any time later).
+	res := &Result{DurationMs: time.Since(start).Milliseconds()}
 	res.TimedOut, res.Canceled = stop()
 	res.OutputBytes, res.OutputTruncated = out.wait()
-	res.DurationMs = time.Since(start).Milliseconds()
 	if werr != nil {
 		return fail(werr)
 	}

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -94,12 +95,20 @@ func (s *Store) load(create bool) (map[string]string, *age.X25519Identity, error
 	defer f.Close()
 	r, err := age.Decrypt(f, id)
 	if err != nil {
-		return nil, nil, fmt.Errorf("secrets: decrypt %s: %w", s.file(), err)
+		return nil, nil, s.damaged(err)
 	}
 	if err := json.NewDecoder(r).Decode(&m); err != nil {
-		return nil, nil, fmt.Errorf("secrets: %s: %w", s.file(), err)
+		return nil, nil, s.damaged(err)
 	}
 	return m, id, nil
+}
+
+// damaged is the one-line error of a store that cannot be read: which
+// file, why (quoted: a damaged file puts its bytes in the reason), and
+// the fixes.
+func (s *Store) damaged(err error) error {
+	return fmt.Errorf("secrets: %s is damaged or not encrypted to %s (%s): restore both from a backup (openclaw-run restore ARCHIVE), "+
+		"or move it aside and set the secrets again (openclaw-run secrets set NAME -)", s.file(), s.keyFile(), strconv.QuoteToGraphic(err.Error()))
 }
 
 func (s *Store) save(m map[string]string, id *age.X25519Identity) error {

@@ -491,20 +491,23 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdSessions(args []string, stdout, stderr io.Writer) int {
-	fs := flags("sessions", "list | prune --older-than 7d [--config F]", stderr)
+	fs := flags("sessions", "list | prune --older-than 7d | repair [--config F]", stderr)
 	older := fs.String("older-than", "", "prune: sessions not used for this long (7d, 12h)")
 	cfgFile := fs.String("config", "", "config file")
 	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
-	if fs.NArg() != 1 || (fs.Arg(0) != "list" && fs.Arg(0) != "prune") {
-		return fs.Fail("want list or prune")
+	if fs.NArg() != 1 || (fs.Arg(0) != "list" && fs.Arg(0) != "prune" && fs.Arg(0) != "repair") {
+		return fs.Fail("want list, prune or repair")
 	}
 	known, _ := setup.Profiles()
 	cfg, err := setup.Config(*cfgFile, known)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	if fs.Arg(0) == "repair" {
+		return repairSessions(cfg, stdout, stderr)
 	}
 	var age time.Duration
 	if fs.Arg(0) == "prune" {
@@ -520,7 +523,12 @@ func cmdSessions(args []string, stdout, stderr io.Writer) int {
 	}
 	store, _, err := openStore(cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, err, "(a process without a pid file holds it; stop that process first)")
+		var de *gateway.DamagedError
+		if errors.As(err, &de) {
+			fmt.Fprintln(stderr, err)
+		} else {
+			fmt.Fprintln(stderr, err, "(a process without a pid file holds it; stop that process first)")
+		}
 		return 1
 	}
 	defer store.Close()
@@ -548,7 +556,31 @@ func cmdSessions(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	return fs.Fail("want list or prune")
+	return fs.Fail("want list, prune or repair")
+}
+
+// repairSessions sets a damaged embedded session store aside and starts
+// an empty one (gateway.RepairBolt); an intact store is left alone.
+func repairSessions(cfg *config.Config, stdout, stderr io.Writer) int {
+	if cfg.Sessions.Store.Type == "redis" {
+		fmt.Fprintln(stderr, "sessions repair: the sessions are in Redis (sessions.store); repair is for the embedded store")
+		return 2
+	}
+	path := filepath.Join(config.StateDir(), "sessions.db")
+	aside, err := gateway.RepairBolt(path)
+	switch {
+	case err != nil && aside == "":
+		fmt.Fprintln(stderr, "sessions repair:", err)
+		return 1
+	case err != nil:
+		fmt.Fprintf(stderr, "sessions repair: the damaged store is at %s, but a new one could not be made: %v\n", aside, err)
+		return 1
+	case aside == "":
+		fmt.Fprintf(stdout, "%s is not damaged: nothing to do\n", path)
+		return 0
+	}
+	fmt.Fprintf(stdout, "%s was damaged: set aside as %s; an empty store is in its place (workspaces are kept)\n", path, aside)
+	return 0
 }
 
 // parseAge accepts Go durations and a "d" suffix for days.

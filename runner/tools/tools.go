@@ -25,6 +25,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/openclaw-run/openclaw-run/internal/strictjson"
 )
 
 // Workspace is where the workspace is mounted in every jail.
@@ -131,17 +133,12 @@ func Decode(tool string, raw json.RawMessage) (*Params, error) {
 		}
 	}
 	var p Params
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if err := strictjson.Decode(raw, &p); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return nil, invalid("%s: %s must be %s (got a JSON %s)", tool, te.Field, kindOf(te.Type), te.Value)
 		}
 		return nil, invalid("%s: %v", tool, err)
-	}
-	if dec.More() {
-		return nil, invalid("%s: more than one JSON value", tool)
 	}
 	given := func(k string) bool { v, ok := fields[k]; return ok && string(bytes.TrimSpace(v)) != "null" }
 	hasContent, hasBase64 := given("content"), given("base64")
