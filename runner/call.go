@@ -128,6 +128,10 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 	rec.Parameters = req.params
 	tr.mark("request")
 	// 2. The plan.
+	if err := r.holdStore(); err != nil {
+		return refuse(req, setupErr("staging", err))
+	}
+	defer r.releaseStore()
 	p, err := r.plan(id, req, &call)
 	if err != nil {
 		return refuse(req, err)

@@ -166,8 +166,8 @@ func (r *Runner) jailPlan(lim profiles.Limits, tier, network string, extra []pla
 	if err != nil {
 		return nil, setupErr("plan", fmt.Errorf("workspace: %w", err))
 	}
-	j.Binds = append(j.Binds, plan.Bind{Source: ws, Target: WorkspaceDir, Writable: true, Staged: r.store != nil})
-	if r.store != nil {
+	j.Binds = append(j.Binds, plan.Bind{Source: ws, Target: WorkspaceDir, Writable: true, Staged: r.staged})
+	if r.staged {
 		j.Staging = &plan.Staging{Disk: lim.StagingDisk(), Inodes: lim.StagingInodes()}
 	}
 	for _, a := range r.opts.FS.Allowed {

@@ -147,7 +147,52 @@ const (
 
 // Store returns the workspace's staging store, or nil (no staging): the
 // CLI's and the gateway's changes, approve, reject and undo.
-func (r *Runner) Store() *staging.Store { return r.store }
+func (r *Runner) Store() *staging.Store {
+	r.storeMu.Lock()
+	defer r.storeMu.Unlock()
+	return r.store
+}
+
+// holdStore keeps the staging store open for a call until releaseStore.
+// A runner the gateway closed may still serve a call (one in flight when
+// its runner was replaced, or one that took it just before): the store
+// closes when the last such call ends, and a call on a closed runner
+// opens it again. A store closed under a running call lost its changes.
+func (r *Runner) holdStore() error {
+	if !r.staged {
+		return nil
+	}
+	r.storeMu.Lock()
+	defer r.storeMu.Unlock()
+	if r.store == nil {
+		st, err := staging.OpenStore(r.opts.Workspace)
+		if err != nil {
+			return err
+		}
+		r.store = st
+	}
+	r.inflight++
+	return nil
+}
+
+func (r *Runner) releaseStore() {
+	if !r.staged {
+		return
+	}
+	r.storeMu.Lock()
+	defer r.storeMu.Unlock()
+	r.inflight--
+	r.closeIdleStore()
+}
+
+// closeIdleStore closes the store of a closed runner that no call holds
+// (storeMu held).
+func (r *Runner) closeIdleStore() {
+	if r.closed && r.inflight == 0 && r.store != nil {
+		r.store.Close()
+		r.store = nil
+	}
+}
 
 // When a call's intent reaches the disk. Both write it before anything of
 // the call runs, so it survives the death of the runner (crash, OOM,
@@ -182,8 +227,14 @@ type Runner struct {
 	paths    *hostpath.Policy
 	warm     warmPool
 	engine   engine
-	// store is the workspace's staging store (nil: no staging).
-	store *staging.Store
+	// staged says that calls write through staging layers; store is the
+	// workspace's staging store, open while the runner is or a call runs
+	// (holdStore), nil otherwise.
+	staged   bool
+	storeMu  sync.Mutex
+	store    *staging.Store
+	inflight int  // calls holding the store
+	closed   bool // Close was called
 	// teardowns counts the calls whose teardown runs after their result
 	// (Options.Background); Close waits for them.
 	teardowns sync.WaitGroup
@@ -246,6 +297,7 @@ func New(o Options) (*Runner, error) {
 		if r.store, err = staging.OpenStore(o.Workspace); err != nil {
 			return nil, fmt.Errorf("runner: %w", err)
 		}
+		r.staged = true
 	case StagingOff:
 	default:
 		return nil, fmt.Errorf("runner: unknown staging mode %q (auto, on, off)", o.Staging)

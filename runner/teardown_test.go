@@ -93,9 +93,15 @@ func TestTeardownFollowsTheResult(t *testing.T) {
 			t.Errorf("prewarm %d: cgroups left after Close: %v", prewarm, l)
 		}
 		// A call on a closed runner (the gateway closes runners that may
-		// still serve one) runs, and is torn down before Run returns.
-		if err := r.Run(context.Background(), Call{Tool: "exec", Params: params}, func(Event) error { return nil }); err != nil {
+		// still serve one) runs, is torn down before Run returns, and its
+		// changes reach the workspace (its staging store was closed with
+		// the runner: the changes were lost).
+		late, _ := json.Marshal(map[string]any{"command": fmt.Sprintf("echo late > late%d", prewarm)})
+		if err := r.Run(context.Background(), Call{Tool: "exec", Params: late}, func(Event) error { return nil }); err != nil {
 			t.Fatal(err)
+		}
+		if b, err := os.ReadFile(filepath.Join(ws, fmt.Sprintf("late%d", prewarm))); string(b) != "late\n" {
+			t.Errorf("prewarm %d: the change of a call on a closed runner: %q %v", prewarm, b, err)
 		}
 		if held, l := heldMountNamespaces(t), ownCgroups(t); held != 0 || len(l) != 0 {
 			t.Errorf("prewarm %d: a call after Close left %d mount namespaces and cgroups %v", prewarm, held, l)

@@ -141,9 +141,10 @@ func (r *Runner) ExpireWarm() int {
 func (r *Runner) Close() {
 	defer func() {
 		r.teardowns.Wait()
-		if r.store != nil {
-			r.store.Close()
-		}
+		r.storeMu.Lock()
+		r.closed = true
+		r.closeIdleStore()
+		r.storeMu.Unlock()
 	}()
 	r.warm.mu.Lock()
 	r.warm.closed = true
