@@ -106,7 +106,7 @@ func TestOverloadRefusalsCheapAuditedAggregated(t *testing.T) {
 	// A refusal waits overloadDelay before it is sent, so that a client
 	// retrying at once cannot spin.
 	post := func() *httptest.ResponseRecorder {
-		r := httptest.NewRequest("POST", "/v1/tools/exec", strings.NewReader(`{"args":{"command":"true"},"sessionId":"s1"}`))
+		r := httptest.NewRequest("POST", "http://127.0.0.1/v1/tools/exec", strings.NewReader(`{"args":{"command":"true"},"sessionId":"s1"}`))
 		r.Header.Set("Authorization", "Bearer secret-token-123456")
 		w := httptest.NewRecorder()
 		s.Handler().ServeHTTP(w, r)
@@ -148,7 +148,7 @@ func TestOverloadRefusalsCheapAuditedAggregated(t *testing.T) {
 		t.Errorf("%d records standing for %d refusals; want all %d in far fewer records", recs, total, n)
 	}
 	mw := httptest.NewRecorder()
-	mr := httptest.NewRequest("GET", "/metrics", nil)
+	mr := httptest.NewRequest("GET", "http://127.0.0.1/metrics", nil)
 	mr.Header.Set("Authorization", "Bearer secret-token-123456")
 	s.Handler().ServeHTTP(mw, mr)
 	for _, want := range []string{
