@@ -168,7 +168,7 @@ func TestTimedOutCallToStalledClientRecordsItsDuration(t *testing.T) {
 	}
 	defer conn.Close()
 	body := `{"args":{"command":"yes ` + marker + ` | head -c 200000000; sleep 30","timeoutSeconds":1}}`
-	fmt.Fprintf(conn, "POST /v1/tools/exec HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", g.token, len(body), body)
+	fmt.Fprintf(conn, "POST /v1/tools/exec HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", g.token, len(body), body)
 	// Not reading: the call's output fills the socket and the pipes,
 	// and its timeout kills the jail meanwhile.
 	const stall = 6 * time.Second
