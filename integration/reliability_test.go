@@ -140,12 +140,15 @@ func TestGatewayMemoryFlatUnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	calls(200) // every session and its pre-warmed jail exist; the heap has grown to its working size
+	warmup, n := 200, 1200
+	if os.Getenv("OPENCLAW_TEST_VM") != "" {
+		warmup, n = 50, 300 // vm-tests.sh: emulated; 300 calls still show a leak of the old 300 KB a call
+	}
+	calls(warmup) // every session and its pre-warmed jail exist; the heap has grown to its working size
 	base := rssKiB(t, g.cmd.Process.Pid)
-	const n = 1200
 	calls(n)
 	after := rssKiB(t, g.cmd.Process.Pid)
-	t.Logf("gateway RSS: %d KiB after the first calls, %d KiB after %d more (%.2fx, %+.1f KB per call)", base, after, n, float64(after)/float64(base), float64(after-base)*1.024/n)
+	t.Logf("gateway RSS: %d KiB after the first calls, %d KiB after %d more (%.2fx, %+.1f KB per call)", base, after, n, float64(after)/float64(base), float64(after-base)*1.024/float64(n))
 	if float64(after) > 1.5*float64(base) {
 		t.Errorf("the gateway's RSS grew from %d to %d KiB over %d calls: per-call state is kept", base, after, n)
 	}

@@ -17,7 +17,7 @@ CGO_ENABLED=0 go build -trimpath -o "$payload/bin/openclaw-gateway" ./cmd/opencl
   -o "$payload/bin/openclaw-run-runc" .)
 for p in cgroups jail runner; do go test -c -o "$payload/$p.test" "./$p"; done
 go test -c -tags integration -o "$payload/integration.test" ./integration
-cp "$here/vm-tests.sh" "$payload/"
+cp "$here/vm-tests.sh" README.md "$payload/"
 mkfs.ext4 -q -F -d "$payload" "$cache/payload.img" 1G
 
 rm -f "$cache/run.qcow2" "$cache/results.img"
