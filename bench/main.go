@@ -404,11 +404,11 @@ func startGatewayCfg(bin, cfg, token string) *gateway {
 		return nil
 	}
 	state, _ := os.MkdirTemp("", "openclaw-bench-gw-")
-	cfgPath := filepath.Join(state, "none.json")
-	if cfg != "" {
-		cfgPath = filepath.Join(state, "openclaw.json")
-		must(os.WriteFile(cfgPath, []byte(cfg), 0o600))
+	if cfg == "" {
+		cfg = "{}" // the defaults; a config named but missing is an error
 	}
+	cfgPath := filepath.Join(state, "openclaw.json")
+	must(os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(err)
 	addr := ln.Addr().String()
@@ -419,6 +419,9 @@ func startGatewayCfg(bin, cfg, token string) *gateway {
 	if token != "" {
 		g.cmd.Env = append(g.cmd.Env, "OPENCLAW_GATEWAY_TOKEN="+token)
 	}
+	logf, err := os.Create(filepath.Join(state, "gateway.log"))
+	must(err)
+	g.cmd.Stdout, g.cmd.Stderr = logf, logf
 	must(g.cmd.Start())
 	started = append(started, g)
 	for i := 0; i < 100; i++ {
@@ -436,7 +439,8 @@ func startGatewayCfg(bin, cfg, token string) *gateway {
 		time.Sleep(50 * time.Millisecond)
 	}
 	g.stop()
-	fmt.Fprintln(os.Stderr, "bench: the gateway did not start")
+	out, _ := os.ReadFile(logf.Name())
+	fmt.Fprintf(os.Stderr, "bench: the gateway %s did not start:\n%s\n", bin, out)
 	exit(1)
 	return nil
 }

@@ -127,8 +127,16 @@ func Parse(data []byte, knownProfiles []string) *Result {
 		return r
 	}
 	pos := &positions{src: data}
-	theirs, _ := openclawKeys()
-	walkKeys(&v, reflect.TypeOf(Config{}), theirs, "", pos, &r.Problems)
+	// OpenClaw's key tree is parsed only for a file that has keys not of
+	// ours: parsing it costs a cold CLI call about half its time.
+	var probs []Problem
+	walkKeys(&v, reflect.TypeOf(Config{}), nil, "", pos, &probs)
+	if len(probs) > 0 {
+		theirs, _ := openclawKeys()
+		probs = nil
+		walkKeys(&v, reflect.TypeOf(Config{}), theirs, "", pos, &probs)
+	}
+	r.Problems = append(r.Problems, probs...)
 	std := v.Clone()
 	std.Standardize()
 	dec := json.NewDecoder(bytes.NewReader(std.Pack()))
