@@ -43,6 +43,8 @@ type Layer struct {
 	tmpfs, overlay int
 	// Disk and Inodes are its limits.
 	Disk, Inodes int64
+	// root is upper/'s owner and mode as made: the workspace root's.
+	root unix.Stat_t
 }
 
 // Overlay options: no directory redirects (a directory rename inside the
@@ -102,6 +104,9 @@ func NewLayer(workspace string, disk, inodes int64) (*Layer, error) {
 	}
 	if err := unix.Fchmodat(l.tmpfs, "upper", st.Mode&0o7777&^(unix.S_ISUID|unix.S_ISGID), 0); err != nil {
 		return fail("chmod upper", err)
+	}
+	if err := unix.Fstatat(l.tmpfs, "upper", &l.root, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fail("stat upper", err)
 	}
 	attached := forceAttached || detachedRefused.Load()
 	if !attached {
@@ -315,6 +320,36 @@ func (l *Layer) Usage() (bytes, inodes int64, diskFull, inodesFull bool, err err
 	bytes = (int64(s.Blocks) - int64(s.Bfree)) * bs
 	inodes = int64(s.Files) - int64(s.Ffree)
 	return bytes, inodes, int64(s.Bavail)*bs < 4096, s.Ffree == 0, nil
+}
+
+// Untouched reports that the call changed nothing: its upper directory
+// has no entry (every change, a deletion too, leaves one there) and its
+// owner and mode are as made (a chmod or chown of /workspace itself).
+// Most calls write nothing; they skip the store's lock and files.
+func (l *Layer) Untouched() bool {
+	var st unix.Stat_t
+	if unix.Fstatat(l.tmpfs, "upper", &st, unix.AT_SYMLINK_NOFOLLOW) != nil ||
+		st.Mode != l.root.Mode || st.Uid != l.root.Uid || st.Gid != l.root.Gid {
+		return false
+	}
+	fd, err := l.upper()
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err != nil {
+			return false
+		}
+		if n == 0 {
+			return true
+		}
+		if _, count, _ := unix.ParseDirent(buf[:n], -1, nil); count > 0 {
+			return false // ParseDirent skips "." and ".."
+		}
+	}
 }
 
 // upper opens the upper directory.

@@ -494,3 +494,28 @@ func TestLayerOnOlderKernels(t *testing.T) {
 		t.Errorf("the main thread is in mount namespace %s, the process in %s", main, own)
 	}
 }
+
+// A call that changed nothing skips the store; any change, a deletion or
+// a chmod of the workspace root included, does not.
+func TestUntouched(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(o ov)
+	}{
+		{"nothing", func(ov) {}},
+		{"delete", func(o ov) { o.rm("gone.txt", false) }},
+		{"chmod root", func(o ov) { unix.Fchmodat(o.fd, ".", 0o700, 0) }},
+		{"new file", func(o ov) { o.write("n.txt", "n") }},
+	} {
+		ws := workspace(t)
+		l, err := NewLayer(ws, 1<<20, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.change(ov{t, l.Tree()})
+		if got, want := l.Untouched(), c.name == "nothing"; got != want {
+			t.Errorf("%s: Untouched %v, want %v", c.name, got, want)
+		}
+		l.Close()
+	}
+}

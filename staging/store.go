@@ -167,6 +167,11 @@ func (s *Store) Commit(l *Layer, callID string, o Options) (*Changes, error) {
 	if !validID(callID) {
 		return nil, fmt.Errorf("staging: invalid call id %q", callID)
 	}
+	if l.Untouched() {
+		ch := &Changes{State: "committed"}
+		_, _, ch.DiskLimitHit, ch.InodeLimitHit, _ = l.Usage()
+		return ch, nil
+	}
 	var ch *Changes
 	err := s.locked(func() error {
 		if err := s.recover(); err != nil {
