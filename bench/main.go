@@ -592,6 +592,36 @@ before the engine existed, measured in the same interleaved run
   sandbox (a cgroup, three times the mounts, and the user-notification
   seccomp listener on top of the same namespaces). 2x bubblewrap would
   need a jail at well under half of bubblewrap's CPU.
+
+## What issues 19, 23 and 24 cost, and why
+
+- **The audit intent before the jail (issue 19).** The "baseline" rows
+  are e3a9694, before it. A call's intent is written before any of its
+  code runs and synced while the jail runs; the outcome waits for that
+  sync (sandbox.auditSync "before-result", the default). On this disk an
+  fsync is most of what the warm gateway call gained; "before-jail" costs
+  more, and nothing faster is offered: a call whose record could be lost
+  is what issue 19 asked to end.
+- **Staging (issue 24), a call that writes nothing.** One tmpfs and one
+  overlay, made as detached mounts, attached in place of the workspace
+  bind; after the call, the upper layer is seen to be empty (one
+  getdents) and nothing else is done. Kernels before 6.15 make the
+  overlay on the attach thread (staging/layer.go), one hand-off more.
+- **Staging, calls that write.** The commit copies every changed file
+  out of the tmpfs into the store, renames it into place, and keeps the
+  pre-image for undo: a cost per file changed, not per file in the
+  workspace (the workspace-size table above is flat). Ten thousand small
+  files cost several times writing them directly, mostly the store's
+  per-file create, rename and directory entries on the workspace's disk;
+  one large file costs about a second copy of its bytes.
+- **Egress (issue 23).** Every connection is checked by name before any
+  DNS query, then by address, and dialled by number; plain-HTTP bodies
+  of known length and CONNECT tunnels are relayed with splice(2) under
+  the call's byte budget. The per-connection cost is the proxy's accept,
+  check and dial; the throughput is one more pass of the bytes through
+  the kernel than a direct download. The CLI's allowlist calls start the
+  proxy as a helper process (openclaw-gateway __egress), the gateway's
+  run it in process.
 `
 
 // measured are the figures the targets table is computed from, by name;
