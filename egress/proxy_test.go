@@ -1002,38 +1002,16 @@ func TestConnectionFloodBounded(t *testing.T) {
 // smuggles those bytes into the client's next response nor stalls the
 // proxy; a large body arrives whole; HEAD gets no body.
 func TestPlainBodyExactLength(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	const size = 3<<20 + 17
 	body := strings.Repeat("a", size)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
-				if req.Method != http.MethodHead {
-					io.WriteString(c, body)
-				}
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!")
-				time.Sleep(safety) // and keep the connection open
-			}()
+	hp, tp := rawUpstream(t, func(c net.Conn, req *http.Request) {
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
+		if req.Method != http.MethodHead {
+			io.WriteString(c, body)
 		}
-	}()
-	port := portOf(t, l.Addr().String())
-	tp := startProxy(t, Config{Allow: []string{fmt.Sprintf("web.test:%d", port)},
-		Hosts: map[string]string{"web.test": "127.0.0.1"}, AllowAddresses: loopback}, Options{})
-	hp := fmt.Sprintf("web.test:%d", port)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!")
+		time.Sleep(safety) // and keep the connection open
+	})
 	r := dialProxy(t, tp)
 	for i := 0; i < 2; i++ {
 		r.send("GET http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n")
@@ -1061,6 +1039,21 @@ func TestPlainBodyExactLength(t *testing.T) {
 // reason: a lenient client would end the line there and read a header
 // the proxy never checked.
 func TestStatusReasonSanitized(t *testing.T) {
+	hp, tp := rawUpstream(t, func(c net.Conn, _ *http.Request) {
+		io.WriteString(c, "HTTP/1.1 200 OK\rX-Smuggled: 1\r\nContent-Length: 2\r\n\r\nok")
+	})
+	r := dialProxy(t, tp)
+	r.send("GET http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n")
+	line, err := r.br.ReadString('\n')
+	if err != nil || line != "HTTP/1.1 200 OK\r\n" {
+		t.Fatalf("status line %q %v", line, err)
+	}
+}
+
+// rawUpstream serves each request with answer, writing raw bytes (what a
+// misbehaving server sends), and returns the allowed name:port and a
+// proxy for it.
+func rawUpstream(t *testing.T, answer func(c net.Conn, req *http.Request)) (string, *testProxy) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -1074,21 +1067,14 @@ func TestStatusReasonSanitized(t *testing.T) {
 			}
 			go func() {
 				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
 					return
 				}
-				io.WriteString(c, "HTTP/1.1 200 OK\rX-Smuggled: 1\r\nContent-Length: 2\r\n\r\nok")
+				answer(c, req)
 			}()
 		}
 	}()
-	port := portOf(t, l.Addr().String())
-	tp := startProxy(t, Config{Allow: []string{fmt.Sprintf("web.test:%d", port)},
-		Hosts: map[string]string{"web.test": "127.0.0.1"}, AllowAddresses: loopback}, Options{})
-	hp := fmt.Sprintf("web.test:%d", port)
-	r := dialProxy(t, tp)
-	r.send("GET http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n")
-	line, err := r.br.ReadString('\n')
-	if err != nil || line != "HTTP/1.1 200 OK\r\n" {
-		t.Fatalf("status line %q %v", line, err)
-	}
+	hp := fmt.Sprintf("web.test:%d", portOf(t, l.Addr().String()))
+	return hp, startProxy(t, Config{Allow: []string{hp}, Hosts: map[string]string{"web.test": "127.0.0.1"}, AllowAddresses: loopback}, Options{})
 }
