@@ -190,7 +190,14 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 		stderr.flush()
 	}
 	if err == nil && res.layer != nil {
-		r.commit(id, res)
+		l := r.commit(id, res)
+		// Closing the layer unmounts its overlay and tmpfs (their last
+		// references): teardown work, after the result.
+		if td := teardown; td != nil {
+			teardown = func() { td(); l.Close() }
+		} else {
+			teardown = l.Close
+		}
 	}
 	var output any
 	if err == nil && req.file {
@@ -343,20 +350,21 @@ func (s *sender) fail(id string, err error) error {
 // (a timeout, a cancel, an OOM kill) and Options.OnAbort is not "commit".
 // A commit that fails leaves the workspace as it was (or finishes at the
 // next commit, after a crash) and says why in the result.
-func (r *Runner) commit(id string, res *Result) {
+func (r *Runner) commit(id string, res *Result) *staging.Layer {
 	l := res.layer
 	res.layer = nil
-	defer l.Close()
 	aborted := res.TimedOut || res.Canceled || res.OOMKilled
 	o := staging.Options{Hold: r.opts.Review == "hold", Discard: aborted && r.opts.OnAbort != "commit"}
 	ch, err := r.store.Commit(l, id, o)
 	if err != nil {
 		res.ChangesError = err.Error()
 		r.warn("call %s: its workspace changes were not committed: %v", id, err)
-		return
+		return l
 	}
 	res.Changes = ch
-	if r.opts.UndoAge > 0 || r.opts.UndoBytes > 0 {
+	// Pre-images to drop come only with a call that kept some.
+	if !ch.Empty() && (r.opts.UndoAge > 0 || r.opts.UndoBytes > 0) {
 		r.store.Prune(r.opts.UndoAge, r.opts.UndoBytes)
 	}
+	return l
 }
