@@ -598,10 +598,12 @@ before the engine existed, measured in the same interleaved run
 - **The audit intent before the jail (issue 19).** The "baseline" rows
   are e3a9694, before it. A call's intent is written before any of its
   code runs and synced while the jail runs; the outcome waits for that
-  sync (sandbox.auditSync "before-result", the default). On this disk an
-  fsync is most of what the warm gateway call gained; "before-jail" costs
-  more, and nothing faster is offered: a call whose record could be lost
-  is what issue 19 asked to end.
+  sync (sandbox.auditSync "before-result", the default); "before-jail"
+  costs more, and nothing faster is offered: a call whose record could be
+  lost is what issue 19 asked to end. The warm call also gained the call
+  registry that ps reads, the Host and client checks and the strict JSON
+  decoding (issues 20, 21, 25); how the difference to the baseline splits
+  between them was not measured.
 - **Staging (issue 24), a call that writes nothing.** One tmpfs and one
   overlay, made as detached mounts, attached in place of the workspace
   bind; after the call, the upper layer is seen to be empty (one
