@@ -404,19 +404,7 @@ func TestGatewayWebSocketAndInvoke(t *testing.T) {
 func TestGatewayBackgroundProcess(t *testing.T) {
 	g := startGateway(t, `{}`)
 	marker := fmt.Sprintf("1000.%d", time.Now().UnixNano()%100000+21)
-	call := func(tool, args string) map[string]any {
-		t.Helper()
-		r, out := g.post(t, "/v1/tools/"+tool, g.token, "", `{"sessionId":"bg","args":`+args+`}`)
-		if r.StatusCode != 200 {
-			t.Fatalf("%s %s: %d %s", tool, args, r.StatusCode, out)
-		}
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		var e struct {
-			Output map[string]any `json:"output"`
-		}
-		json.Unmarshal([]byte(lines[len(lines)-1]), &e)
-		return e.Output
-	}
+	call := func(tool, args string) map[string]any { t.Helper(); return bgCall(t, g, tool, args) }
 	p := call("exec", `{"command":"echo ready; read line; echo got:$line; sleep `+marker+`","background":true}`)
 	id, _ := p["processId"].(string)
 	if p["status"] != "running" || id == "" {
