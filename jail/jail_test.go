@@ -14,6 +14,7 @@ import (
 
 	"github.com/openclaw-run/openclaw-run/internal/testutil"
 	"github.com/openclaw-run/openclaw-run/plan"
+	"golang.org/x/sys/unix"
 )
 
 // minimalSpec is a jail with /usr and the merged-usr links: enough for sh.
@@ -335,5 +336,53 @@ func TestWaitingJailHoldsOnlyItsOwnFds(t *testing.T) {
 	// socket when asked for. Nothing else of the runner's.
 	if len(got) > 5 {
 		t.Errorf("the waiting jail holds %d fds: %v", len(got), got)
+	}
+}
+
+// A pre-warmed jail waits for its command with everything that is the
+// same for every call already done (docs/design.md, steps 23 to 26): no
+// capabilities, no_new_privs, and its seccomp filter loaded. Read from
+// the waiting jail's /proc status, as the kernel reports it.
+func TestWaitingJailIsAlreadyFiltered(t *testing.T) {
+	testutil.RequireRoot(t)
+	s := minimalSpec(t)
+	s.unfiltered = false
+	s.Seccomp = []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW}}
+	s.Deferred, s.Plan.Command.Dir = true, "/"
+	w, err := Prepare(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Discard()
+	want := map[string]string{"Seccomp": "2", "NoNewPrivs": "1", "CapBnd": "0000000000000000",
+		"CapEff": "0000000000000000", "CapPrm": "0000000000000000", "CapAmb": "0000000000000000"}
+	var got map[string]string
+	for try := 0; try < 400; try++ { // the child reaches its wait shortly after Prepare returns
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.Pid()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = map[string]string{}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok {
+				got[k] = strings.TrimSpace(v)
+			}
+		}
+		if got["Seccomp"] == "2" && got["State"] != "" && strings.HasPrefix(got["State"], "S") {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("the waiting jail's %s is %q, want %q", k, got[k], v)
+		}
+	}
+	p, err := w.Exec(&plan.Command{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 7"}, Dir: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := p.Wait(); err != nil || st.Code != 7 {
+		t.Fatalf("the command of a filtered waiting jail: %+v %v; want exit 7", st, err)
 	}
 }

@@ -500,27 +500,18 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	// pre-warmed jail holds only what its command needs.
 	p.closeAllBut([]int{fds.errW, fds.notifyW, fds.goR})
 
-	// 23. A deferred jail waits here, fully built, for its command: the
-	// runner writes a block laid out for this buffer's address (see
-	// deferredBlock). Everything after this point is per call.
-	dir, dirStep := p.str(c.Dir), stepf("chdir %s", c.Dir)
-	if s.Deferred {
-		p.deferred = make([]byte, deferredSize)
-		base := p.ptr(p.deferred, unsafe.Pointer(&p.deferred[0]))
-		p.add(stepf("wait for the command"), unix.SYS_READ, uintptr(fds.goR), base, deferredSize)
-		dir, dirStep = base+dirOff, stepf("chdir to the call's working directory")
-	}
-
-	// 24. Process state: working directory and limits (stdio is in place
-	// since 0b).
-	p.add(dirStep, unix.SYS_CHDIR, dir)
+	// 23. Resource limits (stdio is in place since 0b). This step and the
+	// next three are the same for every call of the jail's plan, so a
+	// pre-warmed jail takes them before it waits (step 27): its command
+	// then meets a filter that is already loaded (loading it, its JIT and
+	// the kernel's per-syscall cache, was a third of a warm call's hand-off).
 	for _, r := range j.Rlimits {
 		lim := &unix.Rlimit{Cur: r.Cur, Max: r.Max}
 		p.add(stepf("prlimit(%s, %d, %d)", rlimitName(r.Resource), r.Cur, r.Max), unix.SYS_PRLIMIT64,
 			0, uintptr(r.Resource), p.ptr(lim, unsafe.Pointer(lim)), 0)
 	}
 
-	// 25. Privileges: no_new_privs, then every capability set emptied.
+	// 24. Privileges: no_new_privs, then every capability set emptied.
 	// With the bounding set empty and SECBIT_NOROOT locked, execve as uid 0
 	// of the namespace regains nothing (capabilities(7)).
 	p.add(stepf("prctl(PR_SET_NO_NEW_PRIVS)"), unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
@@ -534,13 +525,15 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	data := new([2]unix.CapUserData)
 	p.add(stepf("capset(0)"), unix.SYS_CAPSET, p.ptr(hdr, unsafe.Pointer(hdr)), p.ptr(data, unsafe.Pointer(data)))
 
-	// 26. Only 0, 1 and 2 cross execve (CVE-2024-21626 was a leaked fd).
+	// 25. Only 0, 1 and 2 cross execve (CVE-2024-21626 was a leaked fd).
 	p.add(stepf("close_range(3, ~0, CLOSE_RANGE_CLOEXEC)"), unix.SYS_CLOSE_RANGE, 3, ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC)
 
-	// 27. Seccomp last, as close to execve as possible. With a listener,
-	// the filter's notified calls wait for the runner's answer; the
-	// listener fd goes to the runner over a socket (SCM_RIGHTS) and is
-	// close-on-exec here.
+	// 26. Seccomp, after every step that needs a call the filter refuses.
+	// What follows it is read (the command of a deferred jail), chdir,
+	// write (an error report) and execve, which every exec tier allows
+	// (seccomp.TestChildTailAllowed). With a listener, the filter's
+	// notified calls wait for the runner's answer; the listener fd goes to
+	// the runner over a socket (SCM_RIGHTS) and is close-on-exec here.
 	if !s.unfiltered {
 		f := append([]unix.SockFilter(nil), s.Seccomp...)
 		prog := &unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
@@ -557,7 +550,21 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		}
 	}
 
-	// 28. execve, trying each PATH entry for a bare name like execvp(3). A
+	// 27. A deferred jail waits here, fully built and filtered, for its
+	// command: the runner writes a block laid out for this buffer's
+	// address (see deferredBlock). Everything after this point is per call.
+	dir, dirStep := p.str(c.Dir), stepf("chdir %s", c.Dir)
+	if s.Deferred {
+		p.deferred = make([]byte, deferredSize)
+		base := p.ptr(p.deferred, unsafe.Pointer(&p.deferred[0]))
+		p.add(stepf("wait for the command"), unix.SYS_READ, uintptr(fds.goR), base, deferredSize)
+		dir, dirStep = base+dirOff, stepf("chdir to the call's working directory")
+	}
+
+	// 28. The call's working directory.
+	p.add(dirStep, unix.SYS_CHDIR, dir)
+
+	// 29. execve, trying each PATH entry for a bare name like execvp(3). A
 	// deferred jail execs the absolute path of its block.
 	p.execIndex = len(p.ops)
 	if s.Deferred {

@@ -18,8 +18,8 @@ type Spec struct {
 	// Plan.Jail alone; its command comes with Pending.Exec.
 	Plan *plan.Plan
 
-	// Seccomp is the compiled filter of Plan.Jail.Tier, loaded as the
-	// last step before execve. A nil filter is refused.
+	// Seccomp is the compiled filter of Plan.Jail.Tier, loaded after the
+	// last setup step that needs a call it refuses (docs/design.md, step 26). A nil filter is refused.
 	Seccomp []unix.SockFilter
 	// SeccompNotify loads the filter with a listener (for a filter whose
 	// refusals are SECCOMP_RET_USER_NOTIF); Process.Listener returns it.

@@ -95,7 +95,7 @@ type Jail struct {
 	TmpSize int64 `json:"tmpSize"`
 	// Rlimits are applied before execve.
 	Rlimits []Rlimit `json:"rlimits"`
-	// Tier names the seccomp tier loaded as the last step before execve.
+	// Tier names the seccomp tier loaded at the end of the jail's setup.
 	Tier string `json:"tier"`
 	// Network is the jail's network.
 	Network Network `json:"network"`

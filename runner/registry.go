@@ -55,20 +55,34 @@ func CallsDir() string {
 }
 
 // register writes c's file (0600, atomically) and returns its removal. A
-// registry that cannot be written costs ps its line, not the call.
+// registry that cannot be written costs ps its line, not the call. The
+// file is written off the call's path (a directory check, a write and a
+// rename on /run took 0.15 ms of a warm call): the removal waits for the
+// write, so a file never outlives its call.
 func register(c RunningCall) func() {
+	done := make(chan string, 1)
+	go func() { done <- writeRegistry(c) }()
+	return func() {
+		if path := <-done; path != "" {
+			os.Remove(path)
+		}
+	}
+}
+
+// writeRegistry writes c's file and returns its path ("" if it could not).
+func writeRegistry(c RunningCall) string {
 	dir := CallsDir()
 	path := filepath.Join(dir, c.CallID+".json")
 	b, _ := json.Marshal(c)
 	if os.MkdirAll(dir, 0o700) != nil {
-		return func() {}
+		return ""
 	}
 	tmp := path + ".tmp"
 	if os.WriteFile(tmp, b, 0o600) != nil || os.Rename(tmp, path) != nil {
 		os.Remove(tmp)
-		return func() {}
+		return ""
 	}
-	return func() { os.Remove(path) }
+	return path
 }
 
 // RunningCalls lists the registry, oldest first, removing the files of

@@ -3,6 +3,6 @@
 // libseccomp-golang (compile.go), once per process, and their readable dump.
 //
 // The jail receives the compiled instructions as plain data and loads them
-// itself as the last step before execve, so the forked child needs no cgo.
+// itself at the end of its setup, before it waits for or execs its command, so the forked child needs no cgo.
 // Which tier applies to a call is the profile's decision, not this package's.
 package seccomp

@@ -191,3 +191,24 @@ func TestForeignABIsRefused(t *testing.T) {
 		t.Errorf("x32 read allowed")
 	}
 }
+
+// The jail's child loads its exec tier's filter before the last steps of
+// its setup (jail/program.go, steps 26 to 29): a pre-warmed jail then
+// waits for its command already filtered. Those steps' calls must pass
+// every exec tier's filter, or no command could start.
+func TestChildTailAllowed(t *testing.T) {
+	for name := range Tiers() {
+		if name == "file" { // applied by the file tool to itself, after its exec
+			continue
+		}
+		prog, err := Compile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, call := range []string{"read", "chdir", "write", "execve", "exit_group"} {
+			if got := run(t, prog.Filter, auditArchX8664, nr(t, call)); got != retAllow {
+				t.Errorf("%s: %s = %#x, want allowed: the jail's child makes it after loading the filter", name, call, got)
+			}
+		}
+	}
+}
