@@ -5,6 +5,8 @@ package integration
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -14,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -215,6 +218,75 @@ func TestEgressRealClientGoModDownload(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, `const Hello = "hi"`) {
 		t.Fatalf("go mod download through the egress proxy: %+v", r)
 	}
+}
+
+// A real client, unchanged: pip downloads a package from a package index
+// (PEP 503) the test serves, through the egress proxy (HTTPS_PROXY and
+// HTTP_PROXY, which pip's HTTP library reads). The jail's pip is the
+// host's: python3 -m pip, or the pip wheel Debian ships for venv
+// (python3-pip-whl), run from the wheel as pip's own bootstrap does. Every
+// host of the suite has one of them, the VM included.
+func TestEgressRealClientPipDownload(t *testing.T) {
+	ws := workspace(t)
+	if engine() == "runc" {
+		t.Log("the runc engine refuses network allowlist (TestEgressAllowlist asserts it)")
+		return
+	}
+	whl := wheel(t, "hello", "1.0.0", map[string]string{"hello/__init__.py": "HELLO = 'hi'\n"})
+	sum := sha256.Sum256(whl)
+	name := "hello-1.0.0-py3-none-any.whl"
+	var fetched atomic.Int32
+	index := http.NewServeMux()
+	index.HandleFunc("/simple/hello/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "<!DOCTYPE html><html><body><a href=\"/files/%s#sha256=%x\">%s</a></body></html>\n", name, sum, name)
+	})
+	index.HandleFunc("/files/"+name, func(w http.ResponseWriter, r *http.Request) {
+		fetched.Add(1)
+		w.Write(whl)
+	})
+	srv := httptest.NewServer(index)
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	cfg := filepath.Join(t.TempDir(), "openclaw.json")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"sandbox": {"networks": {"coding": "allowlist"}, "network": {
+		"allow": ["pypi.test:%s"], "hosts": {"pypi.test": "127.0.0.1"}, "allowAddresses": ["127.0.0.1/32"]}}}`, port)), 0o600)
+	script := `if python3 -m pip --version >/dev/null 2>&1; then pip() { python3 -m pip "$@"; }
+else w=$(ls /usr/share/python-wheels/pip-*.whl | head -n 1); pip() { python3 "$w/pip" "$@"; }; fi
+pip download --no-cache-dir --disable-pip-version-check --no-deps --trusted-host pypi.test --index-url http://pypi.test:` + port + `/simple/ --dest /tmp/d hello==1.0.0 &&
+ls /tmp/d`
+	r := runCLI(t, nil, "--config", cfg, "--workspace", ws, "--timeout", "120s", "--", "sh", "-c", script)
+	if r.code != 0 || !strings.Contains(r.stdout, name) || fetched.Load() == 0 {
+		t.Fatalf("pip download through the egress proxy (the wheel fetched %d times): %+v", fetched.Load(), r)
+	}
+}
+
+// wheel builds a minimal pure-Python wheel (PEP 427) of name and version
+// with files.
+func wheel(t *testing.T, name, version string, files map[string]string) []byte {
+	t.Helper()
+	info := fmt.Sprintf("%s-%s.dist-info/", name, version)
+	files[info+"METADATA"] = fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n", name, version)
+	files[info+"WHEEL"] = "Wheel-Version: 1.0\nGenerator: openclaw-run-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+	var record strings.Builder
+	for path, body := range files {
+		h := sha256.Sum256([]byte(body))
+		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", path, base64.RawURLEncoding.EncodeToString(h[:]), len(body))
+	}
+	fmt.Fprintf(&record, "%sRECORD,,\n", info)
+	files[info+"RECORD"] = record.String()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for path, body := range files {
+		w, err := zw.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(body))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // Over the gateway a call may narrow the operator's allowlist or turn
