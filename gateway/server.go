@@ -107,6 +107,10 @@ type Server struct {
 
 	mu      sync.Mutex
 	runners map[string]*runner.Runner // by profile + workspace
+	// inUse counts each session's admitted calls, queued or running, and
+	// background processes (admit to release): a session in use is never
+	// pruned (its workspace is the jail's).
+	inUse map[string]int
 
 	procs procTable
 	// clients: the operator (first) and the named ones.
@@ -144,7 +148,7 @@ func New(o Options) (*Server, error) {
 		maxQueue = 64
 	}
 	s := &Server{o: o, cfg: c, mux: http.NewServeMux(), metrics: newMetrics(maxRun, maxQueue),
-		slots: make(chan struct{}, maxRun), queue: make(chan struct{}, maxRun+maxQueue), runners: map[string]*runner.Runner{}}
+		slots: make(chan struct{}, maxRun), queue: make(chan struct{}, maxRun+maxQueue), runners: map[string]*runner.Runner{}, inUse: map[string]int{}}
 	s.base, s.stop = context.WithCancel(context.Background())
 	s.operator = &Client{sum: sha256.Sum256([]byte(o.Token)), Sessions: "any", Profiles: []string{c.Tools.Profile}, Admin: true}
 	s.clients = append([]*Client{s.operator}, o.Clients...)
@@ -761,12 +765,14 @@ func (s *Server) admit(ctx context.Context, call *runner.Call) (func(), error) {
 		s.refuseOverload(ctx, call)
 		return nil, errOverloaded
 	}
+	s.use(call.SessionID, 1)
 	s.metrics.queued.Inc()
 	select {
 	case s.slots <- struct{}{}:
 		s.metrics.queued.Dec()
 	case <-ctx.Done():
 		s.metrics.queued.Dec()
+		s.use(call.SessionID, -1)
 		<-s.queue
 		return nil, ctx.Err()
 	}
@@ -774,10 +780,20 @@ func (s *Server) admit(ctx context.Context, call *runner.Call) (func(), error) {
 	s.metrics.active.Inc()
 	return func() {
 		s.metrics.active.Dec()
+		s.use(call.SessionID, -1)
 		<-s.slots
 		<-s.queue
 		s.wg.Done()
 	}, nil
+}
+
+// use counts a session's calls in or out of inUse.
+func (s *Server) use(session string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inUse[session] += n; s.inUse[session] <= 0 {
+		delete(s.inUse, session)
+	}
 }
 
 // full says whether the queue has no room: a request that would be

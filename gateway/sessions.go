@@ -16,6 +16,7 @@ import (
 
 	"github.com/openclaw-run/openclaw-run/audit"
 	"github.com/openclaw-run/openclaw-run/config"
+	"github.com/openclaw-run/openclaw-run/runner"
 
 	bolt "go.etcd.io/bbolt"
 	bolterr "go.etcd.io/bbolt/errors"
@@ -506,7 +507,12 @@ func (b *boltStore) Snapshot(w io.Writer) error {
 // Prune removes the sessions unused for longer than age: their workspace
 // (when sessions have their own, below the workspace root) and their
 // metadata. Each removal is audited.
-func Prune(st Store, cfg *config.Config, age time.Duration, log *audit.Log) (int, error) {
+//
+// A session in use is kept, whatever its age: busy reports one (a call of
+// the gateway's queued or running, a background process), and any call
+// of this host's call registry (runner.RunningCalls: CLI calls and every
+// gateway's) keeps its session too. Its workspace is a running jail's.
+func Prune(st Store, cfg *config.Config, age time.Duration, log *audit.Log, busy func(id string) bool) (int, error) {
 	list, err := st.List()
 	if err != nil {
 		return 0, err
@@ -515,7 +521,7 @@ func Prune(st Store, cfg *config.Config, age time.Duration, log *audit.Log) (int
 	n := 0
 	var errs []error
 	for _, s := range list {
-		if time.Since(s.LastUsed) < age {
+		if time.Since(s.LastUsed) < age || (busy != nil && busy(s.ID)) || runningIn(s.ID) {
 			continue
 		}
 		if cfg.SessionWorkspaces() && filepath.Dir(filepath.Clean(s.Workspace)) == root && ValidSessionID(filepath.Base(s.Workspace)) {
@@ -536,6 +542,23 @@ func Prune(st Store, cfg *config.Config, age time.Duration, log *audit.Log) (int
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// runningIn reports whether the host's call registry lists a running call
+// of session id.
+func runningIn(id string) bool {
+	calls, _ := runner.RunningCalls()
+	for _, c := range calls {
+		if c.SessionID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 // Background process records (ProcRecords): written, and synced, when a

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -41,7 +42,19 @@ func (s *Server) pruneSessions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "olderThan: want a non-negative Go duration such as 168h")
 		return
 	}
-	n, err := Prune(s.o.Store, s.cfg, age, s.o.Audit)
+	// Under s.mu, which admit takes to count a call in: a session is
+	// either in use (and kept) or pruned before its next call is admitted.
+	// The runners of pruned workspaces go too (their waiting jails hold
+	// the removed workspace).
+	s.mu.Lock()
+	n, err := Prune(s.o.Store, s.cfg, age, s.o.Audit, func(id string) bool { return s.inUse[id] > 0 })
+	for key, r := range s.runners {
+		if _, ws, _ := strings.Cut(key, "\x00"); !dirExists(ws) {
+			r.Close()
+			delete(s.runners, key)
+		}
+	}
+	s.mu.Unlock()
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"type": "error", "code": "prune_failed", "message": err.Error(), "pruned": n})
 		return

@@ -14,6 +14,56 @@ import (
 	"time"
 )
 
+// A session in use is never pruned, whatever --older-than says: neither
+// one with a call running nor one with a background process. Its
+// workspace is a running jail's; the call finishes and its file lands.
+// An idle session of the same age is pruned.
+func TestPruneKeepsSessionsInUse(t *testing.T) {
+	g := startGateway(t, `{}`)
+	env := append(os.Environ(), "OPENCLAW_STATE_DIR="+g.state, "OPENCLAW_CONFIG_PATH="+filepath.Join(g.state, "openclaw.json"))
+	post := func(session, args string) (int, string) {
+		r, out := g.post(t, "/v1/tools/exec", g.token, "", `{"sessionId":"`+session+`","args":`+args+`}`)
+		return r.StatusCode, out
+	}
+	if code, out := post("idle", `{"command":"true"}`); code != 200 {
+		t.Fatalf("idle call: %d %s", code, out)
+	}
+	if code, out := post("bgbusy", `{"command":"sleep 30","background":true}`); code != 200 || !strings.Contains(out, "running") {
+		t.Fatalf("background call: %d %s", code, out)
+	}
+	done := make(chan string, 1)
+	go func() {
+		_, out := post("busy", `{"command":"sleep 2; echo landed > after-prune; echo ok"}`)
+		done <- out
+	}()
+	// The foreground call is running once its jail is listed by ps.
+	if !eventually(10*time.Second, func() bool {
+		r := runEnv(env, "", "ps", "--json")
+		return strings.Contains(r.stdout, `"sessionId": "busy"`)
+	}) {
+		t.Fatal("the busy session's call did not start")
+	}
+	r := runEnv(env, "", "sessions", "prune", "--older-than", "0s")
+	if r.code != 0 || !strings.Contains(r.stdout, "pruned 1 session(s)") {
+		t.Fatalf("prune: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	list := runEnv(env, "", "sessions", "list").stdout
+	if strings.Contains(list, "idle") || !strings.Contains(list, "busy") || !strings.Contains(list, "bgbusy") {
+		t.Errorf("after prune, sessions: %q (want busy and bgbusy kept, idle gone)", list)
+	}
+	out := <-done
+	if !strings.Contains(out, `"exitCode":0`) {
+		t.Fatalf("the busy session's call: %s", out)
+	}
+	b, err := os.ReadFile(filepath.Join(g.state, "workspace", "busy", "after-prune"))
+	if err != nil || string(b) != "landed\n" {
+		t.Errorf("the busy session's file: %q %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(g.state, "workspace", "bgbusy")); err != nil {
+		t.Errorf("the background session's workspace: %v", err)
+	}
+}
+
 // sessions list and prune work while the gateway runs (it holds the
 // session store's lock: the CLI asks it), with the output of a stopped
 // gateway; the version is on --version and, for a token holder, /health.

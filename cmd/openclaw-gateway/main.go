@@ -548,7 +548,7 @@ func cmdSessions(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		n, err := gateway.Prune(store, cfg, d, alog)
+		n, err := gateway.Prune(store, cfg, d, alog, nil)
 		fmt.Fprintf(stdout, "pruned %d session(s) unused for %s\n", n, *older)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
