@@ -28,6 +28,7 @@ import (
 	"github.com/openclaw-run/openclaw-run/policy"
 	"github.com/openclaw-run/openclaw-run/profiles"
 	"github.com/openclaw-run/openclaw-run/runcjail"
+	"github.com/openclaw-run/openclaw-run/seccomp"
 	"github.com/openclaw-run/openclaw-run/staging"
 	"golang.org/x/sys/unix"
 )
@@ -272,6 +273,15 @@ func New(o Options) (*Runner, error) {
 	default:
 		return nil, fmt.Errorf("runner: unknown network %q (none, allowlist)", r.opts.Network)
 	}
+	// What every call of this process needs and computes once (the
+	// tier's filter, the host's layout of system paths) is made now, on
+	// another core, while the rest of the runner and its first call's
+	// request, plan and audit intent are: a cold CLI call waited for both
+	// in turn. A call that needs them first waits for the same result.
+	if o.Profile.ExecTier != "" {
+		go seccomp.Compile(o.Profile.ExecTier)
+	}
+	go hostLayout()
 	r.uid, r.gid = ChooseIDs(ws, o.UID, o.GID)
 	if st, ok := ws.Sys().(*syscall.Stat_t); ok && r.uid == DefaultJailID && st.Uid == 0 && ws.Mode().Perm()&0o002 == 0 {
 		// The first run of a new user, as root in a directory of root's:

@@ -259,9 +259,18 @@ func run(f *runFlags, argv []string, stderr io.Writer) (*callResult, int) {
 	if err != nil {
 		return refuse("jail_setup_failed", "%v", err)
 	}
-	if _, err := runner.Sweep(); err != nil && level >= levelWarn {
-		fmt.Fprintf(stderr, "openclaw-run: warning: sweeping leftover cgroups: %v\n", err)
-	}
+	// The leftovers of runners that died mid-call are swept beside the
+	// call, not before it: a sweep removes only what a dead runner owned
+	// (its identity is in each name), never this call's, and reading
+	// every hierarchy took a millisecond of each cold call. It is done
+	// before this process exits.
+	swept := make(chan error, 1)
+	go func() { _, err := runner.Sweep(); swept <- err }()
+	defer func() {
+		if err := <-swept; err != nil && level >= levelWarn {
+			fmt.Fprintf(stderr, "openclaw-run: warning: sweeping leftover cgroups: %v\n", err)
+		}
+	}()
 	if level == levelDebug {
 		l := r.Limits()
 		fmt.Fprintf(stderr, "openclaw-run: debug: profile=%s seccomp=%s workspace=%s memory=%s cpus=%g pids=%d timeout=%s argv=%q\n",
