@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,9 @@ type Report struct {
 	// Allowed and Refused count every entry, kept or not.
 	Allowed int `json:"allowed"`
 	Refused int `json:"refused"`
+	// RefusedBy counts the refusals by reason code, every one of them
+	// (the gateway's openclaw_egress_refusals_total).
+	RefusedBy map[string]int `json:"refusedBy,omitempty"`
 	// BytesUp (towards the upstreams) and BytesDown, over the whole call.
 	BytesUp   int64 `json:"bytesUp"`
 	BytesDown int64 `json:"bytesDown"`
@@ -83,6 +87,7 @@ type recorder struct {
 	conns     []Conn
 	allowed   int
 	refused   int
+	refusedBy map[string]int
 	truncated bool
 	up, down  atomic.Int64
 }
@@ -142,6 +147,10 @@ func (e *record) finish() {
 		r.allowed++
 	} else {
 		r.refused++
+		if r.refusedBy == nil {
+			r.refusedBy = map[string]int{}
+		}
+		r.refusedBy[c.Reason]++
 	}
 	if len(r.conns) >= MaxReportConns {
 		r.truncated = true
@@ -157,6 +166,7 @@ func (r *recorder) report() Report {
 		Connections: append([]Conn(nil), r.conns...),
 		Allowed:     r.allowed,
 		Refused:     r.refused,
+		RefusedBy:   maps.Clone(r.refusedBy),
 		BytesUp:     r.up.Load(),
 		BytesDown:   r.down.Load(),
 		Truncated:   r.truncated,

@@ -166,12 +166,12 @@ func TestOverloadRefusalsCheapAuditedAggregated(t *testing.T) {
 func TestExitNonzeroCountedApart(t *testing.T) {
 	s := &Server{metrics: newMetrics(1, 1)}
 	s.observe("exec", runner.Event{Type: "result", Result: &runner.Result{ExitCode: 3}}, time.Now())
-	s.observe("exec", runner.Event{Type: "result", Result: &runner.Result{Egress: egress.Report{Allowed: 2, Refused: 1, BytesUp: 10, BytesDown: 300}}}, time.Now())
+	s.observe("exec", runner.Event{Type: "result", Result: &runner.Result{Egress: egress.Report{Allowed: 2, Refused: 1, RefusedBy: map[string]int{"not_allowed": 1}, BytesUp: 10, BytesDown: 300}}}, time.Now())
 	w := httptest.NewRecorder()
 	s.metrics.handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
 	for _, want := range []string{`openclaw_tool_calls_total{status="exit_nonzero",tool="exec"} 1`, `openclaw_tool_calls_total{status="ok",tool="exec"} 1`,
 		`openclaw_egress_connections_total{decision="allowed"} 2`, `openclaw_egress_connections_total{decision="refused"} 1`,
-		`openclaw_egress_bytes_total{direction="down"} 300`} {
+		`openclaw_egress_bytes_total{direction="down"} 300`, `openclaw_egress_refusals_total{reason="not_allowed"} 1`} {
 		if !strings.Contains(w.Body.String(), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

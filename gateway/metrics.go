@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 
+	"github.com/openclaw-run/openclaw-run/egress"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -15,7 +16,7 @@ var MetricNames = []string{
 	"openclaw_sessions", "openclaw_stream_bytes_total", "openclaw_auth_failures_total",
 	"openclaw_panics_total",
 	"openclaw_queued_calls", "openclaw_max_concurrent_calls", "openclaw_max_queued_calls",
-	"openclaw_egress_connections_total", "openclaw_egress_bytes_total",
+	"openclaw_egress_connections_total", "openclaw_egress_bytes_total", "openclaw_egress_refusals_total",
 }
 
 // Outcomes of a tool call as openclaw_tool_calls_total counts them besides
@@ -45,8 +46,9 @@ type metrics struct {
 	maxQueue prometheus.Gauge
 	// The egress proxy's (network allowlist) connections by decision and
 	// bytes by direction, from each call's report.
-	egressConns *prometheus.CounterVec
-	egressBytes *prometheus.CounterVec
+	egressConns    *prometheus.CounterVec
+	egressBytes    *prometheus.CounterVec
+	egressRefusals *prometheus.CounterVec
 }
 
 func newMetrics(maxRun, maxQueue int) *metrics {
@@ -67,16 +69,20 @@ func newMetrics(maxRun, maxQueue int) *metrics {
 	m.maxRun = prometheus.NewGauge(prometheus.GaugeOpts{Name: "openclaw_max_concurrent_calls", Help: "gateway.maxConcurrent: calls that run at once."})
 	m.maxQueue = prometheus.NewGauge(prometheus.GaugeOpts{Name: "openclaw_max_queued_calls", Help: "gateway.maxQueue: calls that may wait for a slot."})
 	m.egressConns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "openclaw_egress_connections_total", Help: "Connections and requests through the egress proxy, allowed or refused."}, []string{"decision"})
+	m.egressRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "openclaw_egress_refusals_total", Help: "Egress connections and requests refused, by reason (not_allowed, port_not_allowed, address_refused, ip_literal, host_mismatch, limit_*, ...; docs/network.md)."}, []string{"reason"})
 	m.egressBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "openclaw_egress_bytes_total", Help: "Bytes through the egress proxy, up (to the upstreams) or down."}, []string{"direction"})
 	m.maxRun.Set(float64(maxRun))
 	m.maxQueue.Set(float64(maxQueue))
 	m.reg.MustRegister(m.requests, m.calls, m.denials, m.latency, m.setup, m.active, m.sessions, m.bytes, m.authFailures,
-		m.queued, m.maxRun, m.maxQueue, m.egressConns, m.egressBytes, m.panics)
+		m.queued, m.maxRun, m.maxQueue, m.egressConns, m.egressBytes, m.egressRefusals, m.panics)
 	for _, d := range []string{"allowed", "refused"} {
 		m.egressConns.WithLabelValues(d)
 	}
 	for _, d := range []string{"up", "down"} {
 		m.egressBytes.WithLabelValues(d)
+	}
+	for _, r := range []string{egress.ReasonNotAllowed, egress.ReasonPortNotAllowed, egress.ReasonAddressRefused, egress.ReasonIPLiteral, egress.ReasonHostMismatch} {
+		m.egressRefusals.WithLabelValues(r)
 	}
 	// The series a dashboard or an alert divides by exist from the start,
 	// at 0, instead of appearing with their first event.

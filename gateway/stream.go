@@ -201,6 +201,9 @@ func (s *Server) observe(tool string, e runner.Event, t0 time.Time) {
 				s.metrics.egressConns.WithLabelValues("refused").Add(float64(r.Refused))
 				s.metrics.egressBytes.WithLabelValues("up").Add(float64(r.BytesUp))
 				s.metrics.egressBytes.WithLabelValues("down").Add(float64(r.BytesDown))
+				for reason, n := range r.RefusedBy {
+					s.metrics.egressRefusals.WithLabelValues(reason).Add(float64(n))
+				}
 			}
 		}
 	case "error":
