@@ -17,10 +17,14 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/tailscale/hujson"
 )
 
 //go:embed openclaw-keys.json
@@ -170,4 +174,70 @@ func parseDockerUser(u string) (uid, gid int, err error) {
 		}
 	}
 	return uid, gid, nil
+}
+
+// OpenClawReads reports whether OpenClaw itself reads the config file at
+// path: $OPENCLAW_CONFIG_PATH, else openclaw.json in $OPENCLAW_STATE_DIR,
+// else ~/.openclaw/openclaw.json (OpenClaw's own lookup).
+func OpenClawReads(path string) bool {
+	theirs := os.Getenv("OPENCLAW_CONFIG_PATH")
+	if theirs == "" {
+		dir := os.Getenv("OPENCLAW_STATE_DIR")
+		if dir == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return false
+			}
+			dir = filepath.Join(home, ".openclaw")
+		}
+		theirs = filepath.Join(dir, "openclaw.json")
+	}
+	a, err1 := filepath.Abs(path)
+	b, err2 := filepath.Abs(theirs)
+	return err1 == nil && err2 == nil && a == b
+}
+
+// OpenClawRefuses lists, as warnings, the keys of config source data that
+// OpenClaw's schema refuses: its config objects are closed, so a file
+// that OpenClaw reads too and that holds one of openclaw-run's own keys
+// (sandbox, gateway.auth.clients, ...) stops OpenClaw ("Unrecognized
+// key"). Those keys belong in a file of openclaw-run's own
+// (OPENCLAW_RUN_CONFIG). Parsing OpenClaw's key tree is slow, so only
+// "config validate" and "doctor" ask, never a call.
+func OpenClawRefuses(data []byte) []Problem {
+	v, err := hujson.Parse(data)
+	if err != nil {
+		return nil // Parse reports it
+	}
+	theirs, version := openclawKeys()
+	pos := &positions{src: data}
+	var out []Problem
+	var walk func(v *hujson.Value, n *keyNode, path string)
+	walk = func(v *hujson.Value, n *keyNode, path string) {
+		if n == nil {
+			return // OpenClaw accepts anything here
+		}
+		switch val := v.Value.(type) {
+		case *hujson.Object:
+			for i := range val.Members {
+				m := &val.Members[i]
+				name := m.Name.Value.(hujson.Literal).String()
+				child, _, ok := n.lookup(name)
+				if !ok {
+					l, c := pos.at(m.Name.StartOffset)
+					out = append(out, Problem{Warning: true, Path: join(path, name), Line: l, Col: c,
+						Message: fmt.Sprintf("this is OpenClaw's config file too, and OpenClaw %s refuses this key: where OpenClaw runs, it would not start (\"Unrecognized key\"). "+
+							"Put openclaw-run's own keys in a file of its own (OPENCLAW_RUN_CONFIG, docs/openclaw.md)", version)})
+					continue
+				}
+				walk(&m.Value, child, join(path, name))
+			}
+		case *hujson.Array:
+			for i := range val.Elements {
+				walk(&val.Elements[i], n.items, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	walk(&v, theirs, "")
+	return out
 }

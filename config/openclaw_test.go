@@ -1,7 +1,9 @@
 package config
 
 import (
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -161,5 +163,49 @@ func TestOpenClawKeyTree(t *testing.T) {
 	}
 	if _, _, ok := root.lookup("nosuchtopkey"); ok {
 		t.Error("the top level of OpenClaw's config is closed, but the tree accepts any key")
+	}
+}
+
+// OpenClaw's config objects are closed: a shared file may hold only the
+// keys OpenClaw accepts. Ours alone are warned about, by path.
+func TestOpenClawRefuses(t *testing.T) {
+	src := []byte(`{
+  // shared and OpenClaw's own keys
+  "tools": {"profile": "coding", "exec": {"mode": "deny"}},
+  "gateway": {"port": 18789, "auth": {"mode": "token", "clients": [{"name": "ci"}]}},
+  "agents": {"defaults": {"sandbox": {"mode": "all", "docker": {"memory": "1g"}}}},
+  "channels": {"anything": {"goes": 1}},
+  "sandbox": {"staging": "auto"},
+}`)
+	var got []string
+	for _, p := range OpenClawRefuses(src) {
+		if !p.Warning || p.Line == 0 {
+			t.Errorf("%+v: want a warning with its place", p)
+		}
+		got = append(got, p.Path)
+	}
+	if want := []string{"gateway.auth.clients", "sandbox"}; !slices.Equal(got, want) {
+		t.Errorf("refused keys %v, want %v", got, want)
+	}
+	// A user's file that OpenClaw accepts has nothing it refuses.
+	b, err := os.ReadFile(filepath.Join("testdata", "openclaw", "openclaw.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := OpenClawRefuses(b); len(ps) > 0 {
+		t.Errorf("OpenClaw's own file: %v", ps)
+	}
+}
+
+func TestOpenClawReads(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("OPENCLAW_CONFIG_PATH", "")
+	t.Setenv("OPENCLAW_STATE_DIR", dir)
+	if !OpenClawReads(filepath.Join(dir, "openclaw.json")) || OpenClawReads(filepath.Join(dir, "ours.json")) {
+		t.Error("OpenClaw reads openclaw.json in OPENCLAW_STATE_DIR, nothing else")
+	}
+	t.Setenv("OPENCLAW_CONFIG_PATH", filepath.Join(dir, "elsewhere.json"))
+	if !OpenClawReads(filepath.Join(dir, "elsewhere.json")) || OpenClawReads(filepath.Join(dir, "openclaw.json")) {
+		t.Error("OPENCLAW_CONFIG_PATH names OpenClaw's file")
 	}
 }

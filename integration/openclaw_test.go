@@ -82,6 +82,7 @@ func TestOpenClaw(t *testing.T) {
 				"openclaw-run sandbox: the openclaw-run binary /nonexistent/openclaw-run does not exist or is not executable")
 		})
 	})
+	t.Run("SharedConfigKeys", func(t *testing.T) { s.sharedConfigKeys(t) })
 	t.Run("Gateway", func(t *testing.T) { s.throughGateway(t, gw, gwProc) })
 	t.Run("ThroughOpenclawRunGateway", func(t *testing.T) { s.throughOurGateway(t) })
 	if os.Getenv("OPENCLAW_BENCH") == "1" {
@@ -755,4 +756,45 @@ func tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
+}
+
+// sharedConfigKeys: OpenClaw's config schema is closed, so a file both
+// read may hold only keys OpenClaw accepts. openclaw-run's "config
+// validate" warns about exactly the keys the real OpenClaw refuses: none
+// in the suite's shared config, sandbox and gateway.auth.clients once
+// they are added.
+func (s *ocSuite) sharedConfigKeys(t *testing.T) {
+	h := s.newHome(t, "keys", s.pluginConfig(t, nil))
+	validate := func() (theirs, ours run) {
+		cmd := exec.Command(s.openclaw, "config", "validate")
+		cmd.Env = h.env()
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		theirs = run{stdout: out.String(), stderr: errb.String(), code: cmd.ProcessState.ExitCode()}
+		if err != nil && cmd.ProcessState == nil {
+			t.Fatalf("openclaw config validate: %v", err)
+		}
+		return theirs, runEnv(h.env(), "", "config", "validate")
+	}
+	theirs, ours := validate()
+	if theirs.code != 0 || ours.code != 0 || strings.Contains(ours.stdout, "warning") {
+		t.Fatalf("the shared config: OpenClaw %+v; openclaw-run %+v", theirs, ours)
+	}
+	b, _ := os.ReadFile(h.config)
+	var cfg map[string]any
+	json.Unmarshal(b, &cfg)
+	cfg["sandbox"] = map[string]any{"staging": "auto"}
+	cfg["gateway"].(map[string]any)["auth"].(map[string]any)["clients"] = []any{map[string]any{"name": "ci", "tokenFile": "/etc/ci.token"}}
+	b, _ = json.Marshal(cfg)
+	os.WriteFile(h.config, b, 0o600)
+	theirs, ours = validate()
+	both := theirs.stdout + theirs.stderr
+	if theirs.code == 0 || !strings.Contains(both, `"sandbox"`) || !strings.Contains(both, `"clients"`) {
+		t.Errorf("OpenClaw should refuse sandbox and gateway.auth.clients: %+v", theirs)
+	}
+	if ours.code != 0 || strings.Count(ours.stdout, "warning") != 2 ||
+		!strings.Contains(ours.stdout, "warning: sandbox: ") || !strings.Contains(ours.stdout, "warning: gateway.auth.clients: ") {
+		t.Errorf("openclaw-run config validate should warn about exactly those keys: %+v", ours)
+	}
 }

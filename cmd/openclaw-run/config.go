@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/openclaw-run/openclaw-run/config"
 	"github.com/openclaw-run/openclaw-run/internal/setup"
@@ -49,8 +50,14 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 		enc.Encode(c)
 		return 0
 	}
+	problems := res.Problems
+	if res.File != "" && config.OpenClawReads(res.File) {
+		if data, err := os.ReadFile(res.File); err == nil {
+			problems = append(problems, config.OpenClawRefuses(data)...)
+		}
+	}
 	errs := 0
-	for _, p := range res.Problems {
+	for _, p := range problems {
 		fmt.Fprintf(stdout, "%s:%s\n", name, p)
 		if !p.Warning {
 			errs++

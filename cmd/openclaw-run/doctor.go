@@ -70,6 +70,20 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 		}
 		add("config", "validate", "PASS", src, "")
 	}
+	if res != nil && res.File != "" && config.OpenClawReads(res.File) {
+		data, _ := os.ReadFile(res.File)
+		if refused := config.OpenClawRefuses(data); len(refused) > 0 {
+			var keys []string
+			for _, p := range refused {
+				keys = append(keys, p.Path)
+			}
+			add("config", "shared with OpenClaw", "WARN", fmt.Sprintf("%s is OpenClaw's config file too, and OpenClaw %s refuses %s: where OpenClaw runs, it would not start",
+				res.File, config.OpenClawSchemaVersion(), strings.Join(keys, ", ")),
+				"move openclaw-run's own keys to a file of its own and set OPENCLAW_RUN_CONFIG to it (docs/openclaw.md)")
+		} else {
+			add("config", "shared with OpenClaw", "PASS", "only keys OpenClaw accepts", "")
+		}
+	}
 	fileChecks(add, path)
 	if cfg != nil {
 		engineChecks(add, cfg, known)
