@@ -15,8 +15,9 @@ import (
 // outcome nor an abandoned record and whose owner is not alive, and
 // appends for each an "abandoned" record pointing at the intent. Intents
 // whose owner is alive (a call running now, in this process or another
-// runner) are left alone. alive nil means procid.Alive: same boot, same
-// pid, same start time.
+// runner) are left alone. alive nil means "not procid.Gone": same boot,
+// same pid, same start time, or a /proc that cannot be read now (which
+// proves nothing, and an abandoned record is permanent).
 //
 // The gateway calls it at start, so that calls in flight when it died are
 // recorded at the next start; "openclaw-run audit repair" calls it too. It
@@ -27,7 +28,7 @@ import (
 // recorded as abandoned.
 func (l *Log) Recover(alive func(owner string) bool) ([]Dangling, error) {
 	if alive == nil {
-		alive = func(owner string) bool { return procid.Alive(procid.ID(owner)) }
+		alive = func(owner string) bool { return !procid.Gone(procid.ID(owner)) }
 	}
 	f, err := l.lockCurrent()
 	if err != nil {

@@ -600,11 +600,12 @@ func ownerAlive(name string) bool {
 	if err != nil {
 		return true
 	}
-	id, err := procid.Of(pid)
+	// The identity the name recorded: pid and start time, of this boot.
+	_, _, boot, err := procid.Self().Parse()
 	if err != nil {
-		return false // no such process
+		return true // cannot tell: a sweep never kills on a doubt
 	}
-	return procid.Alive(id) && strings.HasPrefix(string(id), fmt.Sprintf("%d:%d:", pid, start))
+	return !procid.Gone(procid.ID(fmt.Sprintf("%d:%d:%s", pid, start, boot)))
 }
 
 // delegateHint tells an unprivileged runner how to get cgroups of its own:

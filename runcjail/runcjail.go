@@ -152,8 +152,9 @@ func SweepDirs() int {
 		if err != nil {
 			continue
 		}
-		if id, err := procid.Of(pid); err == nil && procid.Alive(id) && strings.HasPrefix(string(id), fmt.Sprintf("%d:%d:", pid, start)) {
-			continue
+		_, _, boot, err := procid.Self().Parse()
+		if err != nil || !procid.Gone(procid.ID(fmt.Sprintf("%d:%d:%s", pid, start, boot))) {
+			continue // alive, or it cannot be told: a sweep removes only what is certainly left over
 		}
 		if syscall.Rmdir(d) == nil {
 			n++

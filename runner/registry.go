@@ -106,8 +106,11 @@ func RunningCalls() ([]RunningCall, error) {
 		if err != nil || json.Unmarshal(b, &c) != nil {
 			continue
 		}
-		if !procid.Alive(c.Runner) || !procid.Alive(c.Jail) {
-			os.Remove(path) // stale: its runner or its jail died without removing it
+		if procid.Gone(c.Runner) || procid.Gone(c.Jail) {
+			// Stale: its runner or its jail died without removing it. Only
+			// a certain death counts (procid.Gone): sessions prune keeps
+			// a session whose call this registry lists.
+			os.Remove(path)
 			continue
 		}
 		out = append(out, c)

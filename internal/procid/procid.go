@@ -102,6 +102,34 @@ func Alive(id ID) bool {
 	return st.start == start && st.state != 'Z' && st.state != 'X'
 }
 
+// Gone reports whether the process named by id has certainly ended: its
+// pid is free, holds another process (another start time), or a zombie,
+// or it was of another boot. It is Alive's opposite for a caller that
+// destroys what a dead process left (the cgroup sweep kills its jails):
+// a /proc that cannot be read now (no file descriptors left, say) proves
+// nothing, and then the process is not gone. A malformed id is gone.
+func Gone(id ID) bool {
+	pid, start, boot, err := id.Parse()
+	if err != nil {
+		return true
+	}
+	cur, err := bootID()
+	if err != nil {
+		return false
+	}
+	if cur != boot {
+		return true
+	}
+	st, err := readStat(pid)
+	if errors.Is(err, ErrNoProcess) {
+		return true
+	}
+	if err != nil {
+		return false
+	}
+	return st.start != start || st.state == 'Z' || st.state == 'X'
+}
+
 // Parse splits id into its parts, checking each.
 func (id ID) Parse() (pid int, start uint64, boot string, err error) {
 	parts := strings.SplitN(string(id), ":", 3)

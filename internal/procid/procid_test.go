@@ -152,3 +152,43 @@ func TestCommWithSpacesAndParens(t *testing.T) {
 		t.Fatalf("%q (comm %q) is not alive", id, "a) b (c")
 	}
 }
+
+// Gone is certain or false: what Alive calls dead is gone, except when
+// /proc cannot be read at all (here: no file descriptor left), which
+// proves nothing; the cgroup sweep kills only what is gone.
+func TestGoneOnlyWhenCertain(t *testing.T) {
+	self := Self()
+	pid, start, boot, err := self.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recycled := ID(fmt.Sprintf("%d:%d:%s", pid, start+1, boot))
+	if Gone(self) || !Gone(recycled) || !Gone(ID(fmt.Sprintf("%d:%d:%s", pid, start, "00000000-0000-0000-0000-000000000000"))) || !Gone("1:2") {
+		t.Fatalf("Gone: self %v, recycled %v", Gone(self), Gone(recycled))
+	}
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	// The lowest free descriptor becomes the limit: every one below it is
+	// taken, so the next open fails with EMFILE.
+	free, err := unix.Dup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(free)
+	low := unix.Rlimit{Cur: uint64(free), Max: lim.Max}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	goneRecycled, goneSelf := Gone(recycled), Gone(self)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if goneRecycled || goneSelf {
+		t.Errorf("with /proc unreadable, Gone said %v (recycled) and %v (self); want false: nothing is proven", goneRecycled, goneSelf)
+	}
+	if _, err := os.ReadFile("/proc/self/stat"); err != nil {
+		t.Fatalf("limit not restored: %v", err)
+	}
+}
