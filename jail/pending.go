@@ -27,6 +27,14 @@ const (
 	maxEnv       = (strOff - envOff) / 8
 )
 
+// deferredBufs are the blocks deferred jails read their command into
+// (256 KiB each), kept for the next jail once a command has exec'd: a
+// fresh one per call made a warm gateway collect its heap every few
+// calls. A block's stale bytes past the next command's are never read:
+// the command's arrays and strings, their terminators included, are all
+// in the bytes written (block).
+var deferredBufs = sync.Pool{New: func() any { b := make([]byte, deferredSize); return &b }}
+
 // ErrTooLarge means a command does not fit a deferred jail's block; the
 // caller starts a jail the ordinary way.
 var ErrTooLarge = errors.New("the command does not fit a pre-warmed jail")
@@ -140,6 +148,13 @@ func (w *Pending) Exec(c *plan.Command) (*Process, error) {
 	if err == nil && (werr != nil || n != len(b)) {
 		w.kill()
 		return nil, fmt.Errorf("hand the command to the pre-warmed jail: %d of %d bytes, %v", n, len(b), werr)
+	}
+	if err == nil {
+		// The error pipe's end of file: the child has exec'd (or died),
+		// and no longer reads this process's memory (finish).
+		deferred := w.prog.deferred
+		w.prog.deferred = nil
+		deferredBufs.Put(&deferred)
 	}
 	return proc, err
 }

@@ -30,6 +30,10 @@ type output struct {
 // chunks: fewer events and writes per byte on every path out.
 const copyBuf = 256 << 10
 
+// copyBufs are the pumps' buffers, kept for the next call: two per call
+// made a warm gateway collect its (small) heap every two or three calls.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBuf); return &b }}
+
 func newOutput(limit int64, stdout, stderr io.Writer) (*output, error) {
 	o := &output{dst: [2]io.Writer{stdout, stderr}, left: limit, limit: limit}
 	for i := range o.r {
@@ -78,7 +82,9 @@ func (o *output) start() {
 
 func (o *output) pump(i int) {
 	defer o.wg.Done()
-	buf := make([]byte, copyBuf)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := o.r[i].Read(buf)
 		if n > 0 {
