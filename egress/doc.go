@@ -66,7 +66,8 @@
 // then takes budget for exactly that and forwards only what it covers,
 // so nothing is reserved while a connection waits. Urgent data (MSG_OOB),
 // where splice stops, is read inline (SO_OOBINLINE) and passed on as
-// ordinary bytes. Other connection types take a userspace copy with the
+// ordinary bytes. The jail's loopback side sends with Reno (see
+// renoOnLoopback). Other connection types take a userspace copy with the
 // same accounting.
 //
 // # Which tools honor which variable

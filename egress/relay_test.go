@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Tunnels waiting for data hold none of the budget: with three tunnels
@@ -128,4 +130,47 @@ func TestIdleStuckReader(t *testing.T) {
 	if e := wantEntry(t, tp.Report(), "big.test"); !strings.Contains(e.Detail, "idle") {
 		t.Errorf("entry %+v: want closed after the idle timeout", e)
 	}
+}
+
+// The proxy's side of a loopback connection it splices into sends with
+// Reno, whatever the host's default (see renoOnLoopback); its upstream
+// connections to other hosts keep the default (not testable on loopback).
+func TestRenoOnLoopback(t *testing.T) {
+	src := sourceServer(t, 1<<20)
+	target := fmt.Sprintf("big.test:%d", portOf(t, src))
+	tp := startProxy(t, Config{Allow: []string{target}, Hosts: map[string]string{"big.test": "127.0.0.1"},
+		AllowAddresses: loopback}, Options{})
+	r := dialProxy(t, tp)
+	if code, _ := r.connect(target); code != 200 {
+		t.Fatalf("CONNECT: %d", code)
+	}
+	if _, err := r.br.ReadByte(); err != nil { // the download has begun
+		t.Fatal(err)
+	}
+	var client *net.TCPConn // the proxy's end of r
+	tp.mu.Lock()
+	for c := range tp.conns {
+		if c.RemoteAddr().String() == r.c.LocalAddr().String() {
+			client = c.(*net.TCPConn)
+		}
+	}
+	tp.mu.Unlock()
+	if client == nil {
+		t.Fatal("the proxy's end of the client connection is not tracked")
+	}
+	rc, err := client.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cc string
+	var gerr error
+	if err := rc.Control(func(fd uintptr) {
+		cc, gerr = unix.GetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION)
+	}); err != nil || gerr != nil {
+		t.Fatal(err, gerr)
+	}
+	if cc != "reno" {
+		t.Errorf("congestion control %q, want reno", cc)
+	}
+	_, _ = io.Copy(io.Discard, r.br)
 }

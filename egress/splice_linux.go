@@ -52,6 +52,9 @@ func (t *tunnel) splice(dst, src net.Conn, count func(int64), limit int64) (bool
 	if err != nil {
 		return false, nil
 	}
+	if a, ok := d.LocalAddr().(*net.TCPAddr); ok && a.IP.IsLoopback() {
+		renoOnLoopback(wc)
+	}
 	defer p.close()
 	// The deadlines are set once and renewed only when they pass (in fill
 	// and drain, while something still moves), not per step: each
@@ -242,6 +245,22 @@ func oobInline(rc syscall.RawConn) error {
 		err = serr
 	}
 	return err
+}
+
+// renoOnLoopback makes a loopback socket (the jail's side of a tunnel)
+// send with Reno (TCP_CONGESTION, tcp(7)). The host's default may be BBR,
+// which paces at about the rate it measured, so that its sender sets a
+// timer for most packets (tcp_pacing_check, net/ipv4/tcp_output.c); the
+// pacing rate the kernel derives for Reno on loopback (cwnd over a round
+// trip of microseconds) is far above what the relay can send, so it
+// hardly ever waits. On loopback, where nothing queues and nothing is
+// lost, BBR's pacing bought nothing and cost the relay close to a third
+// of its CPU time per byte. Reno is always built in and always allowed;
+// if the kernel refuses, the socket keeps its congestion control.
+func renoOnLoopback(wc syscall.RawConn) {
+	_ = wc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, "reno")
+	})
 }
 
 // pipe is the pipe of one spliced direction; both ends non-blocking.
