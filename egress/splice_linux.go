@@ -43,6 +43,9 @@ func (t *tunnel) splice(dst, src net.Conn, count func(int64), limit int64) (bool
 	if !ok1 || !ok2 {
 		return false, nil
 	}
+	if limit == 0 {
+		return true, nil // a small body came whole with its head: no pipe needed
+	}
 	rc, err1 := s.SyscallConn()
 	wc, err2 := d.SyscallConn()
 	if err1 != nil || err2 != nil || oobInline(rc) != nil {
