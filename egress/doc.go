@@ -58,12 +58,17 @@
 //
 // # Tunnel throughput
 //
-// Between two TCP sockets a tunnel splices (splice(2) through a pipe,
-// via (*net.TCPConn).ReadFrom), so the payload never enters user space.
-// The byte budget stays exact: before each step the tunnel asks the
-// kernel how many bytes are queued (SIOCINQ), reserves that many from the
-// budget and splices exactly those. Other connection types take a
-// userspace copy with the same accounting.
+// Between two TCP sockets a tunnel splices (splice(2) through a pipe of
+// its own per direction, non-blocking, waiting in Go's poller), so the
+// payload never enters user space; a plain-HTTP body of known length
+// takes the same path, asking for no byte past its length. The byte
+// budget stays exact: each step splices what is queued into the pipe,
+// then takes budget for exactly that and forwards only what it covers,
+// so nothing is reserved while a connection waits. Urgent data (MSG_OOB),
+// where splice stops, is read inline (SO_OOBINLINE) and passed on as
+// ordinary bytes. The jail's loopback side sends with Reno (see
+// renoOnLoopback). Other connection types take a userspace copy with the
+// same accounting.
 //
 // # Which tools honor which variable
 //

@@ -15,13 +15,6 @@ var (
 	errIdle       = errors.New("idle timeout")
 )
 
-// chunk is the most one step of a tunnel moves before it counts the bytes,
-// refreshes the idle clock and takes more budget. A peer that needs longer
-// than the idle timeout to accept one chunk counts as idle (a splice that
-// times out half-way cannot be resumed: the bytes in its pipe are lost),
-// so it is kept small: 256 KiB is 4 KiB/s over 60 s.
-const chunk = 256 << 10
-
 // copyBufs holds the buffers of the generic (non-splice) copy path.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
