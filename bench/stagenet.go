@@ -156,16 +156,20 @@ func egressSection(bin, dir string) string {
 		"jail only":  jailed(curl, "-sS", "-o", "/dev/null", fmt.Sprintf("http://blob.test:%d/small", port)),
 	}
 	names := []string{"1g proxy", "1g direct", "small proxy", "small direct", "true none", "true allow", "jail only"}
-	m := medianOf(7, names, cmds)
+	m := medianOf(9, names, cmds)
 	var b strings.Builder
 	b.WriteString("\n## Egress proxy (network: allowlist)\n\n")
-	b.WriteString("curl against a server on the host's loopback, 7 interleaved runs, medians. *proxy*: curl in a cold CLI jail with " +
+	b.WriteString("curl against a server on the host's loopback, 9 interleaved runs, medians. *proxy*: curl in a cold CLI jail with " +
 		"`--network allowlist`, through the audited egress proxy (the name checked against the allowlist, the address against the " +
 		"private-range rule); *direct*: the same curl on the host, no jail, no proxy.\n\n")
 	b.WriteString("| figure | proxy | direct | ratio |\n|---|---|---|---|\n")
 	gib := func(d time.Duration) float64 { return 1 / d.Seconds() }
-	p, d := m["1g proxy"], m["1g direct"]
-	fmt.Fprintf(&b, "| 1 GiB download, GiB/s | %.2f | %.2f | %.0f%% of direct (target >= 50%%) |\n", gib(p), gib(d), 100*d.Seconds()/p.Seconds())
+	// The proxied download's time holds its cold jail's start and the
+	// proxy's (the one-request jailed curl measures both): taken out, as
+	// for the latency below, it is the proxy's throughput alone.
+	p, d := m["1g proxy"]-m["jail only"], m["1g direct"]
+	fmt.Fprintf(&b, "| 1 GiB download, GiB/s (the jail's start taken out) | %.2f | %.2f | %.0f%% of direct (target >= 50%%) |\n", gib(p), gib(d), 100*d.Seconds()/p.Seconds())
+	fmt.Fprintf(&b, "| the same, the jail's start included | %.2f | %.2f | %.0f%% of direct |\n", gib(m["1g proxy"]), gib(d), 100*d.Seconds()/m["1g proxy"].Seconds())
 	// One small request per connection: the jail's own start is taken
 	// out by a one-request jailed curl; what is left is conns-1 requests
 	// through the proxy, against conns-1 straight ones.
