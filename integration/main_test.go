@@ -183,7 +183,7 @@ func field(status, key string) string {
 func waitWarm(g *gw, d time.Duration) bool {
 	return eventually(d, func() bool {
 		for _, pid := range childrenOf(g.cmd.Process.Pid) {
-			// Waiting for its command (jail step 23): blocked reading a
+			// Waiting for its command (jail step 28): blocked reading a
 			// pipe, with only its own few fds left (at the earlier
 			// barrier it still holds the bind trees).
 			wchan, _ := os.ReadFile("/proc/" + pid + "/wchan")

@@ -127,6 +127,10 @@ func start(s *Spec) (*Process, *Pending, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	placedR, placedW, err := pipe()
+	if err != nil {
+		return nil, nil, err
+	}
 	goR, goW := -1, -1
 	if s.Deferred {
 		if goR, goW, err = pipe(); err != nil {
@@ -141,7 +145,7 @@ func start(s *Spec) (*Process, *Pending, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	fds := childFDs{syncR: syncR, syncW: syncW, errW: errW, notifyW: -1, goR: goR}
+	fds := childFDs{syncR: syncR, syncW: syncW, placedR: placedR, errW: errW, notifyW: -1, goR: goR}
 	notifyR := -1
 	passed := passedFDs(s)
 	if len(passed) > 0 {
@@ -253,6 +257,7 @@ func start(s *Spec) (*Process, *Pending, error) {
 
 	// The child holds its own copies now.
 	unix.Close(syncR)
+	unix.Close(placedR)
 	unix.Close(errW)
 	if goR >= 0 {
 		unix.Close(goR)
@@ -264,7 +269,7 @@ func start(s *Spec) (*Process, *Pending, error) {
 		unix.Close(fds.notifyW)
 	}
 	// The trees stay open until the child has attached them.
-	closers = append([]int{syncW, errR, notifyR, goW}, append(fds.trees, fds.devs...)...)
+	closers = append([]int{syncW, placedW, errR, notifyR, goW}, append(fds.trees, fds.devs...)...)
 
 	fail := func(err error) (*Process, *Pending, error) {
 		proc.destroy()
@@ -301,13 +306,21 @@ func start(s *Spec) (*Process, *Pending, error) {
 		}
 		proc.mntns = fd
 	}
+	if _, err := unix.Write(syncW, []byte{0}); err != nil {
+		return fail(fmt.Errorf("release the jail: %w", err))
+	}
+	// The child builds its root meanwhile, and waits for this second
+	// release before it makes its cgroup namespace (docs/design.md, step
+	// 20). On cgroup v1 placing it takes an RCU grace period (the write to
+	// cgroup.procs takes cgroup_threadgroup_rwsem for writing), 5-18 ms
+	// here: done while the child mounts, not before.
 	if s.BeforeExec != nil {
 		if err := s.BeforeExec(proc.Pid); err != nil {
 			return fail(err)
 		}
 	}
-	if _, err := unix.Write(syncW, []byte{0}); err != nil {
-		return fail(fmt.Errorf("release the jail: %w", err))
+	if _, err := unix.Write(placedW, []byte{0}); err != nil {
+		return fail(fmt.Errorf("release the placed jail: %w", err))
 	}
 	if s.Deferred {
 		// Waiting for its command; the pending jail owns the fds now.

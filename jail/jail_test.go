@@ -340,7 +340,7 @@ func TestWaitingJailHoldsOnlyItsOwnFds(t *testing.T) {
 }
 
 // A pre-warmed jail waits for its command with everything that is the
-// same for every call already done (docs/design.md, steps 23 to 26): no
+// same for every call already done (docs/design.md, steps 24 to 27): no
 // capabilities, no_new_privs, and its seccomp filter loaded. Read from
 // the waiting jail's /proc status, as the kernel reports it.
 func TestWaitingJailIsAlreadyFiltered(t *testing.T) {

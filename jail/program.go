@@ -238,6 +238,9 @@ var lastCap = sync.OnceValues(func() (int, error) {
 // the three stdio fds, all >= 3 so that dup3 onto 0..2 cannot collide.
 type childFDs struct {
 	syncR, syncW, errW int
+	// placedR is read once the runner has placed the child in its cgroup
+	// (the second barrier).
+	placedR int
 	// notifyW is the child's end of the socket that carries the seccomp
 	// listener to the parent (-1: no listener).
 	notifyW int
@@ -301,13 +304,15 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	// taken, and keep two jails forked together waiting for each other's
 	// barrier after their runner died. (close-on-exec drops them only at
 	// execve; a pre-warmed jail execs much later.)
-	keep := []int{fds.syncR, fds.errW, fds.notifyW, fds.goR}
+	keep := []int{fds.syncR, fds.placedR, fds.errW, fds.notifyW, fds.goR}
 	keep = append(append(keep, fds.trees...), fds.devs...)
 	p.closeAllBut(keep)
 
-	// 5. Barrier: wait until the parent has written the id maps and placed
-	// us in our cgroup. EOF means the parent is gone: stop.
-	p.add(stepf("wait for the runner (id maps, cgroup)"), unix.SYS_READ, uintptr(fds.syncR), bufp, 1).want = 1
+	// 5. Barrier: wait until the parent has written the id maps (and set
+	// any resource limit above its own). EOF means the parent is gone:
+	// stop. Its cgroup placement follows while this child builds its root
+	// (step 20).
+	p.add(stepf("wait for the runner (id maps)"), unix.SYS_READ, uintptr(fds.syncR), bufp, 1).want = 1
 
 	// 6. Become root of the new user namespace. Supplementary groups are
 	// inherited from the runner (root's group 0 among them) and are checked
@@ -333,9 +338,6 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	// 8. A new session: no controlling terminal, so TIOCSTI cannot push
 	// keystrokes into the runner's terminal (CVE-2017-5226).
 	p.add(stepf("setsid"), unix.SYS_SETSID)
-	// The cgroup namespace is made after placement so that the jail's
-	// cgroup, not the runner's, is its root.
-	p.add(stepf("unshare(CLONE_NEWCGROUP)"), unix.SYS_UNSHARE, unix.CLONE_NEWCGROUP)
 	p.add(stepf("sethostname"), unix.SYS_SETHOSTNAME, p.str(j.Hostname), uintptr(len(j.Hostname)))
 	p.add(stepf("umask(022)"), unix.SYS_UMASK, 0o22)
 
@@ -470,7 +472,17 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	p.add(stepf("rmdir %s", oldRoot), unix.SYS_UNLINKAT, atFDCWD, p.str(oldRoot), unix.AT_REMOVEDIR)
 	p.setattr("/", unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, false)
 
-	// 20. Loopback up in the empty network namespace (it starts down), so
+	// 20. Placed: wait until the runner has placed us in our cgroup (EOF:
+	// it is gone, stop), then make the cgroup namespace, whose root is
+	// the cgroup we are in: the jail's, not the runner's. Everything from
+	// here on (the sockets below, the command) is accounted to it. The
+	// steps before made mounts only, whose memory is the runner's to
+	// account.
+	p.add(stepf("wait for the runner (cgroup)"), unix.SYS_READ, uintptr(fds.placedR), bufp, 1).want = 1
+	p.add(stepf("close placed read end"), unix.SYS_CLOSE, uintptr(fds.placedR))
+	p.add(stepf("unshare(CLONE_NEWCGROUP)"), unix.SYS_UNSHARE, unix.CLONE_NEWCGROUP)
+
+	// 21. Loopback up in the empty network namespace (it starts down), so
 	// that servers and tests inside the jail can use 127.0.0.1. No other
 	// interface exists.
 	ifr := new([40]byte)
@@ -481,7 +493,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	o.regArgs = 1
 	p.add(stepf("close"), unix.SYS_CLOSE, regSock).regArgs = 1
 
-	// 21. The egress proxy's listener (plan.NetworkAllowlist), made here,
+	// 22. The egress proxy's listener (plan.NetworkAllowlist), made here,
 	// inside the jail's own network namespace, on loopback: the runner
 	// serves the call's allowlist through it, and no process outside this
 	// namespace can reach it (a listener the runner made would be in the
@@ -498,13 +510,13 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		p.add(stepf("close"), unix.SYS_CLOSE, regSock).regArgs = 1
 	}
 
-	// 22. The bind trees are attached: close them too, so that a
+	// 23. The bind trees are attached: close them too, so that a
 	// pre-warmed jail holds only what its command needs.
 	p.closeAllBut([]int{fds.errW, fds.notifyW, fds.goR})
 
-	// 23. Resource limits (stdio is in place since 0b). This step and the
+	// 24. Resource limits (stdio is in place since 0b). This step and the
 	// next three are the same for every call of the jail's plan, so a
-	// pre-warmed jail takes them before it waits (step 27): its command
+	// pre-warmed jail takes them before it waits (step 28): its command
 	// then meets a filter that is already loaded (loading it, its JIT and
 	// the kernel's per-syscall cache, was a third of a warm call's hand-off).
 	for _, r := range j.Rlimits {
@@ -513,7 +525,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 			0, uintptr(r.Resource), p.ptr(lim, unsafe.Pointer(lim)), 0)
 	}
 
-	// 24. Privileges: no_new_privs, then every capability set emptied.
+	// 25. Privileges: no_new_privs, then every capability set emptied.
 	// With the bounding set empty and SECBIT_NOROOT locked, execve as uid 0
 	// of the namespace regains nothing (capabilities(7)).
 	p.add(stepf("prctl(PR_SET_NO_NEW_PRIVS)"), unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
@@ -527,10 +539,10 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 	data := new([2]unix.CapUserData)
 	p.add(stepf("capset(0)"), unix.SYS_CAPSET, p.ptr(hdr, unsafe.Pointer(hdr)), p.ptr(data, unsafe.Pointer(data)))
 
-	// 25. Only 0, 1 and 2 cross execve (CVE-2024-21626 was a leaked fd).
+	// 26. Only 0, 1 and 2 cross execve (CVE-2024-21626 was a leaked fd).
 	p.add(stepf("close_range(3, ~0, CLOSE_RANGE_CLOEXEC)"), unix.SYS_CLOSE_RANGE, 3, ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC)
 
-	// 26. Seccomp, after every step that needs a call the filter refuses.
+	// 27. Seccomp, after every step that needs a call the filter refuses.
 	// What follows it is read (the command of a deferred jail), chdir,
 	// write (an error report) and execve, which every exec tier allows
 	// (seccomp.TestChildTailAllowed). With a listener, the filter's
@@ -552,7 +564,7 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		}
 	}
 
-	// 27. A deferred jail waits here, fully built and filtered, for its
+	// 28. A deferred jail waits here, fully built and filtered, for its
 	// command: the runner writes a block laid out for this buffer's
 	// address (see deferredBlock). Everything after this point is per call.
 	dir, dirStep := p.str(c.Dir), stepf("chdir %s", c.Dir)
@@ -563,10 +575,10 @@ func compile(s *Spec, fds childFDs, rootful bool) (*program, error) {
 		dir, dirStep = base+dirOff, stepf("chdir to the call's working directory")
 	}
 
-	// 28. The call's working directory.
+	// 29. The call's working directory.
 	p.add(dirStep, unix.SYS_CHDIR, dir)
 
-	// 29. execve, trying each PATH entry for a bare name like execvp(3). A
+	// 30. execve, trying each PATH entry for a bare name like execvp(3). A
 	// deferred jail execs the absolute path of its block.
 	p.execIndex = len(p.ops)
 	if s.Deferred {

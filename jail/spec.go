@@ -19,7 +19,7 @@ type Spec struct {
 	Plan *plan.Plan
 
 	// Seccomp is the compiled filter of Plan.Jail.Tier, loaded after the
-	// last setup step that needs a call it refuses (docs/design.md, step 26). A nil filter is refused.
+	// last setup step that needs a call it refuses (docs/design.md, step 27). A nil filter is refused.
 	Seccomp []unix.SockFilter
 	// SeccompNotify loads the filter with a listener (for a filter whose
 	// refusals are SECCOMP_RET_USER_NOTIF); Process.Listener returns it.

@@ -77,7 +77,7 @@ func (e nativeEngine) run(ctx context.Context, p *plan.Plan, cio *callIO) (*Resu
 	}
 	j.out.start()
 	// The egress proxy, on the listener the jail made in its own network
-	// namespace (jail step 21): this call's allowlist, its connections
+	// namespace (jail step 22): this call's allowlist, its connections
 	// recorded, all of them ended with the call.
 	var px Proxy
 	if f := proc.ProxyListener(); f != nil {

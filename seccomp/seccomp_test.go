@@ -193,7 +193,7 @@ func TestForeignABIsRefused(t *testing.T) {
 }
 
 // The jail's child loads its exec tier's filter before the last steps of
-// its setup (jail/program.go, steps 26 to 29): a pre-warmed jail then
+// its setup (jail/program.go, steps 27 to 30): a pre-warmed jail then
 // waits for its command already filtered. Those steps' calls must pass
 // every exec tier's filter, or no command could start.
 func TestChildTailAllowed(t *testing.T) {
