@@ -601,9 +601,20 @@ before the engine existed, measured in the same interleaved run
   sync (sandbox.auditSync "before-result", the default); "before-jail"
   costs more, and nothing faster is offered: a call whose record could be
   lost is what issue 19 asked to end. The warm call also gained the call
-  registry that ps reads, the Host and client checks and the strict JSON
-  decoding (issues 20, 21, 25); how the difference to the baseline splits
-  between them was not measured.
+  registry that ps reads (now written off the call's path), the Host and
+  client checks and the strict JSON decoding (issues 20, 21, 25). What
+  paid for them, measured with OPENCLAW_TRACE and perf: a pre-warmed jail
+  loads its seccomp filter and drops its privileges before it waits (the
+  hand-off to its command 1.06 -> 0.69 ms); the output pumps' and the
+  deferred jails' 256 KiB buffers are pooled (the gateway's small heap was
+  collected every two calls, now every seven); a cold CLI makes its
+  tier's filter and the host layout on the other core, sweeps dead
+  runners' leftovers beside the call, and on cgroup v1 is placed in its
+  cgroup while its root is built (the write to cgroup.procs waits for an
+  RCU grace period, 5-18 ms here; docs/design.md step 20). The cold
+  CLI's time is bimodal on this host (about a third of calls wait a
+  grace period longer, in either build), so its p50 ratio moves by
+  +-10% between runs.
 - **Staging (issue 24), a call that writes nothing.** One tmpfs and one
   overlay, made as detached mounts, attached in place of the workspace
   bind; after the call, the upper layer is seen to be empty (one
@@ -616,7 +627,14 @@ before the engine existed, measured in the same interleaved run
   files cost several times writing them directly, mostly the store's
   per-file create, rename and directory entries on the workspace's disk;
   one large file costs about a second copy of its bytes.
-- **Egress (issue 23).** Every connection is checked by name before any
+- **Egress (issue 23).** Each spliced direction has a pipe of its own
+  (1 MiB, splice(2) in and out, non-blocking in Go's poller); the
+  proxy's loopback side sends with Reno (the host's BBR paced each
+  packet with a timer: a third of the relay's CPU per byte). The 1 GiB
+  figure takes out the cold jail's start (as the latency does); three
+  processes (server, proxy, curl) share 2 cores, so the ratio follows the
+  machine's load: 42-66% across runs on this day, median about 55%.
+  Every connection is checked by name before any
   DNS query, then by address, and dialled by number; plain-HTTP bodies
   of known length and CONNECT tunnels are relayed with splice(2) under
   the call's byte budget. The per-connection cost is the proxy's accept,
