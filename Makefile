@@ -20,7 +20,7 @@ PKGS     := libseccomp-dev gcc pkg-config python3 git make
 # HA suite against a real Redis (redis-server). Their
 # packaged services are neither started nor enabled by make deps: the tests
 # start their own on loopback ports.
-TESTPKGS := nginx-light redis-server
+TESTPKGS := nginx-light redis-server python3-pip
 BENCHPKG := bubblewrap
 DEMO_WS  ?= /tmp/openclaw-run-demo
 # A static binary: no dynamic loader at every start. On amd64 the seccomp
