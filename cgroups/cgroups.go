@@ -600,12 +600,8 @@ func ownerAlive(name string) bool {
 	if err != nil {
 		return true
 	}
-	// The identity the name recorded: pid and start time, of this boot.
-	_, _, boot, err := procid.Self().Parse()
-	if err != nil {
-		return true // cannot tell: a sweep never kills on a doubt
-	}
-	return !procid.Gone(procid.ID(fmt.Sprintf("%d:%d:%s", pid, start, boot)))
+	// A sweep never kills on a doubt: alive unless certainly gone.
+	return !procid.GoneSince(pid, start)
 }
 
 // delegateHint tells an unprivileged runner how to get cgroups of its own:

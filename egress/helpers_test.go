@@ -201,6 +201,13 @@ func (r *rawConn) head() (int, http.Header) {
 }
 
 // response reads a full response to a request with the given method.
+// get asks the proxy for hp's root (HTTP/1.1, absolute form) and reads
+// the answer.
+func (r *rawConn) get(hp string) (*http.Response, string) {
+	r.send("GET http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n")
+	return r.response("GET")
+}
+
 func (r *rawConn) response(method string) (*http.Response, string) {
 	r.t.Helper()
 	resp, err := http.ReadResponse(r.br, &http.Request{Method: method})

@@ -447,8 +447,7 @@ func TestKeepAliveEachRequestChecked(t *testing.T) {
 	// Two allowed requests on one connection, then one not allowed.
 	r := dialProxy(t, tp)
 	for i := 0; i < 2; i++ {
-		r.send("GET http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n")
-		if resp, _ := r.response("GET"); resp.StatusCode != 200 {
+		if resp, _ := r.get(hp); resp.StatusCode != 200 {
 			t.Fatalf("request %d: %d", i, resp.StatusCode)
 		}
 	}
@@ -461,8 +460,7 @@ func TestKeepAliveEachRequestChecked(t *testing.T) {
 
 	// A CONNECT after a plain request is checked too.
 	r = dialProxy(t, tp)
-	r.send("GET http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n")
-	if resp, _ := r.response("GET"); resp.StatusCode != 200 {
+	if resp, _ := r.get(hp); resp.StatusCode != 200 {
 		t.Fatalf("first request: %d", resp.StatusCode)
 	}
 	if code, reason := r.connect(ehp); code != 403 || reason != ReasonNotAllowed {
@@ -1014,8 +1012,7 @@ func TestPlainBodyExactLength(t *testing.T) {
 	})
 	r := dialProxy(t, tp)
 	for i := 0; i < 2; i++ {
-		r.send("GET http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n")
-		resp, got := r.response("GET")
+		resp, got := r.get(hp)
 		if resp.StatusCode != 200 || got != body {
 			t.Fatalf("response %d: %d, %d bytes (want %d), starts %q", i, resp.StatusCode, len(got), size, got[:min(len(got), 16)])
 		}
@@ -1025,8 +1022,7 @@ func TestPlainBodyExactLength(t *testing.T) {
 		t.Fatalf("HEAD: %d %q %d", resp.StatusCode, got, resp.ContentLength)
 	}
 	// The connection is still in step: one more request gets its response.
-	r.send("GET http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n")
-	if resp, got := r.response("GET"); resp.StatusCode != 200 || got != body {
+	if resp, got := r.get(hp); resp.StatusCode != 200 || got != body {
 		t.Fatalf("after HEAD: %d, %d bytes", resp.StatusCode, len(got))
 	}
 	tp.Shutdown()

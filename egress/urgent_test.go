@@ -195,8 +195,7 @@ func TestUrgentDataPlainBody(t *testing.T) {
 	})
 	r := dialProxy(t, tp)
 	for i := 0; i < 2; i++ {
-		r.send("GET http://" + hp + "/ HTTP/1.1\r\nHost: " + hp + "\r\n\r\n")
-		resp, got := r.response("GET")
+		resp, got := r.get(hp)
 		if resp.StatusCode != 200 || got != body {
 			t.Fatalf("response %d: %d %q, want %q", i, resp.StatusCode, got, body)
 		}

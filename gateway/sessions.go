@@ -518,10 +518,15 @@ func Prune(st Store, cfg *config.Config, age time.Duration, log *audit.Log, busy
 		return 0, err
 	}
 	root := filepath.Clean(config.ExpandHome(cfg.Sandbox.Workspace))
+	running, err := runningSessions()
+	if err != nil {
+		// Which sessions run calls now cannot be told: none is pruned.
+		return 0, fmt.Errorf("prune: the call registry: %w", err)
+	}
 	n := 0
 	var errs []error
 	for _, s := range list {
-		if time.Since(s.LastUsed) < age || (busy != nil && busy(s.ID)) || runningIn(s.ID) {
+		if time.Since(s.LastUsed) < age || (busy != nil && busy(s.ID)) || running[s.ID] {
 			continue
 		}
 		if cfg.SessionWorkspaces() && filepath.Dir(filepath.Clean(s.Workspace)) == root && ValidSessionID(filepath.Base(s.Workspace)) {
@@ -544,16 +549,15 @@ func Prune(st Store, cfg *config.Config, age time.Duration, log *audit.Log, busy
 	return n, errors.Join(errs...)
 }
 
-// runningIn reports whether the host's call registry lists a running call
-// of session id.
-func runningIn(id string) bool {
-	calls, _ := runner.RunningCalls()
+// runningSessions are the sessions of the running calls the host's call
+// registry lists.
+func runningSessions() (map[string]bool, error) {
+	calls, err := runner.RunningCalls()
+	out := map[string]bool{}
 	for _, c := range calls {
-		if c.SessionID == id {
-			return true
-		}
+		out[c.SessionID] = true
 	}
-	return false
+	return out, err
 }
 
 func dirExists(p string) bool {

@@ -152,8 +152,7 @@ func SweepDirs() int {
 		if err != nil {
 			continue
 		}
-		_, _, boot, err := procid.Self().Parse()
-		if err != nil || !procid.Gone(procid.ID(fmt.Sprintf("%d:%d:%s", pid, start, boot))) {
+		if !procid.GoneSince(pid, start) {
 			continue // alive, or it cannot be told: a sweep removes only what is certainly left over
 		}
 		if syscall.Rmdir(d) == nil {

@@ -130,6 +130,17 @@ func Gone(id ID) bool {
 	return st.start != start || st.state == 'Z' || st.state == 'X'
 }
 
+// GoneSince is Gone for the process that started at start (field 22 of
+// its stat) in pid, in this boot: what the sweeps read from a name they
+// recorded. A boot id that cannot be read proves nothing (false).
+func GoneSince(pid int, start uint64) bool {
+	boot, err := bootID()
+	if err != nil {
+		return false
+	}
+	return Gone(ID(fmt.Sprintf("%d:%d:%s", pid, start, boot)))
+}
+
 // Parse splits id into its parts, checking each.
 func (id ID) Parse() (pid int, start uint64, boot string, err error) {
 	parts := strings.SplitN(string(id), ":", 3)

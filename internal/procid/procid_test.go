@@ -166,6 +166,9 @@ func TestGoneOnlyWhenCertain(t *testing.T) {
 	if Gone(self) || !Gone(recycled) || !Gone(ID(fmt.Sprintf("%d:%d:%s", pid, start, "00000000-0000-0000-0000-000000000000"))) || !Gone("1:2") {
 		t.Fatalf("Gone: self %v, recycled %v", Gone(self), Gone(recycled))
 	}
+	if GoneSince(pid, start) || !GoneSince(pid, start+1) {
+		t.Fatalf("GoneSince: self %v, recycled %v", GoneSince(pid, start), GoneSince(pid, start+1))
+	}
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
