@@ -272,6 +272,15 @@ func TestNameResolvesToRefusedRange(t *testing.T) {
 	if code, _ := r3.connect(fmt.Sprintf("local.test:%d", port)); code != 200 {
 		t.Errorf("CONNECT local.test with allowAddresses: %d", code)
 	}
+	// A byte echoed through each tunnel: the upstream has accepted both
+	// (a 200 says only that the proxy's dial completed).
+	for _, c := range []*rawConn{r, r3} {
+		c.c.Write([]byte("x"))
+		c.c.SetReadDeadline(time.Now().Add(safety))
+		if b, err := c.br.ReadByte(); err != nil || b != 'x' {
+			t.Errorf("echo through the tunnel: %q %v", b, err)
+		}
+	}
 	r.c.Close()
 	r3.c.Close()
 	tp.Shutdown()
