@@ -292,7 +292,7 @@ func (l *Log) Intent(r Record) (IntentRef, error) {
 // kernel when it returns, so it survives the death of this process (crash,
 // OOM, kill -9), and the returned wait reports when it is on disk too
 // (group commit, as Intent). The runner waits for it before the call's
-// outcome and result (sandbox.auditSync "before-result"; docs/design.md
+// result (sandbox.auditSync "before-result"; docs/design.md
 // has the trade-off). A sync that fails refuses every later intent until
 // a sync succeeds (Probe tries one): the log fails closed for the calls
 // that follow.

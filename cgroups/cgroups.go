@@ -18,7 +18,6 @@
 package cgroups
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -68,6 +67,67 @@ type Cgroup struct {
 	fd   int
 	// per-file locations, resolved once at creation
 	procsForKill string
+	// stats holds the files Stats reads, opened with the cgroup.
+	stats statFiles
+}
+
+// statFiles are the files Stats reads when the call ends, opened when the
+// cgroup is made (for a pre-warmed jail: before its call). Each read at
+// the end is then one pread(2) at offset 0, which a cgroup file answers
+// afresh (kernfs seq_file: a read at another position than the last one
+// restarts the show, fs/seq_file.c traverse()), instead of an open, a
+// lookup of a deep path, two reads and a close, on every call's path to
+// its result. cgroup.procs is not among them: on v1 an open file caches
+// its pid list (cgroup_pidlist_start keeps it up to a second), and Kill
+// must see the list as it is now.
+type statFiles struct {
+	mu sync.Mutex // against Delete closing them while Stats reads
+	fd map[string]int
+}
+
+// open opens the files at paths for statFiles.read; one that cannot be
+// opened is left to read's fallback, which reports its error.
+func (f *statFiles) open(paths ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fd == nil {
+		f.fd = make(map[string]int, len(paths))
+	}
+	for _, p := range paths {
+		if fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+			f.fd[p] = fd
+		}
+	}
+}
+
+// read returns the content of the file at path: from its open
+// descriptor, or read now.
+func (f *statFiles) read(path string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fd, ok := f.fd[path]
+	if !ok {
+		return os.ReadFile(path)
+	}
+	for size := 512; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Pread(fd, buf, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "pread", Path: path, Err: err}
+		}
+		if n < size {
+			return buf[:n], nil
+		}
+	}
+}
+
+func (f *statFiles) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for p, fd := range f.fd {
+		unix.Close(fd)
+		delete(f.fd, p)
+	}
 }
 
 var seq atomic.Uint64
@@ -232,6 +292,7 @@ func newV1(name string, l Limits) (*Cgroup, error) {
 			return c, fmt.Errorf("cgroup v1: %w", err)
 		}
 	}
+	c.stats.open(v1StatFiles(bases, name)...)
 	return c, nil
 }
 
@@ -267,6 +328,7 @@ func newV2(name string, l Limits) (*Cgroup, error) {
 	if err != nil {
 		return c, fmt.Errorf("cgroup v2: open %s: %w", d, err)
 	}
+	c.stats.open(v2StatFiles(d)...)
 	return c, nil
 }
 
@@ -412,22 +474,35 @@ func (c *Cgroup) Kill() error {
 	return fmt.Errorf("cgroup: %s still has processes after SIGKILL", c.procsForKill)
 }
 
+// v1StatFiles and v2StatFiles are the files Stats reads, in its order.
+func v1StatFiles(bases map[string]string, name string) []string {
+	mem := filepath.Join(bases["memory"], name)
+	acct := filepath.Join(bases["cpuacct"], name)
+	return []string{filepath.Join(mem, "memory.max_usage_in_bytes"), filepath.Join(mem, "memory.oom_control"),
+		filepath.Join(acct, "cpuacct.usage_user"), filepath.Join(acct, "cpuacct.usage_sys")}
+}
+
+func v2StatFiles(d string) []string {
+	return []string{filepath.Join(d, "memory.peak"), filepath.Join(d, "memory.current"),
+		filepath.Join(d, "memory.events"), filepath.Join(d, "cpu.stat")}
+}
+
 // Stats reads what the call used.
 func (c *Cgroup) Stats() (Stats, error) {
 	var s Stats
 	if c.v2 {
-		d := c.dirs[0]
+		f := v2StatFiles(c.dirs[0])
 		var err error
-		if s.MaxMemoryBytes, err = readUint(filepath.Join(d, "memory.peak")); err != nil {
+		if s.MaxMemoryBytes, err = parseUint(c.stats.read(f[0])); err != nil {
 			// memory.peak is Linux 5.19; older kernels report current only.
-			s.MaxMemoryBytes, _ = readUint(filepath.Join(d, "memory.current"))
+			s.MaxMemoryBytes, _ = parseUint(c.stats.read(f[1]))
 		}
-		ev, err := readKV(filepath.Join(d, "memory.events"))
+		ev, err := parseKV(c.stats.read(f[2]))
 		if err != nil {
 			return s, fmt.Errorf("cgroup v2: %w", err)
 		}
 		s.OOMKills = ev["oom_kill"]
-		cpu, err := readKV(filepath.Join(d, "cpu.stat"))
+		cpu, err := parseKV(c.stats.read(f[3]))
 		if err != nil {
 			return s, fmt.Errorf("cgroup v2: %w", err)
 		}
@@ -435,19 +510,18 @@ func (c *Cgroup) Stats() (Stats, error) {
 		return s, nil
 	}
 	bases, _ := v1Bases()
-	mem := filepath.Join(bases["memory"], c.name)
-	acct := filepath.Join(bases["cpuacct"], c.name)
+	f := v1StatFiles(bases, c.name)
 	var err error
-	if s.MaxMemoryBytes, err = readUint(filepath.Join(mem, "memory.max_usage_in_bytes")); err != nil {
+	if s.MaxMemoryBytes, err = parseUint(c.stats.read(f[0])); err != nil {
 		return s, fmt.Errorf("cgroup v1: %w", err)
 	}
-	oom, err := readKV(filepath.Join(mem, "memory.oom_control"))
+	oom, err := parseKV(c.stats.read(f[1]))
 	if err != nil {
 		return s, fmt.Errorf("cgroup v1: %w", err)
 	}
 	s.OOMKills = oom["oom_kill"]
-	user, err1 := readUint(filepath.Join(acct, "cpuacct.usage_user"))
-	sys, err2 := readUint(filepath.Join(acct, "cpuacct.usage_sys"))
+	user, err1 := parseUint(c.stats.read(f[2]))
+	sys, err2 := parseUint(c.stats.read(f[3]))
 	if err := errors.Join(err1, err2); err != nil {
 		return s, fmt.Errorf("cgroup v1: %w", err)
 	}
@@ -458,6 +532,7 @@ func (c *Cgroup) Stats() (Stats, error) {
 // Delete kills what is left and removes the cgroup. It is safe to call
 // more than once.
 func (c *Cgroup) Delete() error {
+	c.stats.close()
 	if c.fd >= 0 {
 		unix.Close(c.fd)
 		c.fd = -1
@@ -624,34 +699,32 @@ func write(path, value string) error {
 	return nil
 }
 
-func readUint(path string) (uint64, error) {
-	b, err := os.ReadFile(path)
+func readUint(path string) (uint64, error) { return parseUint(os.ReadFile(path)) }
+
+// parseUint parses a file of one number.
+func parseUint(b []byte, err error) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
 	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 }
 
-// readKV parses "key value" lines.
-func readKV(path string) (map[string]uint64, error) {
-	f, err := os.Open(path)
+// parseKV parses a file of "key value" lines.
+func parseKV(b []byte, err error) (map[string]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	out := map[string]uint64{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), " ")
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
 		if !ok {
 			continue
 		}
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-		if err == nil {
+		if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil {
 			out[k] = n
 		}
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 func contains(list []string, s string) bool {

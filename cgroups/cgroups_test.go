@@ -39,6 +39,11 @@ func TestLimitsAndStatsAgreeWithContainerd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Delete()
+	// Stats reads through descriptors opened with the cgroup: a read
+	// before the burn must not make the read after it stale.
+	if _, err := c.Stats(); err != nil {
+		t.Fatal(err)
+	}
 
 	// A bounded CPU burner: stops by itself after 300 ms of wall time.
 	burn := exec.Command("sh", "-c", `end=$(( $(date +%s%N) + 300000000 )); while [ $(date +%s%N) -lt $end ]; do :; done`)

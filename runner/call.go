@@ -90,7 +90,8 @@ func newCallID() string {
 //     whose intent cannot be recorded is refused, and nothing runs;
 //  4. the engine builds the jail and runs the command, streaming its
 //     output;
-//  5. the outcome is recorded, pointing at the intent;
+//  5. the outcome is recorded, pointing at the intent, and the intent's
+//     sync is waited for (Options.AuditSync "before-result");
 //  6. the result event goes out;
 //  7. the jail is taken apart (in the background with Options.Background).
 //
@@ -203,11 +204,9 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 	if err == nil && req.file {
 		output, err = r.fileReply(req.tool, res, &helperOut)
 	}
-	// 5. The outcome, once the intent is on disk.
-	var serr error
-	if synced != nil {
-		serr = synced()
-	}
+	// 5. The outcome. It is appended while the intent's sync may still
+	// be under way (its line follows the intent's in the file, and is no
+	// more durable than any outcome); the result waits for the sync.
 	rec.Action, rec.Intent, rec.Reason = "tool_call", &ref, ""
 	if err != nil {
 		rec.Reason, rec.Code = err.Error(), ErrorCode(err)
@@ -229,7 +228,10 @@ func (r *Runner) Run(ctx context.Context, call Call, emit Emit) error {
 	if res != nil && res.Changes != nil {
 		rec.Changes = res.Changes
 	}
-	aerr := errors.Join(serr, r.record(rec))
+	aerr := r.record(rec)
+	if synced != nil {
+		aerr = errors.Join(synced(), aerr)
+	}
 	tr.mark("outcome")
 	// 6. The answer.
 	if err != nil {
