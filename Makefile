@@ -181,9 +181,13 @@ vm-test: deps ## the suite in a Debian 12 VM with systemd and cgroup v2 (qemu TC
 vagrant-test: ## the suite on Vagrant VMs (Debian 12, Ubuntu 24.04; libvirt or VirtualBox)
 	vagrant up --provision-with deps,build,test
 
+# make bench BASELINE=/path/to/an/older/build/bin/openclaw-run adds that
+# build's rows and a paired before-and-after comparison (its
+# openclaw-gateway beside it).
+BASELINE ?=
 bench: build test-deps ## interleaved latency and throughput vs bare fork+exec and bubblewrap; writes BENCHMARKS.md
 	@dpkg -s $(BENCHPKG) >/dev/null 2>&1 || { echo "make bench: installing $(BENCHPKG)"; apt-get update -qq && apt-get install -y -qq $(BENCHPKG); }
-	$(GO) run ./bench -bin $(BIN) -out BENCHMARKS.md
+	$(GO) run ./bench -bin $(BIN) $(if $(BASELINE),-baseline $(BASELINE)) -out BENCHMARKS.md
 
 # make install [PREFIX=/usr/local] [DESTDIR=] [UNITDIR=/etc/systemd/system]:
 # the three binaries, the systemd units (their paths rewritten for PREFIX),
