@@ -254,3 +254,55 @@ func BenchmarkAppendOutput(b *testing.B) {
 		buf = appendOutput(buf[:0], &e)
 	}
 }
+
+// admit refuses a call whose workspace a prune is removing, or removed
+// since prepare made it: the call would run in a removed directory. A
+// workspace made again (by a call that waited for the prune) serves it.
+// The refusals free their queue places.
+func TestAdmitRefusesAPrunedWorkspace(t *testing.T) {
+	s, err := New(Options{Config: config.Defaults(), Token: "0123456789abcdef0123", Store: NewMemoryStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := filepath.Join(t.TempDir(), "s1")
+	if err := os.Mkdir(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	req := &Request{Tool: "exec", SessionID: "s1", workspace: ws}
+	call := runner.Call{Tool: "exec", SessionID: "s1"}
+	admit := func() error {
+		release, err := s.admit(t.Context(), req, &call)
+		if err == nil {
+			release()
+		}
+		return err
+	}
+	if err := admit(); err != nil {
+		t.Fatalf("the workspace prepare made: %v", err)
+	}
+	s.pruning["s1"] = true
+	if err := admit(); ErrorCodeOf(err) != "session_pruned" {
+		t.Errorf("while its session is pruned: %v, want session_pruned", err)
+	}
+	delete(s.pruning, "s1")
+	os.Remove(ws)
+	if err := admit(); ErrorCodeOf(err) != "session_pruned" {
+		t.Errorf("after its workspace was removed: %v, want session_pruned", err)
+	}
+	os.Mkdir(ws, 0o755)
+	if err := admit(); err != nil {
+		t.Errorf("a workspace made again: %v", err)
+	}
+	if n := len(s.queue); n != 0 || len(s.inUse) != 0 {
+		t.Errorf("after the calls: %d queue places taken, inUse %v", n, s.inUse)
+	}
+}
+
+// ErrorCodeOf is the code of a gateway error, "" for nil.
+func ErrorCodeOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	code, _ := ErrorCode(err)
+	return code
+}

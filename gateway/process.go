@@ -223,7 +223,7 @@ func (s *Server) startBackground(req *Request, rn *runner.Runner, call runner.Ca
 		s.refuseCall(req, call.SessionID, err)
 		return nil, err
 	}
-	release, err := s.admit(ctx, &call)
+	release, err := s.admit(ctx, req, &call)
 	if err == nil {
 		err = s.share(p)
 		if err != nil {

@@ -41,7 +41,7 @@ func (s *Server) refuseCall(req *Request, session string, err error) {
 	if !errors.As(err, &he) {
 		return // a failure (the store, a runner that cannot start), not a refusal
 	}
-	if he.status == http.StatusServiceUnavailable {
+	if he.status == http.StatusServiceUnavailable && he.code != "session_pruned" {
 		return // the store is down: logged, and the audit log may be too
 	}
 	c := s.clientOf(req)

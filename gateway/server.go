@@ -111,6 +111,11 @@ type Server struct {
 	// background processes (admit to release): a session in use is never
 	// pruned (its workspace is the jail's).
 	inUse map[string]int
+	// pruning marks the sessions a prune is removing, outside mu (a large
+	// workspace takes seconds to remove, and every admission takes mu);
+	// pruned is broadcast when a prune is over (pruneSessions).
+	pruning map[string]bool
+	pruned  *sync.Cond
 
 	procs procTable
 	// clients: the operator (first) and the named ones.
@@ -148,7 +153,9 @@ func New(o Options) (*Server, error) {
 		maxQueue = 64
 	}
 	s := &Server{o: o, cfg: c, mux: http.NewServeMux(), metrics: newMetrics(maxRun, maxQueue),
-		slots: make(chan struct{}, maxRun), queue: make(chan struct{}, maxRun+maxQueue), runners: map[string]*runner.Runner{}, inUse: map[string]int{}}
+		slots: make(chan struct{}, maxRun), queue: make(chan struct{}, maxRun+maxQueue), runners: map[string]*runner.Runner{}, inUse: map[string]int{},
+		pruning: map[string]bool{}}
+	s.pruned = sync.NewCond(&s.mu)
 	s.base, s.stop = context.WithCancel(context.Background())
 	s.operator = &Client{sum: sha256.Sum256([]byte(o.Token)), Sessions: "any", Profiles: []string{c.Tools.Profile}, Admin: true}
 	s.clients = append([]*Client{s.operator}, o.Clients...)
@@ -426,6 +433,9 @@ type Request struct {
 	Client      *Client `json:"-"`
 	Addr        string  `json:"-"`
 	AutoSession bool    `json:"-"`
+	// workspace is the session's workspace, as prepare made it: admit
+	// refuses the call if a prune removed it since.
+	workspace string
 }
 
 // maxBody bounds request bodies.
@@ -536,10 +546,12 @@ func (s *Server) prepare(req *Request) (rn *runner.Runner, call runner.Call, err
 	if err := s.auditReady(); err != nil {
 		return nil, call, err
 	}
+	s.waitPruned(id)
 	ws, err := s.workspace(id)
 	if err != nil {
 		return nil, call, err
 	}
+	req.workspace = ws
 	sess, err := s.o.Store.Touch(Session{ID: id, UserID: req.UserID, Channel: req.Channel, Workspace: ws, Client: c.Name})
 	if err != nil {
 		return nil, call, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", "session store: " + err.Error() + " (the call was not run)"}
@@ -757,15 +769,21 @@ func (s *Server) probeAudit() error {
 var errOverloaded = &httpError{http.StatusTooManyRequests, "overloaded", "too many calls running and waiting; try again later (Retry-After)"}
 
 // admit waits for a call slot: at most maxConcurrent run, maxQueue wait,
-// and the rest are refused at once (429), each refusal audited.
-func (s *Server) admit(ctx context.Context, call *runner.Call) (func(), error) {
+// and the rest are refused at once (429), each refusal audited. A call
+// whose workspace a prune removed after prepare made it is refused too
+// (503, retryable: sent again, it makes its session afresh).
+func (s *Server) admit(ctx context.Context, req *Request, call *runner.Call) (func(), error) {
 	select {
 	case s.queue <- struct{}{}:
 	default:
 		s.refuseOverload(ctx, call)
 		return nil, errOverloaded
 	}
-	s.use(call.SessionID, 1)
+	if err := s.useWorkspace(call.SessionID, req.workspace); err != nil {
+		<-s.queue
+		s.refuseCall(req, call.SessionID, err)
+		return nil, err
+	}
 	s.metrics.queued.Inc()
 	select {
 	case s.slots <- struct{}{}:
@@ -785,6 +803,30 @@ func (s *Server) admit(ctx context.Context, call *runner.Call) (func(), error) {
 		<-s.queue
 		s.wg.Done()
 	}, nil
+}
+
+// useWorkspace counts a call of session in, unless a prune is removing its
+// workspace or removed it after prepare made it: the call would run in a
+// removed directory. (A workspace made again since, by a call that waited
+// for the prune, is the session's new one, and serves this call as well.)
+func (s *Server) useWorkspace(session, ws string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pruning[session] || !dirExists(ws) {
+		return &httpError{http.StatusServiceUnavailable, "session_pruned",
+			fmt.Sprintf("session %q was pruned while this call was being admitted; send the call again (its session is then made afresh)", session)}
+	}
+	s.inUse[session]++
+	return nil
+}
+
+// waitPruned waits while a prune removes session's workspace.
+func (s *Server) waitPruned(session string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.pruning[session] {
+		s.pruned.Wait()
+	}
 }
 
 // use counts a session's calls in or out of inUse.
@@ -880,7 +922,7 @@ func (s *Server) Call(ctx context.Context, req *Request, emit runner.Emit) (err 
 	defer cancel()
 	stop := context.AfterFunc(s.base, cancel) // the gateway shuts down
 	defer stop()
-	release, err := s.admit(ctx, &call)
+	release, err := s.admit(ctx, req, &call)
 	if err != nil {
 		return fail(err)
 	}

@@ -513,22 +513,42 @@ func (b *boltStore) Snapshot(w io.Writer) error {
 // of this host's call registry (runner.RunningCalls: CLI calls and every
 // gateway's) keeps its session too. Its workspace is a running jail's.
 func Prune(st Store, cfg *config.Config, age time.Duration, log *audit.Log, busy func(id string) bool) (int, error) {
-	list, err := st.List()
+	list, err := PruneCandidates(st, age, busy)
 	if err != nil {
 		return 0, err
 	}
-	root := filepath.Clean(config.ExpandHome(cfg.Sandbox.Workspace))
+	return RemoveSessions(st, cfg, log, list)
+}
+
+// PruneCandidates are the sessions Prune would remove now: unused for
+// longer than age, and neither busy nor in the host's call registry.
+func PruneCandidates(st Store, age time.Duration, busy func(id string) bool) ([]Session, error) {
+	list, err := st.List()
+	if err != nil {
+		return nil, err
+	}
 	running, err := runningSessions()
 	if err != nil {
 		// Which sessions run calls now cannot be told: none is pruned.
-		return 0, fmt.Errorf("prune: the call registry: %w", err)
+		return nil, fmt.Errorf("prune: the call registry: %w", err)
 	}
-	n := 0
-	var errs []error
+	var out []Session
 	for _, s := range list {
 		if time.Since(s.LastUsed) < age || (busy != nil && busy(s.ID)) || running[s.ID] {
 			continue
 		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// RemoveSessions removes sessions (PruneCandidates) and audits each
+// removal; it returns how many it removed.
+func RemoveSessions(st Store, cfg *config.Config, log *audit.Log, list []Session) (int, error) {
+	root := filepath.Clean(config.ExpandHome(cfg.Sandbox.Workspace))
+	n := 0
+	var errs []error
+	for _, s := range list {
 		if cfg.SessionWorkspaces() && filepath.Dir(filepath.Clean(s.Workspace)) == root && ValidSessionID(filepath.Base(s.Workspace)) {
 			if err := os.RemoveAll(s.Workspace); err != nil {
 				errs = append(errs, err)

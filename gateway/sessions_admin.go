@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"github.com/openclaw-run/openclaw-run/runner"
 	"io"
 	"net/http"
 	"strings"
@@ -42,19 +43,41 @@ func (s *Server) pruneSessions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "olderThan: want a non-negative Go duration such as 168h")
 		return
 	}
-	// Under s.mu, which admit takes to count a call in: a session is
-	// either in use (and kept) or pruned before its next call is admitted.
-	// The runners of pruned workspaces go too (their waiting jails hold
-	// the removed workspace).
+	// A session is either in use or pruned, never both: the candidates are
+	// chosen and marked under s.mu, which admit takes to count a call in,
+	// and removed outside it (a large workspace takes seconds to remove,
+	// and no other session's call should wait for it). A call of a marked
+	// session waits in prepare until the prune is over, then makes its
+	// session afresh; one prepared just before the mark is refused by
+	// admit (its workspace is gone), retryably.
 	s.mu.Lock()
-	n, err := Prune(s.o.Store, s.cfg, age, s.o.Audit, func(id string) bool { return s.inUse[id] > 0 })
+	list, err := PruneCandidates(s.o.Store, age, func(id string) bool { return s.inUse[id] > 0 || s.pruning[id] })
+	for _, x := range list {
+		s.pruning[x.ID] = true
+	}
+	s.mu.Unlock()
+	n := 0
+	if err == nil {
+		n, err = RemoveSessions(s.o.Store, s.cfg, s.o.Audit, list)
+	}
+	// The runners of removed workspaces go too (their waiting jails hold
+	// the removed workspace), before a waiting call can take one.
+	s.mu.Lock()
+	var stale []*runner.Runner
 	for key, r := range s.runners {
 		if _, ws, _ := strings.Cut(key, "\x00"); !dirExists(ws) {
-			r.Close()
+			stale = append(stale, r)
 			delete(s.runners, key)
 		}
 	}
+	for _, x := range list {
+		delete(s.pruning, x.ID)
+	}
+	s.pruned.Broadcast()
 	s.mu.Unlock()
+	for _, r := range stale {
+		r.Close()
+	}
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"type": "error", "code": "prune_failed", "message": err.Error(), "pruned": n})
 		return

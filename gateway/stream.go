@@ -49,7 +49,7 @@ func (s *Server) toolNDJSON(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.callContext(r)
 	defer cancel()
-	release, err := s.admit(ctx, &call)
+	release, err := s.admit(ctx, req, &call)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -253,7 +253,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.callContext(r)
 	defer cancel()
-	release, err := s.admit(ctx, &call)
+	release, err := s.admit(ctx, req, &call)
 	if err != nil {
 		writeJSON(w, statusOfErr(err), map[string]any{"ok": false, "error": errBody(err)})
 		return

@@ -151,7 +151,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 				defer s.Recovered("websocket call", &perr)
 				defer calls.Delete(id)
 				defer ccancel()
-				release, err := s.admit(cctx, &call)
+				release, err := s.admit(cctx, req, &call)
 				if err != nil {
 					reply(id, nil, err)
 					return

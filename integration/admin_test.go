@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +211,74 @@ func TestDebugLogLines(t *testing.T) {
 	}
 	if !strings.Contains(string(b), `msg="call started"`) || !strings.Contains(string(b), "callId=") || strings.Contains(string(b), "secret-output-42") {
 		t.Errorf("debug lines:\n%s", b)
+	}
+}
+
+// A prune removes workspaces without holding up other sessions' calls: a
+// large workspace takes long to remove, and a call of another session is
+// answered meanwhile. A call of the session being pruned waits for the
+// prune and runs in a fresh workspace (nothing of the old one left).
+func TestPruneDoesNotStallOtherSessions(t *testing.T) {
+	g := startGateway(t, `{}`)
+	env := append(os.Environ(), "OPENCLAW_STATE_DIR="+g.state, "OPENCLAW_CONFIG_PATH="+filepath.Join(g.state, "openclaw.json"))
+	post := func(session, args string) (int, string) {
+		r, out := g.post(t, "/v1/tools/exec", g.token, "", `{"sessionId":"`+session+`","args":`+args+`}`)
+		return r.StatusCode, out
+	}
+	if code, out := post("big", `{"command":"echo old > old-file"}`); code != 200 || !strings.Contains(out, `"exitCode":0`) {
+		t.Fatalf("big: %d %s", code, out)
+	}
+	// Kept by prune (a background process), so that its calls are not
+	// the prune's.
+	if code, out := post("other", `{"command":"sleep 30","background":true}`); code != 200 || !strings.Contains(out, "running") {
+		t.Fatalf("other: %d %s", code, out)
+	}
+	// Many files: removing them takes long enough to see who waits.
+	dir := filepath.Join(g.state, "workspace", "big", "many")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 60000; i++ {
+		f, err := os.Create(filepath.Join(dir, strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	pruned := make(chan time.Time, 1)
+	go func() {
+		r := runEnv(env, "", "sessions", "prune", "--older-than", "0s")
+		if r.code != 0 || !strings.Contains(r.stdout, "pruned 1 session(s)") {
+			t.Errorf("prune: %d %q %q", r.code, r.stdout, r.stderr)
+		}
+		pruned <- time.Now()
+	}()
+	// The prune is under way once the big workspace begins to shrink.
+	if !eventually(20*time.Second, func() bool {
+		ents, err := os.ReadDir(dir)
+		return err != nil || len(ents) < 60000
+	}) {
+		t.Fatal("the prune did not begin")
+	}
+	bigDone := make(chan string, 1)
+	go func() {
+		_, out := post("big", `{"command":"ls -A; echo new > new-file"}`)
+		bigDone <- out
+	}()
+	code, out := post("other", `{"command":"echo other"}`)
+	otherAnswered := time.Now()
+	if code != 200 || !strings.Contains(out, `"exitCode":0`) {
+		t.Fatalf("the other session's call: %d %s", code, out)
+	}
+	end := <-pruned
+	if !otherAnswered.Before(end) {
+		t.Errorf("the other session's call was answered %v after the prune ended: it waited for the prune", otherAnswered.Sub(end))
+	}
+	out = <-bigDone
+	if !strings.Contains(out, `"exitCode":0`) || strings.Contains(out, "old-file") || strings.Contains(out, "many") {
+		t.Errorf("the pruned session's call: %s (want it run in a fresh workspace)", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(g.state, "workspace", "big", "new-file")); err != nil || string(b) != "new\n" {
+		t.Errorf("the pruned session's new file: %q %v", b, err)
 	}
 }
