@@ -255,46 +255,60 @@ func BenchmarkAppendOutput(b *testing.B) {
 	}
 }
 
-// admit refuses a call whose workspace a prune is removing, or removed
-// since prepare made it: the call would run in a removed directory. A
-// workspace made again (by a call that waited for the prune) serves it.
-// The refusals free their queue places.
-func TestAdmitRefusesAPrunedWorkspace(t *testing.T) {
+// admit refuses a call prepared before a prune took its session out,
+// whether the prune is still under way or over: the call would run in a
+// removed workspace. A call prepared after the prune is admitted. The
+// refusals free their queue places, and nothing of the bookkeeping stays.
+func TestAdmitRefusesACallOfAPrunedSession(t *testing.T) {
 	s, err := New(Options{Config: config.Defaults(), Token: "0123456789abcdef0123", Store: NewMemoryStore()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws := filepath.Join(t.TempDir(), "s1")
-	if err := os.Mkdir(ws, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	req := &Request{Tool: "exec", SessionID: "s1", workspace: ws}
 	call := runner.Call{Tool: "exec", SessionID: "s1"}
-	admit := func() error {
+	admit := func(req *Request) error {
 		release, err := s.admit(t.Context(), req, &call)
 		if err == nil {
 			release()
 		}
 		return err
 	}
-	if err := admit(); err != nil {
-		t.Fatalf("the workspace prepare made: %v", err)
+	mark := func(on bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if on {
+			s.pruning["s1"] = true
+			s.pruneGen["s1"]++
+			return
+		}
+		delete(s.pruning, "s1")
+		if s.preparing["s1"] == 0 {
+			delete(s.pruneGen, "s1")
+		}
 	}
-	s.pruning["s1"] = true
-	if err := admit(); ErrorCodeOf(err) != "session_pruned" {
-		t.Errorf("while its session is pruned: %v, want session_pruned", err)
+	req := &Request{Tool: "exec", SessionID: "s1"}
+	s.prepareSession(req, "s1")
+	if err := admit(req); err != nil {
+		t.Fatalf("no prune: %v", err)
 	}
-	delete(s.pruning, "s1")
-	os.Remove(ws)
-	if err := admit(); ErrorCodeOf(err) != "session_pruned" {
-		t.Errorf("after its workspace was removed: %v, want session_pruned", err)
+	s.prepareSession(req, "s1")
+	mark(true)
+	if err := admit(req); ErrorCodeOf(err) != "session_pruned" {
+		t.Errorf("prepared before a prune under way: %v, want session_pruned", err)
 	}
-	os.Mkdir(ws, 0o755)
-	if err := admit(); err != nil {
-		t.Errorf("a workspace made again: %v", err)
+	mark(false)
+	s.prepareSession(req, "s1")
+	mark(true)
+	mark(false)
+	if err := admit(req); ErrorCodeOf(err) != "session_pruned" {
+		t.Errorf("prepared before a prune that is over: %v, want session_pruned", err)
 	}
-	if n := len(s.queue); n != 0 || len(s.inUse) != 0 {
-		t.Errorf("after the calls: %d queue places taken, inUse %v", n, s.inUse)
+	s.prepareSession(req, "s1")
+	if err := admit(req); err != nil {
+		t.Errorf("prepared after the prune: %v", err)
+	}
+	if len(s.queue) != 0 || len(s.inUse) != 0 || len(s.preparing) != 0 || len(s.pruneGen) != 0 || len(s.pruning) != 0 {
+		t.Errorf("left behind: %d queue places, inUse %v, preparing %v, pruneGen %v, pruning %v",
+			len(s.queue), s.inUse, s.preparing, s.pruneGen, s.pruning)
 	}
 }
 

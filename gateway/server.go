@@ -111,11 +111,15 @@ type Server struct {
 	// background processes (admit to release): a session in use is never
 	// pruned (its workspace is the jail's).
 	inUse map[string]int
-	// pruning marks the sessions a prune is removing, outside mu (a large
-	// workspace takes seconds to remove, and every admission takes mu);
-	// pruned is broadcast when a prune is over (pruneSessions).
-	pruning map[string]bool
-	pruned  *sync.Cond
+	// The prune of sessions (pruneSessions) happens outside mu, which
+	// every admission takes: pruning marks the sessions a prune is taking
+	// out, pruned is broadcast when it is over, and pruneGen counts each
+	// session's prunes while calls of it are being prepared (preparing),
+	// so that admit can tell a call prepared before a prune of its session.
+	pruning   map[string]bool
+	pruned    *sync.Cond
+	pruneGen  map[string]uint64
+	preparing map[string]int
 
 	procs procTable
 	// clients: the operator (first) and the named ones.
@@ -154,7 +158,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{o: o, cfg: c, mux: http.NewServeMux(), metrics: newMetrics(maxRun, maxQueue),
 		slots: make(chan struct{}, maxRun), queue: make(chan struct{}, maxRun+maxQueue), runners: map[string]*runner.Runner{}, inUse: map[string]int{},
-		pruning: map[string]bool{}}
+		pruning: map[string]bool{}, pruneGen: map[string]uint64{}, preparing: map[string]int{}}
 	s.pruned = sync.NewCond(&s.mu)
 	s.base, s.stop = context.WithCancel(context.Background())
 	s.operator = &Client{sum: sha256.Sum256([]byte(o.Token)), Sessions: "any", Profiles: []string{c.Tools.Profile}, Admin: true}
@@ -433,9 +437,11 @@ type Request struct {
 	Client      *Client `json:"-"`
 	Addr        string  `json:"-"`
 	AutoSession bool    `json:"-"`
-	// workspace is the session's workspace, as prepare made it: admit
-	// refuses the call if a prune removed it since.
-	workspace string
+	// pruneGen is the prune generation of the call's session when prepare
+	// made its workspace: admit refuses the call if a prune took the
+	// session out since; prepared says prepare counted it in preparing.
+	pruneGen uint64
+	prepared bool
 }
 
 // maxBody bounds request bodies.
@@ -546,12 +552,16 @@ func (s *Server) prepare(req *Request) (rn *runner.Runner, call runner.Call, err
 	if err := s.auditReady(); err != nil {
 		return nil, call, err
 	}
-	s.waitPruned(id)
+	s.prepareSession(req, id)
+	defer func() {
+		if err != nil {
+			s.unprepare(req, id)
+		}
+	}()
 	ws, err := s.workspace(id)
 	if err != nil {
 		return nil, call, err
 	}
-	req.workspace = ws
 	sess, err := s.o.Store.Touch(Session{ID: id, UserID: req.UserID, Channel: req.Channel, Workspace: ws, Client: c.Name})
 	if err != nil {
 		return nil, call, &httpError{http.StatusServiceUnavailable, "shared_state_unavailable", "session store: " + err.Error() + " (the call was not run)"}
@@ -602,6 +612,7 @@ func (s *Server) gatewayTool(req *Request) (events []runner.Event, ok bool, err 
 	if err != nil {
 		return nil, true, err
 	}
+	defer s.unprepare(req, call.SessionID) // the process tool is not admitted (a no-op once admit was)
 	prof := s.o.Profiles[req.Profile]
 	if !prof.Allows("process") {
 		err := &httpError{http.StatusForbidden, "policy_denied", fmt.Sprintf("profile %q does not allow background processes", prof.Name)}
@@ -779,7 +790,7 @@ func (s *Server) admit(ctx context.Context, req *Request, call *runner.Call) (fu
 		s.refuseOverload(ctx, call)
 		return nil, errOverloaded
 	}
-	if err := s.useWorkspace(call.SessionID, req.workspace); err != nil {
+	if err := s.useSession(req, call.SessionID); err != nil {
 		<-s.queue
 		s.refuseCall(req, call.SessionID, err)
 		return nil, err
@@ -805,28 +816,57 @@ func (s *Server) admit(ctx context.Context, req *Request, call *runner.Call) (fu
 	}, nil
 }
 
-// useWorkspace counts a call of session in, unless a prune is removing its
-// workspace or removed it after prepare made it: the call would run in a
-// removed directory. (A workspace made again since, by a call that waited
-// for the prune, is the session's new one, and serves this call as well.)
-func (s *Server) useWorkspace(session, ws string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pruning[session] || !dirExists(ws) {
-		return &httpError{http.StatusServiceUnavailable, "session_pruned",
-			fmt.Sprintf("session %q was pruned while this call was being admitted; send the call again (its session is then made afresh)", session)}
-	}
-	s.inUse[session]++
-	return nil
-}
-
-// waitPruned waits while a prune removes session's workspace.
-func (s *Server) waitPruned(session string) {
+// prepareSession waits while a prune takes session out, then counts a
+// call of it as being prepared and records the session's prune
+// generation in req (useSession compares it).
+func (s *Server) prepareSession(req *Request, session string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for s.pruning[session] {
 		s.pruned.Wait()
 	}
+	s.preparing[session]++
+	req.pruneGen, req.prepared = s.pruneGen[session], true
+}
+
+// unprepareLocked ends what prepareSession began (under mu): for a call
+// admitted or refused by useSession, or never admitted (unprepare). It
+// does nothing the second time.
+func (s *Server) unprepareLocked(req *Request, session string) {
+	if !req.prepared {
+		return
+	}
+	req.prepared = false
+	if s.preparing[session]--; s.preparing[session] <= 0 {
+		delete(s.preparing, session)
+		if !s.pruning[session] {
+			delete(s.pruneGen, session) // no call holds the generation: the next starts again
+		}
+	}
+}
+
+// unprepare is unprepareLocked for a call that is not admitted.
+func (s *Server) unprepare(req *Request, session string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unprepareLocked(req, session)
+}
+
+// useSession counts a prepared call of session in, unless a prune has
+// taken the session out since prepare made its workspace (the call would
+// run in a removed directory, with the removed session's runner): then
+// it is refused, retryably.
+func (s *Server) useSession(req *Request, session string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gen := s.pruneGen[session]
+	s.unprepareLocked(req, session)
+	if s.pruning[session] || gen != req.pruneGen {
+		return &httpError{http.StatusServiceUnavailable, "session_pruned",
+			fmt.Sprintf("session %q was pruned while this call was being admitted; send the call again (its session is then made afresh)", session)}
+	}
+	s.inUse[session]++
+	return nil
 }
 
 // use counts a session's calls in or out of inUse.

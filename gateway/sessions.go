@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -517,7 +520,8 @@ func Prune(st Store, cfg *config.Config, age time.Duration, log *audit.Log, busy
 	if err != nil {
 		return 0, err
 	}
-	return RemoveSessions(st, cfg, log, list)
+	n, trash, err := DetachSessions(st, cfg, log, list)
+	return n, errors.Join(err, DeleteTrash(cfg, trash))
 }
 
 // PruneCandidates are the sessions Prune would remove now: unused for
@@ -542,15 +546,31 @@ func PruneCandidates(st Store, age time.Duration, busy func(id string) bool) ([]
 	return out, nil
 }
 
-// RemoveSessions removes sessions (PruneCandidates) and audits each
-// removal; it returns how many it removed.
-func RemoveSessions(st Store, cfg *config.Config, log *audit.Log, list []Session) (int, error) {
+// trashPrefix begins the name a pruned workspace is renamed to before it
+// is removed: "#" is not allowed in a session id (ValidSessionID), so no
+// session's workspace ever has such a name.
+const trashPrefix = "#pruned-"
+
+// DetachSessions takes sessions (PruneCandidates) out and audits each:
+// its workspace (when sessions have their own, below the workspace root)
+// is renamed aside in one rename(2), so that it is whole or gone and
+// never half-removed, then its record is deleted. It returns how many it
+// took out and where each renamed workspace went (by its old path), for
+// DeleteTrash.
+func DetachSessions(st Store, cfg *config.Config, log *audit.Log, list []Session) (int, map[string]string, error) {
 	root := filepath.Clean(config.ExpandHome(cfg.Sandbox.Workspace))
 	n := 0
+	aside := map[string]string{}
 	var errs []error
 	for _, s := range list {
 		if cfg.SessionWorkspaces() && filepath.Dir(filepath.Clean(s.Workspace)) == root && ValidSessionID(filepath.Base(s.Workspace)) {
-			if err := os.RemoveAll(s.Workspace); err != nil {
+			var b [6]byte
+			rand.Read(b[:])
+			to := filepath.Join(root, trashPrefix+filepath.Base(s.Workspace)+"-"+hex.EncodeToString(b[:]))
+			switch err := os.Rename(s.Workspace, to); {
+			case err == nil:
+				aside[filepath.Clean(s.Workspace)] = to
+			case !errors.Is(err, os.ErrNotExist):
 				errs = append(errs, err)
 				continue
 			}
@@ -566,7 +586,26 @@ func RemoveSessions(st Store, cfg *config.Config, log *audit.Log, list []Session
 				Parameters: map[string]any{"workspace": s.Workspace}})
 		}
 	}
-	return n, errors.Join(errs...)
+	return n, aside, errors.Join(errs...)
+}
+
+// DeleteTrash removes the workspaces DetachSessions renamed aside, and
+// any an earlier prune renamed but could not remove (a crash, an error).
+func DeleteTrash(cfg *config.Config, aside map[string]string) error {
+	root := filepath.Clean(config.ExpandHome(cfg.Sandbox.Workspace))
+	trash, _ := filepath.Glob(filepath.Join(root, trashPrefix+"*"))
+	for _, d := range aside {
+		if !slices.Contains(trash, d) {
+			trash = append(trash, d)
+		}
+	}
+	var errs []error
+	for _, d := range trash {
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // runningSessions are the sessions of the running calls the host's call
@@ -578,11 +617,6 @@ func runningSessions() (map[string]bool, error) {
 		out[c.SessionID] = true
 	}
 	return out, err
-}
-
-func dirExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
 }
 
 // Background process records (ProcRecords): written, and synced, when a

@@ -2,10 +2,13 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"github.com/openclaw-run/openclaw-run/runner"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -43,45 +46,74 @@ func (s *Server) pruneSessions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "olderThan: want a non-negative Go duration such as 168h")
 		return
 	}
-	// A session is either in use or pruned, never both: the candidates are
-	// chosen and marked under s.mu, which admit takes to count a call in,
-	// and removed outside it (a large workspace takes seconds to remove,
-	// and no other session's call should wait for it). A call of a marked
-	// session waits in prepare until the prune is over, then makes its
-	// session afresh; one prepared just before the mark is refused by
-	// admit (its workspace is gone), retryably.
-	s.mu.Lock()
-	list, err := PruneCandidates(s.o.Store, age, func(id string) bool { return s.inUse[id] > 0 || s.pruning[id] })
-	for _, x := range list {
-		s.pruning[x.ID] = true
-	}
-	s.mu.Unlock()
-	n := 0
-	if err == nil {
-		n, err = RemoveSessions(s.o.Store, s.cfg, s.o.Audit, list)
-	}
-	// The runners of removed workspaces go too (their waiting jails hold
-	// the removed workspace), before a waiting call can take one.
-	s.mu.Lock()
-	var stale []*runner.Runner
-	for key, r := range s.runners {
-		if _, ws, _ := strings.Cut(key, "\x00"); !dirExists(ws) {
-			stale = append(stale, r)
-			delete(s.runners, key)
-		}
-	}
-	for _, x := range list {
-		delete(s.pruning, x.ID)
-	}
-	s.pruned.Broadcast()
-	s.mu.Unlock()
-	for _, r := range stale {
-		r.Close()
-	}
+	n, err := s.prune(age)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"type": "error", "code": "prune_failed", "message": err.Error(), "pruned": n})
 		return
 	}
 	s.o.Logger.Info("admin: sessions pruned", "olderThan", age.String(), "pruned", n)
 	writeJSON(w, http.StatusOK, map[string]any{"pruned": n})
+}
+
+// prune takes out the sessions unused for age. A session is either in use
+// or pruned, never both: the candidates are chosen and marked under s.mu,
+// which admit takes to count a call in; they are taken out (each
+// workspace renamed aside, each record deleted) outside it, so that no
+// other session's call waits; their runners are closed (their waiting
+// jails hold the old workspace) before the marks go; and the workspaces
+// are removed last, when nothing waits for them. A call of a marked
+// session waits in prepare until its mark goes, then makes its session
+// afresh; one prepared before the mark is refused by admit, retryably.
+func (s *Server) prune(age time.Duration) (int, error) {
+	s.mu.Lock()
+	list, err := func() ([]Session, error) {
+		defer s.mu.Unlock()
+		list, err := PruneCandidates(s.o.Store, age, func(id string) bool { return s.inUse[id] > 0 || s.pruning[id] })
+		for _, x := range list {
+			s.pruning[x.ID] = true
+			s.pruneGen[x.ID]++
+		}
+		return list, err
+	}()
+	if err != nil {
+		return 0, err
+	}
+	// The marks go once the sessions are out and their runners closed,
+	// before the slow removal of their workspaces; and whatever happens (a
+	// panic below is recovered by the route: a mark left behind would hold
+	// the session's calls forever).
+	unmark := sync.OnceFunc(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, x := range list {
+			delete(s.pruning, x.ID)
+			if s.preparing[x.ID] == 0 {
+				delete(s.pruneGen, x.ID)
+			}
+		}
+		s.pruned.Broadcast()
+	})
+	defer unmark()
+	n, aside, err := DetachSessions(s.o.Store, s.cfg, s.o.Audit, list)
+	s.closeRunners(aside)
+	unmark()
+	return n, errors.Join(err, DeleteTrash(s.cfg, aside))
+}
+
+// closeRunners closes the runners of the workspaces a prune moved aside
+// (their waiting jails hold the old directory), and forgets them: a later
+// call of the session gets a new one.
+func (s *Server) closeRunners(moved map[string]string) {
+	var stale []*runner.Runner
+	s.mu.Lock()
+	for key, r := range s.runners {
+		if _, ws, _ := strings.Cut(key, "\x00"); moved[filepath.Clean(ws)] != "" {
+			stale = append(stale, r)
+			delete(s.runners, key)
+		}
+	}
+	s.mu.Unlock()
+	for _, r := range stale {
+		r.Close()
+	}
 }

@@ -220,7 +220,7 @@ func cmdCall(args []string, stdout, stderr io.Writer) int {
 func errorExit(code string) int {
 	switch code {
 	case "policy_denied", "jail_setup_failed", "audit_unavailable", "internal", "unauthorized", "forbidden",
-		"origin_denied", "channel_denied", "locked_out", "overloaded", "shared_state_unavailable":
+		"origin_denied", "channel_denied", "locked_out", "overloaded", "shared_state_unavailable", "session_pruned":
 		return callExitRefused
 	}
 	return callExitFailed
