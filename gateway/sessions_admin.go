@@ -65,19 +65,22 @@ func (s *Server) pruneSessions(w http.ResponseWriter, r *http.Request) {
 // session waits in prepare until its mark goes, then makes its session
 // afresh; one prepared before the mark is refused by admit, retryably.
 func (s *Server) prune(age time.Duration) (int, error) {
-	s.mu.Lock()
-	list, err := func() ([]Session, error) {
-		defer s.mu.Unlock()
-		list, err := PruneCandidates(s.o.Store, age, func(id string) bool { return s.inUse[id] > 0 || s.pruning[id] })
-		for _, x := range list {
-			s.pruning[x.ID] = true
-			s.pruneGen[x.ID]++
-		}
-		return list, err
-	}()
+	// The store and the call registry are read outside s.mu (a shared
+	// store is a network round trip); what is in use is decided under it.
+	old, err := PruneCandidates(s.o.Store, age, nil)
 	if err != nil {
 		return 0, err
 	}
+	var list []Session
+	s.mu.Lock()
+	for _, x := range old {
+		if s.inUse[x.ID] == 0 && !s.pruning[x.ID] && s.preparing[x.ID] == 0 {
+			s.pruning[x.ID] = true
+			s.pruneGen[x.ID]++
+			list = append(list, x)
+		}
+	}
+	s.mu.Unlock()
 	// The marks go once the sessions are out and their runners closed,
 	// before the slow removal of their workspaces; and whatever happens (a
 	// panic below is recovered by the route: a mark left behind would hold
