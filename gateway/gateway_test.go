@@ -306,6 +306,17 @@ func TestAdmitRefusesACallOfAPrunedSession(t *testing.T) {
 	if err := admit(req); err != nil {
 		t.Errorf("prepared after the prune: %v", err)
 	}
+	// A call refused for overload is no longer being prepared either.
+	for len(s.queue) < cap(s.queue) {
+		s.queue <- struct{}{}
+	}
+	s.prepareSession(req, "s1")
+	if err := admit(req); ErrorCodeOf(err) != "overloaded" {
+		t.Errorf("a full queue: %v, want overloaded", err)
+	}
+	for len(s.queue) > 0 {
+		<-s.queue
+	}
 	if len(s.queue) != 0 || len(s.inUse) != 0 || len(s.preparing) != 0 || len(s.pruneGen) != 0 || len(s.pruning) != 0 {
 		t.Errorf("left behind: %d queue places, inUse %v, preparing %v, pruneGen %v, pruning %v",
 			len(s.queue), s.inUse, s.preparing, s.pruneGen, s.pruning)
@@ -319,4 +330,43 @@ func ErrorCodeOf(err error) string {
 	}
 	code, _ := ErrorCode(err)
 	return code
+}
+
+// DeleteTrash removes only what a prune renamed aside: directories named
+// #pruned-<session>-<12 hex> right below the root, and nothing at all when
+// sessions share the root (its names are then the jails').
+func TestDeleteTrashOnlyItsOwn(t *testing.T) {
+	root := t.TempDir()
+	names := map[string]bool{"#pruned-s1-0123456789ab": false, "#pruned-other": true, "#pruned-s2-0123456789ab.txt": true, "s3": true}
+	mkdirs := func() {
+		for n := range names {
+			os.Mkdir(filepath.Join(root, n), 0o755)
+		}
+	}
+	mkdirs()
+	os.WriteFile(filepath.Join(root, "#pruned-f-0123456789ab"), nil, 0o644) // a file, not a workspace
+	cfg := config.Defaults()
+	cfg.Sandbox.Workspace = root
+	shared := false
+	cfg.Sandbox.PerSession = &shared
+	if err := DeleteTrash(cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	for n := range names {
+		if _, err := os.Stat(filepath.Join(root, n)); err != nil {
+			t.Errorf("shared workspace root: %s removed", n)
+		}
+	}
+	cfg.Sandbox.PerSession = nil
+	if err := DeleteTrash(cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	for n, keep := range names {
+		if _, err := os.Stat(filepath.Join(root, n)); (err == nil) != keep {
+			t.Errorf("%s: kept %v, want %v", n, err == nil, keep)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "#pruned-f-0123456789ab")); err != nil {
+		t.Errorf("a file with a trash name was removed")
+	}
 }

@@ -553,8 +553,9 @@ func (s *Server) prepare(req *Request) (rn *runner.Runner, call runner.Call, err
 		return nil, call, err
 	}
 	s.prepareSession(req, id)
+	prepared := false
 	defer func() {
-		if err != nil {
+		if !prepared { // an error, or a panic (recovered by the route)
 			s.unprepare(req, id)
 		}
 	}()
@@ -573,6 +574,7 @@ func (s *Server) prepare(req *Request) (rn *runner.Runner, call runner.Call, err
 		s.refreshSessions()
 	}
 	rn, err = s.runner(prof, ws)
+	prepared = err == nil
 	return rn, call, err
 }
 
@@ -781,12 +783,13 @@ var errOverloaded = &httpError{http.StatusTooManyRequests, "overloaded", "too ma
 
 // admit waits for a call slot: at most maxConcurrent run, maxQueue wait,
 // and the rest are refused at once (429), each refusal audited. A call
-// whose workspace a prune removed after prepare made it is refused too
-// (503, retryable: sent again, it makes its session afresh).
+// prepared before a prune took its session out is refused too (503,
+// retryable: sent again, it makes its session afresh).
 func (s *Server) admit(ctx context.Context, req *Request, call *runner.Call) (func(), error) {
 	select {
 	case s.queue <- struct{}{}:
 	default:
+		s.unprepare(req, call.SessionID)
 		s.refuseOverload(ctx, call)
 		return nil, errOverloaded
 	}

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
-	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -548,36 +547,57 @@ func PruneCandidates(st Store, age time.Duration, busy func(id string) bool) ([]
 
 // trashPrefix begins the name a pruned workspace is renamed to before it
 // is removed: "#" is not allowed in a session id (ValidSessionID), so no
-// session's workspace ever has such a name.
+// session's workspace ever has such a name. trashName matches the whole
+// name: #pruned-<session id>-<12 hex digits>.
 const trashPrefix = "#pruned-"
 
-// DetachSessions takes sessions (PruneCandidates) out and audits each:
-// its workspace (when sessions have their own, below the workspace root)
-// is renamed aside in one rename(2), so that it is whole or gone and
-// never half-removed, then its record is deleted. It returns how many it
-// took out and where each renamed workspace went (by its old path), for
-// DeleteTrash.
-func DetachSessions(st Store, cfg *config.Config, log *audit.Log, list []Session) (int, map[string]string, error) {
+var trashName = regexp.MustCompile(`^#pruned-[A-Za-z0-9._:-]{1,128}-[0-9a-f]{12}$`)
+
+// ownWorkspace is the workspace of session s that a prune may remove: when
+// sessions have their own, the directory named for the session right below
+// the workspace root. (A transport given one fixed workspace, or sessions
+// sharing the root, leaves nothing of a session's to remove.)
+func ownWorkspace(cfg *config.Config, s Session) (string, bool) {
 	root := filepath.Clean(config.ExpandHome(cfg.Sandbox.Workspace))
+	ws := filepath.Clean(s.Workspace)
+	return ws, cfg.SessionWorkspaces() && filepath.Dir(ws) == root && filepath.Base(ws) == s.ID && ValidSessionID(s.ID)
+}
+
+// DetachSessions takes sessions (PruneCandidates) out and audits each:
+// its own workspace is renamed aside in one rename(2), so that it is whole
+// or gone and never half-removed, then its record is deleted (if that
+// fails, the workspace is renamed back). It returns how many it took out
+// and, by workspace, where each went ("" for one that was already gone),
+// for DeleteTrash.
+func DetachSessions(st Store, cfg *config.Config, log *audit.Log, list []Session) (int, map[string]string, error) {
 	n := 0
 	aside := map[string]string{}
 	var errs []error
 	for _, s := range list {
-		if cfg.SessionWorkspaces() && filepath.Dir(filepath.Clean(s.Workspace)) == root && ValidSessionID(filepath.Base(s.Workspace)) {
+		ws, own := ownWorkspace(cfg, s)
+		to := ""
+		if own {
 			var b [6]byte
 			rand.Read(b[:])
-			to := filepath.Join(root, trashPrefix+filepath.Base(s.Workspace)+"-"+hex.EncodeToString(b[:]))
-			switch err := os.Rename(s.Workspace, to); {
-			case err == nil:
-				aside[filepath.Clean(s.Workspace)] = to
-			case !errors.Is(err, os.ErrNotExist):
+			to = filepath.Join(filepath.Dir(ws), trashPrefix+s.ID+"-"+hex.EncodeToString(b[:]))
+			if err := os.Rename(ws, to); errors.Is(err, os.ErrNotExist) {
+				to = ""
+			} else if err != nil {
 				errs = append(errs, err)
 				continue
 			}
 		}
 		if err := st.Delete(s.ID); err != nil {
+			if to != "" {
+				if rerr := os.Rename(to, ws); rerr != nil {
+					err = fmt.Errorf("%w (and its workspace, renamed aside to %s, could not be renamed back: %v)", err, to, rerr)
+				}
+			}
 			errs = append(errs, err)
 			continue
+		}
+		if own {
+			aside[ws] = to
 		}
 		n++
 		if log != nil {
@@ -590,17 +610,30 @@ func DetachSessions(st Store, cfg *config.Config, log *audit.Log, list []Session
 }
 
 // DeleteTrash removes the workspaces DetachSessions renamed aside, and
-// any an earlier prune renamed but could not remove (a crash, an error).
+// any an earlier prune renamed but could not remove (a crash, an error):
+// only names trashName matches, right below the root, and only when
+// sessions have their own workspaces (else the root is the workspace
+// itself, and its names are the jails').
 func DeleteTrash(cfg *config.Config, aside map[string]string) error {
+	if !cfg.SessionWorkspaces() {
+		return nil
+	}
 	root := filepath.Clean(config.ExpandHome(cfg.Sandbox.Workspace))
-	trash, _ := filepath.Glob(filepath.Join(root, trashPrefix+"*"))
+	trash := map[string]bool{}
 	for _, d := range aside {
-		if !slices.Contains(trash, d) {
-			trash = append(trash, d)
+		if d != "" {
+			trash[d] = true
+		}
+	}
+	if ents, err := os.ReadDir(root); err == nil {
+		for _, e := range ents {
+			if e.IsDir() && trashName.MatchString(e.Name()) {
+				trash[filepath.Join(root, e.Name())] = true
+			}
 		}
 	}
 	var errs []error
-	for _, d := range trash {
+	for d := range trash {
 		if err := os.RemoveAll(d); err != nil {
 			errs = append(errs, err)
 		}

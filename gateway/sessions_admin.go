@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -71,35 +70,45 @@ func (s *Server) prune(age time.Duration) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var list []Session
+	var marked []Session
 	s.mu.Lock()
 	for _, x := range old {
 		if s.inUse[x.ID] == 0 && !s.pruning[x.ID] && s.preparing[x.ID] == 0 {
 			s.pruning[x.ID] = true
 			s.pruneGen[x.ID]++
-			list = append(list, x)
+			marked = append(marked, x)
 		}
 	}
 	s.mu.Unlock()
-	// The marks go once the sessions are out and their runners closed,
-	// before the slow removal of their workspaces; and whatever happens (a
-	// panic below is recovered by the route: a mark left behind would hold
-	// the session's calls forever).
-	unmark := sync.OnceFunc(func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, x := range list {
-			delete(s.pruning, x.ID)
-			if s.preparing[x.ID] == 0 {
-				delete(s.pruneGen, x.ID)
-			}
+	// The marks this prune holds go once its sessions are out and their
+	// runners closed, before the slow removal of their workspaces; and
+	// whatever happens (a panic below is recovered by the route: a mark
+	// left behind would hold the session's calls forever).
+	held := marked
+	release := func() {
+		s.unmark(held)
+		held = nil
+	}
+	defer func() { release() }()
+	// Marked, a session takes no new call; one used since the list was
+	// read is no longer a candidate, and is let go at once.
+	var list, recent []Session
+	for _, x := range marked {
+		cur, err := s.o.Store.Get(x.ID)
+		switch {
+		case errors.Is(err, ErrNoSession):
+			list = append(list, x)
+		case err != nil || time.Since(cur.LastUsed) < age:
+			recent = append(recent, x)
+		default:
+			list = append(list, *cur)
 		}
-		s.pruned.Broadcast()
-	})
-	defer unmark()
+	}
+	s.unmark(recent)
+	held = list
 	n, aside, err := DetachSessions(s.o.Store, s.cfg, s.o.Audit, list)
 	s.closeRunners(aside)
-	unmark()
+	release()
 	return n, errors.Join(err, DeleteTrash(s.cfg, aside))
 }
 
@@ -110,7 +119,7 @@ func (s *Server) closeRunners(moved map[string]string) {
 	var stale []*runner.Runner
 	s.mu.Lock()
 	for key, r := range s.runners {
-		if _, ws, _ := strings.Cut(key, "\x00"); moved[filepath.Clean(ws)] != "" {
+		if _, ws, _ := strings.Cut(key, "\x00"); hasKey(moved, filepath.Clean(ws)) {
 			stale = append(stale, r)
 			delete(s.runners, key)
 		}
@@ -119,4 +128,22 @@ func (s *Server) closeRunners(moved map[string]string) {
 	for _, r := range stale {
 		r.Close()
 	}
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// unmark ends the prune marks of sessions and wakes their waiting calls.
+func (s *Server) unmark(sessions []Session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range sessions {
+		delete(s.pruning, x.ID)
+		if s.preparing[x.ID] == 0 {
+			delete(s.pruneGen, x.ID)
+		}
+	}
+	s.pruned.Broadcast()
 }
