@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -547,11 +548,19 @@ func PruneCandidates(st Store, age time.Duration, busy func(id string) bool) ([]
 
 // trashPrefix begins the name a pruned workspace is renamed to before it
 // is removed: "#" is not allowed in a session id (ValidSessionID), so no
-// session's workspace ever has such a name. trashName matches the whole
+// session's workspace ever has such a name. isTrash matches the whole
 // name: #pruned-<session id>-<12 hex digits>.
 const trashPrefix = "#pruned-"
 
-var trashName = regexp.MustCompile(`^#pruned-[A-Za-z0-9._:-]{1,128}-[0-9a-f]{12}$`)
+func isTrash(name string) bool {
+	rest, ok := strings.CutPrefix(name, trashPrefix)
+	i := strings.LastIndexByte(rest, '-')
+	if !ok || i < 0 || len(rest)-i-1 != 12 || !ValidSessionID(rest[:i]) {
+		return false
+	}
+	_, err := hex.DecodeString(rest[i+1:])
+	return err == nil && strings.ToLower(rest[i+1:]) == rest[i+1:]
+}
 
 // ownWorkspace is the workspace of session s that a prune may remove: when
 // sessions have their own, the directory named for the session right below
@@ -627,7 +636,7 @@ func DeleteTrash(cfg *config.Config, aside map[string]string) error {
 	}
 	if ents, err := os.ReadDir(root); err == nil {
 		for _, e := range ents {
-			if e.IsDir() && trashName.MatchString(e.Name()) {
+			if e.IsDir() && isTrash(e.Name()) {
 				trash[filepath.Join(root, e.Name())] = true
 			}
 		}
