@@ -620,7 +620,7 @@ func DetachSessions(st Store, cfg *config.Config, log *audit.Log, list []Session
 
 // DeleteTrash removes the workspaces DetachSessions renamed aside, and
 // any an earlier prune renamed but could not remove (a crash, an error):
-// only names trashName matches, right below the root, and only when
+// only names isTrash matches, right below the root, and only when
 // sessions have their own workspaces (else the root is the workspace
 // itself, and its names are the jails').
 func DeleteTrash(cfg *config.Config, aside map[string]string) error {
