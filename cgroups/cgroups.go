@@ -81,39 +81,42 @@ type Cgroup struct {
 // its pid list (cgroup_pidlist_start keeps it up to a second), and Kill
 // must see the list as it is now.
 type statFiles struct {
-	mu sync.Mutex // against Delete closing them while Stats reads
-	fd map[string]int
+	mu    sync.Mutex // against Delete closing them while Stats reads
+	paths []string   // v1StatFiles or v2StatFiles, in their order
+	fds   []int      // by index of paths; -1: read the path instead
 }
 
-// open opens the files at paths for statFiles.read; one that cannot be
-// opened is left to read's fallback, which reports its error.
-func (f *statFiles) open(paths ...string) {
+// open opens the files at paths for read; one that cannot be opened is
+// left to read's fallback, which reports its error.
+func (f *statFiles) open(paths []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.fd == nil {
-		f.fd = make(map[string]int, len(paths))
-	}
-	for _, p := range paths {
-		if fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
-			f.fd[p] = fd
+	f.paths, f.fds = paths, make([]int, len(paths))
+	for i, p := range paths {
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			fd = -1
 		}
+		f.fds[i] = fd
 	}
 }
 
-// read returns the content of the file at path: from its open
-// descriptor, or read now.
-func (f *statFiles) read(path string) ([]byte, error) {
+// read returns the content of file i: from its open descriptor, or read
+// now.
+func (f *statFiles) read(i int) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fd, ok := f.fd[path]
-	if !ok {
-		return os.ReadFile(path)
+	if i >= len(f.paths) {
+		return nil, errors.New("cgroup: statistics read of a cgroup this process did not make")
+	}
+	if f.fds[i] < 0 {
+		return os.ReadFile(f.paths[i])
 	}
 	for size := 512; ; size *= 2 {
 		buf := make([]byte, size)
-		n, err := unix.Pread(fd, buf, 0)
+		n, err := unix.Pread(f.fds[i], buf, 0)
 		if err != nil {
-			return nil, &os.PathError{Op: "pread", Path: path, Err: err}
+			return nil, &os.PathError{Op: "pread", Path: f.paths[i], Err: err}
 		}
 		if n < size {
 			return buf[:n], nil
@@ -124,9 +127,11 @@ func (f *statFiles) read(path string) ([]byte, error) {
 func (f *statFiles) close() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for p, fd := range f.fd {
-		unix.Close(fd)
-		delete(f.fd, p)
+	for i, fd := range f.fds {
+		if fd >= 0 {
+			unix.Close(fd)
+			f.fds[i] = -1
+		}
 	}
 }
 
@@ -292,7 +297,7 @@ func newV1(name string, l Limits) (*Cgroup, error) {
 			return c, fmt.Errorf("cgroup v1: %w", err)
 		}
 	}
-	c.stats.open(v1StatFiles(bases, name)...)
+	c.stats.open(v1StatFiles(bases, name))
 	return c, nil
 }
 
@@ -328,7 +333,7 @@ func newV2(name string, l Limits) (*Cgroup, error) {
 	if err != nil {
 		return c, fmt.Errorf("cgroup v2: open %s: %w", d, err)
 	}
-	c.stats.open(v2StatFiles(d)...)
+	c.stats.open(v2StatFiles(d))
 	return c, nil
 }
 
@@ -474,7 +479,8 @@ func (c *Cgroup) Kill() error {
 	return fmt.Errorf("cgroup: %s still has processes after SIGKILL", c.procsForKill)
 }
 
-// v1StatFiles and v2StatFiles are the files Stats reads, in its order.
+// v1StatFiles and v2StatFiles are the files Stats reads, in its order
+// (statFiles.read's index).
 func v1StatFiles(bases map[string]string, name string) []string {
 	mem := filepath.Join(bases["memory"], name)
 	acct := filepath.Join(bases["cpuacct"], name)
@@ -490,38 +496,36 @@ func v2StatFiles(d string) []string {
 // Stats reads what the call used.
 func (c *Cgroup) Stats() (Stats, error) {
 	var s Stats
+	f := &c.stats
 	if c.v2 {
-		f := v2StatFiles(c.dirs[0])
 		var err error
-		if s.MaxMemoryBytes, err = parseUint(c.stats.read(f[0])); err != nil {
+		if s.MaxMemoryBytes, err = parseUint(f.read(0)); err != nil {
 			// memory.peak is Linux 5.19; older kernels report current only.
-			s.MaxMemoryBytes, _ = parseUint(c.stats.read(f[1]))
+			s.MaxMemoryBytes, _ = parseUint(f.read(1))
 		}
-		ev, err := parseKV(c.stats.read(f[2]))
+		ev, err := parseKV(f.read(2))
 		if err != nil {
 			return s, fmt.Errorf("cgroup v2: %w", err)
 		}
 		s.OOMKills = ev["oom_kill"]
-		cpu, err := parseKV(c.stats.read(f[3]))
+		cpu, err := parseKV(f.read(3))
 		if err != nil {
 			return s, fmt.Errorf("cgroup v2: %w", err)
 		}
 		s.CPUUserMs, s.CPUSystemMs = cpu["user_usec"]/1000, cpu["system_usec"]/1000
 		return s, nil
 	}
-	bases, _ := v1Bases()
-	f := v1StatFiles(bases, c.name)
 	var err error
-	if s.MaxMemoryBytes, err = parseUint(c.stats.read(f[0])); err != nil {
+	if s.MaxMemoryBytes, err = parseUint(f.read(0)); err != nil {
 		return s, fmt.Errorf("cgroup v1: %w", err)
 	}
-	oom, err := parseKV(c.stats.read(f[1]))
+	oom, err := parseKV(f.read(1))
 	if err != nil {
 		return s, fmt.Errorf("cgroup v1: %w", err)
 	}
 	s.OOMKills = oom["oom_kill"]
-	user, err1 := parseUint(c.stats.read(f[2]))
-	sys, err2 := parseUint(c.stats.read(f[3]))
+	user, err1 := parseUint(f.read(2))
+	sys, err2 := parseUint(f.read(3))
 	if err := errors.Join(err1, err2); err != nil {
 		return s, fmt.Errorf("cgroup v1: %w", err)
 	}

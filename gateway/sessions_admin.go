@@ -119,7 +119,8 @@ func (s *Server) closeRunners(moved map[string]string) {
 	var stale []*runner.Runner
 	s.mu.Lock()
 	for key, r := range s.runners {
-		if _, ws, _ := strings.Cut(key, "\x00"); hasKey(moved, filepath.Clean(ws)) {
+		_, ws, _ := strings.Cut(key, "\x00")
+		if _, ok := moved[filepath.Clean(ws)]; ok {
 			stale = append(stale, r)
 			delete(s.runners, key)
 		}
@@ -128,11 +129,6 @@ func (s *Server) closeRunners(moved map[string]string) {
 	for _, r := range stale {
 		r.Close()
 	}
-}
-
-func hasKey(m map[string]string, k string) bool {
-	_, ok := m[k]
-	return ok
 }
 
 // unmark ends the prune marks of sessions and wakes their waiting calls.

@@ -21,20 +21,16 @@ import (
 // An idle session of the same age is pruned.
 func TestPruneKeepsSessionsInUse(t *testing.T) {
 	g := startGateway(t, `{}`)
-	env := append(os.Environ(), "OPENCLAW_STATE_DIR="+g.state, "OPENCLAW_CONFIG_PATH="+filepath.Join(g.state, "openclaw.json"))
-	post := func(session, args string) (int, string) {
-		r, out := g.post(t, "/v1/tools/exec", g.token, "", `{"sessionId":"`+session+`","args":`+args+`}`)
-		return r.StatusCode, out
-	}
-	if code, out := post("idle", `{"command":"true"}`); code != 200 {
+	env := g.env()
+	if code, out := g.exec(t, "idle", `{"command":"true"}`); code != 200 {
 		t.Fatalf("idle call: %d %s", code, out)
 	}
-	if code, out := post("bgbusy", `{"command":"sleep 30","background":true}`); code != 200 || !strings.Contains(out, "running") {
+	if code, out := g.exec(t, "bgbusy", `{"command":"sleep 30","background":true}`); code != 200 || !strings.Contains(out, "running") {
 		t.Fatalf("background call: %d %s", code, out)
 	}
 	done := make(chan string, 1)
 	go func() {
-		_, out := post("busy", `{"command":"sleep 2; echo landed > after-prune; echo ok"}`)
+		_, out := g.exec(t, "busy", `{"command":"sleep 2; echo landed > after-prune; echo ok"}`)
 		done <- out
 	}()
 	// The foreground call is running once its jail is listed by ps.
@@ -70,7 +66,7 @@ func TestPruneKeepsSessionsInUse(t *testing.T) {
 // gateway; the version is on --version and, for a token holder, /health.
 func TestAdminWhileGatewayRuns(t *testing.T) {
 	g := startGateway(t, `{}`)
-	env := append(os.Environ(), "OPENCLAW_STATE_DIR="+g.state, "OPENCLAW_CONFIG_PATH="+filepath.Join(g.state, "openclaw.json"))
+	env := g.env()
 	if r, out := g.post(t, "/v1/tools/exec", g.token, "", `{"args":{"command":"true"},"sessionId":"admin-s1"}`); r.StatusCode != 200 {
 		t.Fatalf("call: %d %s", r.StatusCode, out)
 	}
@@ -220,17 +216,13 @@ func TestDebugLogLines(t *testing.T) {
 // prune and runs in a fresh workspace (nothing of the old one left).
 func TestPruneDoesNotStallOtherSessions(t *testing.T) {
 	g := startGateway(t, `{}`)
-	env := append(os.Environ(), "OPENCLAW_STATE_DIR="+g.state, "OPENCLAW_CONFIG_PATH="+filepath.Join(g.state, "openclaw.json"))
-	post := func(session, args string) (int, string) {
-		r, out := g.post(t, "/v1/tools/exec", g.token, "", `{"sessionId":"`+session+`","args":`+args+`}`)
-		return r.StatusCode, out
-	}
-	if code, out := post("big", `{"command":"echo old > old-file"}`); code != 200 || !strings.Contains(out, `"exitCode":0`) {
+	env := g.env()
+	if code, out := g.exec(t, "big", `{"command":"echo old > old-file"}`); code != 200 || !strings.Contains(out, `"exitCode":0`) {
 		t.Fatalf("big: %d %s", code, out)
 	}
 	// Kept by prune (a background process), so that its calls are not
 	// the prune's.
-	if code, out := post("other", `{"command":"sleep 30","background":true}`); code != 200 || !strings.Contains(out, "running") {
+	if code, out := g.exec(t, "other", `{"command":"sleep 30","background":true}`); code != 200 || !strings.Contains(out, "running") {
 		t.Fatalf("other: %d %s", code, out)
 	}
 	// Many files: removing them takes long enough to see who waits.
@@ -262,10 +254,10 @@ func TestPruneDoesNotStallOtherSessions(t *testing.T) {
 	}
 	bigDone := make(chan string, 1)
 	go func() {
-		_, out := post("big", `{"command":"ls -A; echo new > new-file"}`)
+		_, out := g.exec(t, "big", `{"command":"ls -A; echo new > new-file"}`)
 		bigDone <- out
 	}()
-	code, out := post("other", `{"command":"echo other"}`)
+	code, out := g.exec(t, "other", `{"command":"echo other"}`)
 	otherAnswered := time.Now()
 	if code != 200 || !strings.Contains(out, `"exitCode":0`) {
 		t.Fatalf("the other session's call: %d %s", code, out)

@@ -86,6 +86,20 @@ func startGatewayEnv(t *testing.T, cfg string, env ...string) *gw {
 	return g
 }
 
+// env is the environment of a CLI command that works on g's state (its
+// state directory and openclaw.json).
+func (g *gw) env() []string {
+	return append(os.Environ(), "OPENCLAW_STATE_DIR="+g.state, "OPENCLAW_CONFIG_PATH="+filepath.Join(g.state, "openclaw.json"))
+}
+
+// exec posts an exec call of session with args (a JSON object) and
+// returns the status and the NDJSON.
+func (g *gw) exec(t *testing.T, session, args string) (int, string) {
+	t.Helper()
+	r, out := g.post(t, "/v1/tools/exec", g.token, "", `{"sessionId":"`+session+`","args":`+args+`}`)
+	return r.StatusCode, out
+}
+
 func (g *gw) post(t *testing.T, path, token, origin, body string) (*http.Response, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", g.url+path, strings.NewReader(body))

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -81,8 +80,7 @@ func haCall(t *testing.T, g *gw, session, command string) (int, string) {
 }
 
 func sessionsCLI(g *gw, args ...string) run {
-	return runEnv(append(os.Environ(), "OPENCLAW_STATE_DIR="+g.state, "OPENCLAW_CONFIG_PATH="+filepath.Join(g.state, "openclaw.json")),
-		"", append([]string{"sessions"}, args...)...)
+	return runEnv(g.env(), "", append([]string{"sessions"}, args...)...)
 }
 
 func process(t *testing.T, g *gw, session string, args map[string]any) map[string]any {

@@ -182,7 +182,7 @@ func TestKill9LeavesARecord(t *testing.T) {
 	if callID == "" {
 		t.Fatalf("no intent of the killed call in the audit log:\n%s", b)
 	}
-	env := append(os.Environ(), "OPENCLAW_STATE_DIR="+g.state, "OPENCLAW_CONFIG_PATH="+filepath.Join(g.state, "openclaw.json"))
+	env := g.env()
 	// Before a restart: verify names the call whose runner died.
 	v := runEnv(env, "", "audit", "verify")
 	if !strings.Contains(v.stdout+v.stderr, callID) {
