@@ -86,18 +86,27 @@ type statFiles struct {
 	fds   []int      // by index of paths; -1: read the path instead
 }
 
-// open opens the files at paths for read; one that cannot be opened is
-// left to read's fallback, which reports its error.
-func (f *statFiles) open(paths []string) {
+// at names the files, to be read by path (StatsOf: a cgroup another
+// process made, read once).
+func (f *statFiles) at(paths []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.paths, f.fds = paths, make([]int, len(paths))
+	for i := range f.fds {
+		f.fds[i] = -1
+	}
+}
+
+// open names the files and opens them for read; one that cannot be opened
+// is left to read's fallback, which reports its error.
+func (f *statFiles) open(paths []string) {
+	f.at(paths)
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for i, p := range paths {
-		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			fd = -1
+		if fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+			f.fds[i] = fd
 		}
-		f.fds[i] = fd
 	}
 }
 
@@ -107,7 +116,7 @@ func (f *statFiles) read(i int) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if i >= len(f.paths) {
-		return nil, errors.New("cgroup: statistics read of a cgroup this process did not make")
+		return nil, errors.New("cgroup: statistics of a cgroup whose files were not named (statFiles.at)")
 	}
 	if f.fds[i] < 0 {
 		return os.ReadFile(f.paths[i])
@@ -751,6 +760,7 @@ func StatsOf(dirs []string) (Stats, error) {
 	}
 	if Mode() == "v2" {
 		c := &Cgroup{dirs: dirs[:1], v2: true, fd: -1}
+		c.stats.at(v2StatFiles(dirs[0]))
 		return c.Stats()
 	}
 	find := func(name string) (uint64, error) {

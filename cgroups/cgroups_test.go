@@ -237,3 +237,28 @@ func TestForeignPathAndSweep(t *testing.T) {
 		t.Errorf("a leftover in the devices hierarchy was not swept")
 	}
 }
+
+// A cgroup another process made (StatsOf, for ps) is read by path, its
+// files named but never opened: the same parsing as through descriptors.
+func TestStatsByPath(t *testing.T) {
+	d := t.TempDir()
+	for name, content := range map[string]string{"memory.peak": "4096\n", "memory.events": "low 0\noom_kill 2\n",
+		"cpu.stat": "usage_usec 9000\nuser_usec 5000\nsystem_usec 3000\n"} {
+		if err := os.WriteFile(filepath.Join(d, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &Cgroup{dirs: []string{d}, v2: true, fd: -1}
+	c.stats.at(v2StatFiles(d))
+	s, err := c.Stats()
+	if err != nil || s != (Stats{MaxMemoryBytes: 4096, CPUUserMs: 5, CPUSystemMs: 3, OOMKills: 2}) {
+		t.Fatalf("Stats by path: %+v %v", s, err)
+	}
+	// The same files through descriptors opened first.
+	o := &Cgroup{dirs: []string{d}, v2: true, fd: -1}
+	o.stats.open(v2StatFiles(d))
+	defer o.stats.close()
+	if s2, err := o.Stats(); err != nil || s2 != s {
+		t.Fatalf("Stats through descriptors: %+v %v, want %+v", s2, err, s)
+	}
+}
